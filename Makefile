@@ -1,0 +1,32 @@
+# Two commands set everything up on a fresh machine (Python 3.11+ with pip and venv):
+#   make demo   generate a health system, load it, train, score and serve the dashboard
+#   make test   run the whole test suite (SQLite, PostgreSQL at 127.0.0.1:5432, headless Chromium)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test install bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/carepulse demo
+
+test: $(STAMP)
+	$(PY) -m pytest -n 2 --dist loadgroup -q
+
+bench: $(STAMP)
+	$(PY) bench/ingest.py
+	$(PY) bench/validate.py
+	$(PY) bench/metrics.py
+	$(PY) bench/model.py
+	$(PY) bench/dashboard.py
+
+clean:
+	rm -rf $(VENV) data demo-data

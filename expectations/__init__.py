@@ -1,0 +1,13 @@
+"""Data-quality checks run on every batch before it reaches the warehouse.
+
+Public API (used by ``pipelines.ingest``):
+
+- :func:`validate_batch` -- run every suite on a batch of contract-typed extract frames.
+- :func:`record_validation` -- persist a report (validation_runs / validation_results).
+- :class:`ValidationReport`, :class:`ExpectationResult` -- the uniform result shape.
+"""
+
+from expectations._report import ExpectationResult, ValidationReport
+from expectations.runner import record_validation, validate_batch
+
+__all__ = ["ExpectationResult", "ValidationReport", "record_validation", "validate_batch"]

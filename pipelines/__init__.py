@@ -1,0 +1,1 @@
+"""CarePulse pipelines: extract, validate and load the EHR extracts into the warehouse."""

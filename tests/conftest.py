@@ -1,0 +1,102 @@
+"""Shared fixtures: settings on a temporary data dir, SQLite and PostgreSQL warehouses.
+
+PostgreSQL tests run against the server at 127.0.0.1:5432 (trust auth, database ``test``), each in a
+schema of its own so parallel workers never meet. Where the server is unreachable they skip, except
+under CI (``CI`` set), where they fail: CI must exercise PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from pipelines import schema, warehouse
+from pipelines.settings import Settings, get_settings
+
+PG_BASE_URL = "postgresql+psycopg://root@127.0.0.1:5432/test"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(tmp_path, monkeypatch):
+    """Every test gets a fresh data dir and no stray environment configuration."""
+    for key in list(os.environ):
+        if key.startswith("CAREPULSE_"):
+            monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("CAREPULSE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CAREPULSE_SETTINGS_FILE", str(tmp_path / "carepulse.toml"))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return get_settings()
+
+
+@pytest.fixture
+def sqlite_engine(settings) -> sa.Engine:
+    engine = warehouse.make_engine(settings)
+    schema.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+def _pg_reachable() -> bool:
+    try:
+        eng = sa.create_engine(PG_BASE_URL)
+        with eng.connect() as conn:
+            conn.execute(sa.text("select 1"))
+        eng.dispose()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def pg_available() -> bool:
+    ok = _pg_reachable()
+    if not ok and os.environ.get("CI"):
+        pytest.fail("PostgreSQL at 127.0.0.1:5432 is unreachable under CI")
+    return ok
+
+
+@pytest.fixture
+def pg_url(pg_available) -> str:
+    """A URL whose search_path is a fresh, private schema (dropped afterwards)."""
+    if not pg_available:
+        pytest.skip("PostgreSQL at 127.0.0.1:5432 is not reachable")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_BASE_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{name}"'))
+    yield f"{PG_BASE_URL}?options=-csearch_path%3D{name}"
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA "{name}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def pg_engine(settings, pg_url) -> sa.Engine:
+    engine = warehouse.make_engine(settings, url=pg_url)
+    schema.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request, settings) -> sa.Engine:
+    """The same test on both backends."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_engine")
+    return request.getfixturevalue("pg_engine")
+
+
+@pytest.fixture
+def data_dir(settings) -> Path:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings.data_dir
