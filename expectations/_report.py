@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import polars as pl
 
@@ -46,6 +46,34 @@ class ValidationReport:
     row_failures: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=ROW_FAILURE_SCHEMA))
     duration_s: float = 0.0
     data_docs_path: str | None = None
+    accepted_warnings: bool = False  # the caller loads despite failed batch checks (--accept-warnings)
+    executor: str = "polars"  # which engine computed the checks ("polars" or "gx")
+
+    def to_dict(self) -> dict:
+        """A JSON-ready summary (``carepulse validate --json``, validation_runs.summary). Never PHI."""
+        return {
+            "success": self.success,
+            "refused": self.refused,
+            "accepted_warnings": self.accepted_warnings,
+            "duration_s": round(self.duration_s, 3),
+            "data_docs_path": self.data_docs_path,
+            "rows_to_quarantine": self.row_failures.select("extract", "line").n_unique()
+            if self.row_failures.height
+            else 0,
+            "results": [asdict(r) for r in self.results],
+        }
+
+    def refusal_message(self) -> str:
+        """What failed and how to override: the text of :class:`pipelines.errors.BatchRefused`."""
+        failed = "; ".join(
+            f"{r.expectation} ({r.observed_value}; threshold {r.threshold:.1%})" for r in self.failed_batch_checks
+        )
+        names = ", ".join(f'"{r.expectation}" = <fraction>' for r in self.failed_batch_checks)
+        return (
+            f"batch refused by {len(self.failed_batch_checks)} data-quality check(s): {failed}. "
+            "The warehouse is unchanged. To load anyway, rerun with --accept-warnings, or raise the "
+            f"threshold in carepulse.toml under [expectation_thresholds]: {names}."
+        )
 
     @property
     def failed_batch_checks(self) -> list[ExpectationResult]:

@@ -244,6 +244,25 @@ audit_log = sa.Table(
     sa.Column("rows", sa.BigInteger),
 )
 
+# The audit trail is append-only in the database itself, not only by convention.
+_APPEND_ONLY_MESSAGE = "audit_log is append-only"
+for _ddl in (
+    f"CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log "
+    f"BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY_MESSAGE}'); END",
+    f"CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
+    f"BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY_MESSAGE}'); END",
+):
+    sa.event.listen(audit_log, "after_create", sa.DDL(_ddl).execute_if(dialect="sqlite"))
+for _ddl in (
+    "CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+    f"$$ BEGIN RAISE EXCEPTION '{_APPEND_ONLY_MESSAGE}'; END $$",
+    "CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log "
+    "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
+    "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
+    "FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()",
+):
+    sa.event.listen(audit_log, "after_create", sa.DDL(_ddl).execute_if(dialect="postgresql"))
+
 
 def create_all(engine: sa.Engine) -> None:
     """Create every table that does not exist yet (idempotent)."""

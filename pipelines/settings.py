@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     count_late_cancels_as_no_shows: bool = Field(
         False, description="Count late cancellations as no-shows (as UMC Utrecht does)."
     )
+    on_time_grace_minutes: int = Field(10, description="A visit starting this late or less counts as on time.")
     small_cell_threshold: int = Field(10, description="Counts 1..N are suppressed in aggregate views (CMS).")
     targets: dict[str, float] = Field(
         default_factory=lambda: {
@@ -77,6 +78,12 @@ class Settings(BaseSettings):
     session_timeout_minutes: int = Field(15, description="Automatic log-off after inactivity.")
     max_failed_logins: int = Field(5, description="Failed sign-ins before an account locks.")
     lockout_minutes: int = Field(15, description="How long a locked account stays locked.")
+    oidc_role_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="Single sign-on: 'user@x.org', '@x.org' or 'group:NAME' -> role; first match in order wins.",
+    )
+    oidc_groups_claim: str = Field("groups", description="The identity claim that lists the user's groups.")
+    oidc_default_role: str | None = Field(None, description="Role for an SSO identity no rule matches (None: refused).")
 
     @field_validator("timezone")
     @classmethod

@@ -37,7 +37,10 @@ def make_engine(settings: Settings | None = None, url: str | None = None) -> sa.
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            # Not WAL: the ADBC driver bundles its own SQLite; when its connection closes it takes
+            # itself for the last one (POSIX locks are per process) and deletes the -shm file under
+            # our open connections -> "disk I/O error". A rollback journal has no shared-memory file.
+            cur.execute("PRAGMA journal_mode=DELETE")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
@@ -94,8 +97,28 @@ def cast_frame(frame: pl.DataFrame, dtypes: dict[str, pl.DataType]) -> pl.DataFr
 
 def read_query(engine: sa.Engine, query: str, dtypes: dict[str, pl.DataType] | None = None) -> pl.DataFrame:
     """Run a SELECT through ADBC and return a frame (cast to ``dtypes`` where given)."""
-    frame = pl.read_database_uri(query, adbc_uri(engine), engine="adbc")
+    if engine.url.get_backend_name() == "sqlite":
+        frame = _read_sqlite_one_batch(query, engine.url.database)
+    else:
+        frame = pl.read_database_uri(query, adbc_uri(engine), engine="adbc")
     return cast_frame(frame, dtypes) if dtypes else frame
+
+
+def _read_sqlite_one_batch(query: str, path: str) -> pl.DataFrame:
+    """The ADBC SQLite driver infers each column's type from its first batch (1024 rows): a column
+    null there (e.g. ``claims.original_claim_id``) becomes INT64 and a later text value fails with
+    "Type mismatch". One batch for the whole result makes the inference see every row."""
+    import adbc_driver_sqlite.dbapi as sqlite_dbapi
+
+    with sqlite_dbapi.connect(path) as conn:
+        cur = conn.cursor()
+        try:
+            cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(1_000_000_000)})
+            cur.execute(query)
+            table = cur.fetch_arrow_table()
+        finally:
+            cur.close()
+    return pl.from_arrow(table)
 
 
 def read_table(

@@ -100,3 +100,26 @@ def engine(request, settings) -> sa.Engine:
 def data_dir(settings) -> Path:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return settings.data_dir
+
+
+@pytest.fixture(scope="session")
+def synthetic_dir(tmp_path_factory) -> Path:
+    """A small generated health system (~400 patients, 12 months, seed 7, as of 2026-06-30), shared."""
+    import datetime as dt
+
+    from pipelines.synthetic import generate_health_system
+
+    out = tmp_path_factory.mktemp("synthetic")
+    generate_health_system(out, patients=400, months=12, seed=7, as_of=dt.date(2026, 6, 30))
+    return out
+
+
+@pytest.fixture
+def fast_password_hashing(monkeypatch):
+    """Cheap argon2id parameters, so tests that sign in many times stay fast (same code path)."""
+    from argon2 import PasswordHasher, Type
+
+    from pipelines.access import passwords
+
+    monkeypatch.setattr(passwords, "HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1, type=Type.ID))
+    return passwords.HASHER

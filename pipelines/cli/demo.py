@@ -1,9 +1,114 @@
-"""`carepulse` commands: demo (being built)."""
+"""``carepulse demo``: a whole health system on this machine, from nothing to the dashboard.
+
+Generates a synthetic health system, ingests it (with every data-quality check), trains and scores
+the no-show model, creates demo accounts, marks the planted interventions on the QI charts and
+serves the dashboard. Each step is the same library call the other commands and the tests make.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+from pathlib import Path
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the app."""
+    """Add ``demo`` to the app."""
+
+    @app.command()
+    def demo(
+        patients: int = typer.Option(20_000, help="Patients in the generated health system."),
+        months: int = typer.Option(24, help="Months of history."),
+        seed: int = typer.Option(42, help="Random seed (same seed, same health system)."),
+        host: str = typer.Option("localhost", help="Host the dashboard listens on."),
+        port: int = typer.Option(8501, help="Port of the dashboard."),
+        serve: bool = typer.Option(True, help="Serve the dashboard at the end (--no-serve to stop after set-up)."),
+        fresh: bool = typer.Option(False, help="Delete an earlier demo's warehouse and extracts first."),
+    ) -> None:
+        """Generate, load, train, score, create demo accounts and serve the dashboard."""
+        run_demo(patients=patients, months=months, seed=seed, fresh=fresh)
+        if serve:
+            from pipelines.cli.serve import serve_dashboard
+
+            console.print(f"\n[bold]Dashboard:[/] http://{host}:{port}  (Ctrl+C to stop)")
+            serve_dashboard(host=host, port=port)
+
+
+def run_demo(*, patients: int, months: int, seed: int, fresh: bool = False) -> dict:
+    """Set up the demo warehouse; returns what it did (used by the tests)."""
+    import shutil
+
+    from pipelines import schema, warehouse
+    from pipelines.settings import get_settings
+
+    settings = get_settings()
+    extracts = settings.data_dir / "demo-extracts"
+    if fresh:
+        shutil.rmtree(extracts, ignore_errors=True)
+        if settings.is_sqlite:
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(settings.data_dir / "warehouse.sqlite") + suffix).unlink(missing_ok=True)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = warehouse.make_engine(settings)
+    schema.create_all(engine)
+
+    done: dict = {}
+    already_loaded = warehouse.latest_load_run_id(engine) is not None and (extracts / "appointments.csv").exists()
+    if already_loaded:
+        console.print(f"[dim]Using the demo health system already in {settings.data_dir} (--fresh to rebuild).[/]")
+    else:
+        from pipelines.ingest import ingest
+        from pipelines.synthetic import generate_health_system
+
+        console.rule("1/4  Generating a synthetic health system")
+        generate_health_system(extracts, patients=patients, months=months, seed=seed, as_of=dt.date.today(), progress=True)
+        console.rule("2/4  Loading it into the warehouse (with data-quality checks)")
+        summary = ingest(extracts, engine=engine, settings=settings, progress=True)
+        done["load_run_id"] = summary.run_id
+        _annotate_planted_interventions(engine, extracts)
+
+    console.rule("3/4  Training the no-show model")
+    from metrics.no_show_model import score_upcoming, train_model
+
+    version = train_model(engine, settings)
+    done["model_version"] = getattr(version, "version", version)
+    console.rule("4/4  Scoring the coming appointments")
+    done["score_run_id"] = score_upcoming(engine, settings, days=settings.scoring_horizon_days)
+
+    from pipelines.access import demo_accounts
+
+    accounts = demo_accounts(engine)
+    table = Table(title="Demo accounts (passwords shown once; change them with `carepulse users reset-password`)")
+    for col in ("username", "role", "password"):
+        table.add_column(col)
+    for username, role, password in accounts:
+        table.add_row(username, role, password or "(unchanged)")
+    console.print(table)
+    done["accounts"] = [(u, r) for u, r, _ in accounts]
+    return done
+
+
+def _annotate_planted_interventions(engine, extracts: Path) -> None:
+    """Mark the generator's planted interventions on the QI charts, as a QI team would."""
+    path = extracts / "truth" / "interventions.json"
+    if not path.exists():
+        return
+    from pipelines.annotations import add_annotation
+
+    for item in json.loads(path.read_text()):
+        add_annotation(
+            engine,
+            metric=item["metric"],
+            department_id=item.get("department_id"),
+            annotated_on=dt.date.fromisoformat(item["date"]),
+            title=item["title"],
+            description=item.get("description", ""),
+            starts_phase=True,
+            created_by="demo",
+        )

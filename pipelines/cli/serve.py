@@ -1,9 +1,74 @@
-"""`carepulse` commands: serve (being built)."""
+"""``carepulse serve``: the dashboard, headless, on a host and port."""
 
 from __future__ import annotations
 
 import typer
 
 
+def dashboard_script() -> str:
+    """Path of the Streamlit router script."""
+    from pathlib import Path
+
+    import dashboard
+
+    return str(Path(dashboard.__file__).with_name("app.py"))
+
+
+def streamlit_command(host: str, port: int) -> list[str]:
+    """The ``streamlit run`` command line (headless, no usage statistics, no file watcher)."""
+    import sys
+
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        dashboard_script(),
+        "--server.address",
+        host,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--server.fileWatcherType",
+        "none",
+        "--server.runOnSave",
+        "false",
+        "--browser.gatherUsageStats",
+        "false",
+        "--client.toolbarMode",
+        "minimal",
+        "--client.showErrorDetails",
+        "none",
+    ]
+
+
+def serve_dashboard(*, host: str = "localhost", port: int = 8501) -> int:
+    """Run the dashboard until interrupted; returns Streamlit's exit code."""
+    import subprocess
+
+    from pipelines.errors import CarePulseError
+
+    if not 0 < port < 65536:
+        raise CarePulseError(f"--port must be between 1 and 65535 (got {port}).")
+    try:
+        return subprocess.call(streamlit_command(host, port))
+    except KeyboardInterrupt:
+        return 0
+
+
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the app."""
+    """Add ``serve`` to the app."""
+
+    @app.command()
+    def serve(
+        host: str = typer.Option("localhost", help="Address to listen on (0.0.0.0 for every interface)."),
+        port: int = typer.Option(8501, help="Port to listen on."),
+    ) -> None:
+        """Serve the dashboard (Streamlit, headless) at http://HOST:PORT."""
+        from rich.console import Console
+
+        Console().print(f"[bold]CarePulse dashboard:[/] http://{host}:{port}  (Ctrl+C to stop)")
+        code = serve_dashboard(host=host, port=port)
+        if code:
+            raise typer.Exit(code)

@@ -1,0 +1,38 @@
+"""CarePulse dashboard router: sign-in first, then only the pages the user's role may open.
+
+Run with ``carepulse serve`` (or ``streamlit run dashboard/app.py``). This script only routes: the
+global filters are drawn here so they persist across pages; each page lives in ``views/``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+st.set_page_config(page_title="CarePulse", page_icon=":material/monitor_heart:", layout="wide")
+
+from dashboard import data, filters, ui  # noqa: E402
+from dashboard.pages import allowed_pages  # noqa: E402
+from dashboard.signin import require_user  # noqa: E402
+
+user = require_user()  # renders the sign-in form and stops until someone is signed in
+
+HERE = Path(__file__).parent
+sections: dict[str, list] = {}
+for index, spec in enumerate(allowed_pages(user.role)):
+    page = st.Page(HERE / spec.script, title=spec.title, icon=spec.icon, url_path=spec.url_path, default=index == 0)
+    sections.setdefault(spec.section, []).append(page)
+
+if not sections:
+    st.error("Your account has no pages. Ask an administrator to give it a role.")
+    st.stop()
+
+navigation = st.navigation(sections)
+
+run = data.run_id()
+if run is not None and navigation.url_path != "admin":
+    filters.render_sidebar(data.filter_options(run))
+
+with ui.signed_in(user):
+    navigation.run()

@@ -1,0 +1,184 @@
+"""Cached loaders: the warehouse is read once per load run, metric results once per view.
+
+Keys are the warehouse URL and :func:`pipelines.warehouse.latest_load_run_id`, so a new load shows up
+on the next click without a restart, and two warehouses in one process (tests) never share entries.
+The prepared extract frames are held with ``st.cache_resource`` (Polars frames are immutable, so
+sharing them is safe, and a million-row frame is not copied on every rerun as ``st.cache_data``
+would); small results -- metric frames, SPC points, option lists -- use ``st.cache_data``.
+Nothing here computes a metric itself: it calls :mod:`metrics`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import sqlalchemy as sa
+import streamlit as st
+
+from pipelines import schema, warehouse
+from pipelines.contract import EXTRACTS, PHI_COLUMNS
+from pipelines.settings import Settings, get_settings
+
+#: PHI the metrics never need; kept out of the dashboard process's cached frames entirely.
+_NOT_LOADED: dict[str, set[str]] = {
+    name: set(cols) - {"birth_date"} for name, cols in PHI_COLUMNS.items()
+}
+
+
+def settings() -> Settings:
+    return get_settings()
+
+
+@st.cache_resource(show_spinner=False)
+def _engine(url: str) -> sa.Engine:
+    return warehouse.make_engine(get_settings(), url=url)
+
+
+def engine() -> sa.Engine:
+    """The engine on the configured warehouse (one per URL per process)."""
+    return _engine(get_settings().warehouse_url)
+
+
+def warehouse_url() -> str:
+    return get_settings().warehouse_url
+
+
+def run_id() -> int | None:
+    """The latest successful load run, or None when nothing is loaded (or no warehouse yet)."""
+    try:
+        return warehouse.latest_load_run_id(engine())
+    except sa.exc.SQLAlchemyError:
+        return None
+
+
+@st.cache_resource(show_spinner="Reading the warehouse...", max_entries=4)
+def _prepared(url: str, load_run_id: int) -> dict[str, pl.LazyFrame]:
+    import metrics
+
+    eng = _engine(url)
+    frames: dict[str, pl.DataFrame] = {}
+    for name, extract in EXTRACTS.items():
+        columns = [c for c in extract.column_names if c not in _NOT_LOADED.get(name, set())]
+        frames[name] = warehouse.read_table(eng, name, columns=columns)
+    return metrics.prepare(frames)
+
+
+def frames(load_run_id: int) -> dict[str, pl.LazyFrame]:
+    """The extracts of the latest load, joined to their dimensions by ``metrics.prepare``."""
+    return _prepared(warehouse_url(), load_run_id)
+
+
+def _filters_arg(filters_key: tuple) -> dict[str, list[str]] | None:
+    out = {column: list(values) for column, values in filters_key}
+    return out or None
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _compute(url: str, load_run_id: int, name: str, by: tuple, period: str | None, start, end, filters_key: tuple):
+    import metrics
+
+    return metrics.compute(
+        name,
+        _prepared(url, load_run_id),
+        by=by,
+        period=period,
+        start=start,
+        end=end,
+        filters=_filters_arg(filters_key),
+        settings=get_settings(),
+    )
+
+
+def compute(
+    name: str,
+    load_run_id: int,
+    *,
+    by: tuple[str, ...] = (),
+    period: str | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    filters: dict[str, list[str]] | None = None,
+) -> pl.DataFrame:
+    """``metrics.compute`` on the latest load, cached per (load run, arguments)."""
+    filters_key = tuple(sorted((k, tuple(sorted(v))) for k, v in (filters or {}).items() if v))
+    return _compute(warehouse_url(), load_run_id, name, tuple(by), period, start, end, filters_key)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _filter_bounds(url: str, load_run_id: int) -> tuple[dt.date, dt.date]:
+    prepared = _prepared(url, load_run_id)
+    first = prepared["appointments"].select(pl.col("scheduled_start").min()).collect().item()
+    as_of = prepared["_meta"].collect().item(0, "as_of")
+    if first is None or as_of is None:
+        today = dt.date.today()
+        return today - dt.timedelta(days=365), today
+    return first.date(), max(as_of.date(), first.date())
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _filter_labels(url: str, load_run_id: int) -> dict[str, dict[str, str]]:
+    prepared = _prepared(url, load_run_id)
+    departments = prepared["departments"].collect().sort("site", "name")
+    providers = prepared["providers"].collect().sort("name")
+    return {
+        "site": {s: s for s in departments.get_column("site").unique(maintain_order=True).to_list()},
+        "dept": {
+            row["department_id"]: f"{row['name']} ({row['site']})" for row in departments.iter_rows(named=True)
+        },
+        "prov": {row["provider_id"]: row["name"] for row in providers.iter_rows(named=True)},
+    }
+
+
+def filter_options(load_run_id: int):
+    """The sidebar's options for the latest load (date span, sites, departments, providers)."""
+    from dashboard.filters import FilterOptions
+
+    first, last = _filter_bounds(warehouse_url(), load_run_id)
+    return FilterOptions(first_date=first, last_date=last, labels=_filter_labels(warehouse_url(), load_run_id))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _table(url: str, load_run_id: int | None, name: str, columns: tuple[str, ...] | None, where: str | None):
+    return warehouse.read_table(_engine(url), name, columns=list(columns) if columns else None, where=where)
+
+
+def system_table(name: str, *, columns: tuple[str, ...] | None = None, where: str | None = None) -> pl.DataFrame:
+    """A small system table (load_runs, quarantine, validation results, model registry...), cached
+    per load run. ``where`` is a trusted fragment written in this code base, never user text."""
+    if name not in schema.metadata.tables:
+        raise KeyError(name)
+    return _table(warehouse_url(), run_id(), name, columns, where)
+
+
+def clear_small_caches() -> None:
+    """Forget cached system tables (after the app itself wrote, e.g. an annotation)."""
+    _table.clear()
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _catalogue(url: str, load_run_id: int, names: tuple[str, ...], by: tuple, period: str | None, start, end,
+               filters_key: tuple):
+    import metrics
+
+    prepared = _prepared(url, load_run_id)
+    available = [n for n in names if all(f in prepared for f in metrics.get_metric(n).frames)]
+    return metrics.compute_catalogue(
+        prepared, metrics=available or None, by=by, period=period, start=start, end=end,
+        filters=_filters_arg(filters_key), settings=get_settings(),
+    ).filter(pl.col("metric").is_in(list(names)))
+
+
+def catalogue(
+    names: tuple[str, ...],
+    load_run_id: int,
+    *,
+    by: tuple[str, ...] = (),
+    period: str | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    filters: dict[str, list[str]] | None = None,
+) -> pl.DataFrame:
+    """``metrics.compute_catalogue`` for some metrics (those whose extracts are loaded), cached."""
+    filters_key = tuple(sorted((k, tuple(sorted(v))) for k, v in (filters or {}).items() if v))
+    return _catalogue(warehouse_url(), load_run_id, tuple(names), tuple(by), period, start, end, filters_key)

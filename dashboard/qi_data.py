@@ -1,0 +1,67 @@
+"""What the QI page and the meeting pack chart: a metric's series, its SPC result and annotations.
+
+One function, :func:`spc_view`, so the on-screen chart and the meeting pack's chart of the same
+metric and view are the same computation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from dashboard import charts, data, ui
+
+
+@dataclass(frozen=True)
+class SPCView:
+    definition: object
+    series: pl.DataFrame  # metrics.compute(..., period=...) for the view (suppressed if needed)
+    result: object | None  # metrics.spc.SPCResult, None when too few points
+    annotations: pl.DataFrame
+    period: str
+    scope: str  # words: "all departments", "department Cardiology (North)"
+
+    def figure(self, *, small: int | None = None):
+        unit = self.definition.unit
+        title = f"{self.definition.title}, by {self.period} ({self.scope})"
+        x_title = "Week starting" if self.period == "week" else "Month"
+        if self.result is None:
+            fig = charts.trend(self.series, title=title, unit=unit, small=small, x_title=x_title)
+            return charts.add_annotations(fig, self.annotations)
+        points = self.result.points
+        counts = [c for c in ("numerator", "denominator", "n") if c in self.series.columns]
+        joined = points.drop("n").join(self.series.select(pl.col("period").alias("x"), *counts), on="x", how="left")
+        return charts.spc(joined, title=title, unit=unit, annotations=self.annotations,
+                          target=self.result.target, small=small, x_title=x_title)
+
+
+def spc_view(definition, run: int, view, user, *, period: str = "week", group: str | None = None,
+             group_value: str | None = None, scope: str = "all", use_phases: bool = True) -> SPCView:
+    """The series, SPC result and annotations of ``definition`` for the sidebar view (optionally
+    narrowed to one value of a grouping). Annotations that start a phase restart the limits."""
+    from metrics.kpis import spc_arguments
+    from metrics.spc import spc
+
+    from dashboard.sections import annotations_for
+
+    filters = dict(view.metric_filters())
+    if group and group_value is not None:
+        filters[group] = [group_value]
+    series = data.compute(definition.name, run, period=period, start=view.start, end=view.end, filters=filters)
+    series = ui.suppress(series, user).sort("period")
+    annotations = annotations_for(definition.name, view)
+    if group == "department" and group_value is not None:
+        annotations = annotations.filter(
+            pl.col("department_id").is_null() | (pl.col("department_id") == group_value)
+        )
+    phases = None
+    if use_phases and not annotations.is_empty():
+        starts = annotations.filter(pl.col("starts_phase")).get_column("annotated_on").to_list()
+        phases = sorted(set(starts)) or None
+    target = data.settings().targets.get(definition.name)
+    usable = series.filter(pl.col("value").is_not_null())
+    result = None
+    if usable.height >= 3:
+        result = spc(usable, **spc_arguments(definition, target=target, phases=phases))
+    return SPCView(definition, series, result, annotations, period, scope)

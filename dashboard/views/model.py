@@ -1,0 +1,92 @@
+"""No-show model: the model card, its test-window performance, and monitoring since it went live."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import streamlit as st
+
+from dashboard import charts, data, ui
+from pipelines.errors import CarePulseError
+
+user = ui.require("page:model")
+
+st.title("No-show model")
+
+import metrics.no_show_model as model_pkg  # noqa: E402
+from metrics.no_show_model import registry  # noqa: E402
+
+try:
+    current = registry.current_version(data.engine())
+except CarePulseError:
+    st.info("No model is trained yet. Train one with `carepulse train` (the demo does it for you), "
+            "then score the coming appointments with `carepulse score`.")
+    st.stop()
+
+st.caption(f"Version {current.version}, trained {current.trained_at:%Y-%m-%d %H:%M}; "
+           f"trained on {current.train_start} to {current.train_end}, tested on {current.test_start} to "
+           f"{current.test_end}.")
+card_tab, perf_tab, monitor_tab = st.tabs(["Model card", "Performance", "Monitoring"])
+
+with card_tab:
+    st.markdown(current.model_card or "_This version has no model card._")
+
+report = None
+with perf_tab, ui.friendly_errors("show the model's performance"):
+    from metrics.no_show_model.evaluation import EvaluationReport
+
+    stored = current.metrics if isinstance(current.metrics, dict) else json.loads(current.metrics or "{}")
+    report = EvaluationReport.from_dict(stored)
+    overall = pl.DataFrame(
+        [{"model": name, **{k: v for k, v in values.items() if not isinstance(v, (dict, list))}}
+         for name, values in report.overall.items()],
+        infer_schema_length=None,
+    )
+    st.subheader("Held-out test window")
+    st.caption("AUROC: how well the risk ranks no-shows first (0.5 = chance). Brier and ECE: how close the "
+               "predicted probabilities are to what happened (lower is better). The baseline is each "
+               "patient's own past no-show rate.")
+    ui.table(overall, "model_performance", user, key="model.overall")
+    if report.capacity:
+        st.subheader(f"At the outreach capacity ({data.settings().outreach_capacity_per_day} calls a day)")
+        capacity = pl.DataFrame([{"model": k, **v} for k, v in report.capacity.items()], infer_schema_length=None)
+        ui.table(capacity, "model_capacity", user, key="model.capacity")
+    curve = report.calibration_curve
+    if not curve.is_empty():
+        pred = next((c for c in curve.columns if "pred" in c), None)
+        obs = next((c for c in curve.columns if "obs" in c), None)
+        count = next((c for c in curve.columns if c in ("n", "count", "rows")), None)
+        if pred and obs:
+            fig = charts.lines(curve.sort(pred), x=pred, ys=[(obs, "Observed no-show rate"), (pred, "Perfect calibration")],
+                               title="Calibration on the test window: observed against predicted no-show rate",
+                               x_title="Predicted no-show probability (bin mean)", y_title="Observed no-show rate",
+                               unit="share", hover_n=count)
+            st.plotly_chart(fig, key="model.calibration")
+    if not report.subgroups.is_empty():
+        st.subheader("Calibration and discrimination by subgroup")
+        st.caption("Flags mark a subgroup whose AUROC is well below the overall one, or whose observed rate is "
+                   "materially and significantly away from the predicted rate.")
+        ui.table(report.subgroups, "model_subgroups", user, key="model.subgroups")
+
+with monitor_tab, ui.friendly_errors("show the monitoring"):
+    monitoring = getattr(model_pkg, "monitoring_frame", None)
+    if monitoring is None:
+        st.info("Monitoring needs scored appointments that have since happened: score with `carepulse score`; "
+                "the weekly comparison appears once those visits are in a later load.")
+    else:
+        frame = monitoring(data.engine())
+        if frame.is_empty():
+            st.info("No scored appointment has happened yet: monitoring starts after the next load.")
+        else:
+            week = "week" if "week" in frame.columns else frame.columns[0]
+            predicted = next(c for c in frame.columns if "pred" in c)
+            observed = next(c for c in frame.columns if "obs" in c)
+            count = "n" if "n" in frame.columns else None
+            st.plotly_chart(
+                charts.lines(frame.sort(week), x=week, ys=[(predicted, "Predicted"), (observed, "Observed")],
+                             title="Predicted against observed no-show rate, by week of the visit",
+                             x_title="Week of the visit", y_title="No-show rate", unit="share", hover_n=count),
+                key="model.monitoring",
+            )
+            ui.table(frame, "model_monitoring", user, key="model.monitoring_table")

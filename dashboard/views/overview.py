@@ -1,0 +1,114 @@
+"""Overview: the headline KPIs against target, with change, trend and SPC icons."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from dashboard import charts, data, ui
+from metrics.kpis import KPI_METRICS, change, rag_status, spc_arguments
+
+user = ui.require("page:overview")
+run = ui.loaded_run_id()
+view = ui.current_filters()
+
+st.title("Overview")
+st.caption(f"{view.describe()} - compared with the {view.days} days before.")
+
+RAG_BADGE = {
+    "green": ("On target", "green", ":material/check_circle:"),
+    "amber": ("Near target", "orange", ":material/warning:"),
+    "red": ("Off target", "red", ":material/error:"),
+    "none": ("No target", "gray", ":material/remove:"),
+}
+VARIATION = {
+    "common_cause": ":material/horizontal_rule: common-cause variation",
+    "special_cause_improving": ":material/trending_up: special cause, improving",
+    "special_cause_concerning": ":material/trending_down: special cause, concerning",
+    "special_cause_neither": ":material/swap_vert: special cause",
+}
+ASSURANCE = {
+    "consistently_passing": "will consistently meet the target",
+    "consistently_failing": "will consistently miss the target",
+    "hit_and_miss": "will hit and miss the target",
+    "none": "no assurance (no target or limits)",
+}
+
+
+def _rows(frame: pl.DataFrame) -> dict[str, dict]:
+    return {row["metric"]: row for row in frame.iter_rows(named=True)}
+
+
+filters = view.metric_filters()
+previous = view.previous()
+with ui.friendly_errors("compute the headline measures"), st.spinner("Computing the headline measures..."):
+    current = ui.suppress(data.catalogue(KPI_METRICS, run, start=view.start, end=view.end, filters=filters), user)
+    before = ui.suppress(
+        data.catalogue(KPI_METRICS, run, start=previous.start, end=previous.end, filters=filters), user
+    )
+    weekly = ui.suppress(
+        data.catalogue(KPI_METRICS, run, period="week", start=view.start, end=view.end, filters=filters), user
+    )
+
+    import metrics
+    from metrics.spc import spc
+
+    now, then = _rows(current), _rows(before)
+    targets = data.settings().targets
+    small = data.settings().small_cell_threshold
+    summary_rows = []
+    columns = st.columns(3)
+    for index, name in enumerate(KPI_METRICS):
+        definition = metrics.get_metric(name)
+        row = now.get(name, {})
+        value, prior = row.get("value"), then.get(name, {}).get("value")
+        delta = change(value, prior)
+        target = targets.get(name)
+        status = rag_status(value, target, definition.better)
+        series = weekly.filter(pl.col("metric") == name).sort("period")
+        variation, assurance = None, "none"
+        usable = series.filter(pl.col("value").is_not_null())
+        if usable.height >= 2:
+            try:
+                result = spc(usable, **spc_arguments(definition, target=target))
+                variation, assurance = result.last_phase.get("nhs_variation"), result.last_phase.get("assurance")
+            except Exception:  # noqa: BLE001 - an icon is not worth failing the page for
+                variation = None
+        summary_rows.append({"metric": name, "title": definition.title, "unit": definition.unit, "value": value,
+                             "previous": prior, "change": delta, "target": target, "status": status,
+                             "numerator": row.get("numerator"), "denominator": row.get("denominator"),
+                             "n": row.get("n"), "variation": variation, "assurance": assurance})
+        with columns[index % 3].container(border=True, key=f"tile_{name}"):
+            delta_text = None
+            if delta is not None:
+                delta_text = (f"{delta * 100:+.1f} pts" if charts.is_percent(definition.unit)
+                              else f"{delta:+.1f} {definition.unit}")
+            st.metric(
+                definition.title,
+                charts.format_value(value, definition.unit),
+                delta=delta_text,
+                delta_color={"lower": "inverse", "higher": "normal"}.get(definition.better, "off"),
+                help=ui.definition_text(definition),
+            )
+            label, colour, icon = RAG_BADGE[status]
+            target_text = f"target {charts.format_value(target, definition.unit)}" if target is not None else ""
+            st.badge(f"{label} ({target_text})" if target_text else label, color=colour, icon=icon)
+            if variation:
+                st.caption(f"{VARIATION.get(variation, variation)}; {ASSURANCE.get(assurance, assurance)}")
+            if not series.is_empty():
+                st.plotly_chart(
+                    charts.sparkline(series, unit=definition.unit, title="Weekly trend", small=small),
+                    key=f"spark_{name}", config={"displayModeBar": False},
+                )
+            with st.expander("How this is counted"):
+                if row.get("numerator") is not None and row.get("denominator") is not None:
+                    st.write(f"Numerator: {row['numerator']:,.0f} - {definition.numerator}")
+                    st.write(f"Denominator: {row['denominator']:,.0f} - {definition.denominator}")
+                elif row.get("n") is not None:
+                    st.write(f"n = {row['n']:,} - {definition.denominator}")
+                else:
+                    st.write("No value: no cases in this view, or fewer than the small-cell threshold.")
+                st.caption(definition.definition)
+
+st.subheader("Headline measures")
+ui.table(pl.DataFrame(summary_rows, infer_schema_length=None), "overview_kpis", user, key="overview")

@@ -1,0 +1,90 @@
+"""What the checks need besides the extract frame: the other extracts, the warehouse, the clock.
+
+Cross-extract checks resolve keys against the batch AND the warehouse (a nightly extract may carry
+only new rows); everything is computed lazily and once, so a batch that needs no warehouse lookup
+never opens a connection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from functools import cached_property
+
+import polars as pl
+import sqlalchemy as sa
+
+from pipelines.contract import EXTRACTS
+
+
+def years_before(day: date, years: int) -> date:
+    """``day`` moved back ``years`` calendar years (29 February becomes 28 February)."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
+
+
+@dataclass
+class BatchContext:
+    """A batch of contract-typed frames plus lazily-read warehouse facts."""
+
+    frames: dict[str, pl.DataFrame]
+    as_of: datetime  # naive local wall time of the site
+    engine: sa.Engine | None = None
+    thresholds: dict[str, float] = field(default_factory=dict)  # effective batch thresholds by check
+    volume_window_days: int = 28
+    #: Source lines already failing a row check, by extract: their keys do not count as known, so
+    #: a claim for an appointment that is itself quarantined is quarantined too (nothing dangles).
+    quarantined_lines: dict[str, pl.Series] = field(default_factory=dict)
+    _warehouse_cache: dict[str, pl.DataFrame] = field(default_factory=dict)
+
+    @property
+    def today(self) -> date:
+        return self.as_of.date()
+
+    def _warehouse(self, table: str, columns: list[str], where: str | None = None) -> pl.DataFrame:
+        """Columns of a warehouse table (empty when there is no warehouse or no such table yet)."""
+        cache_key = f"{table}:{','.join(columns)}:{where}"
+        if cache_key not in self._warehouse_cache:
+            frame = pl.DataFrame(schema={c: EXTRACTS[table].column(c).polars_dtype for c in columns})
+            if self.engine is not None and sa.inspect(self.engine).has_table(table):
+                from pipelines.warehouse import read_table
+
+                frame = read_table(self.engine, table, columns=columns, where=where)
+            self._warehouse_cache[cache_key] = frame
+        return self._warehouse_cache[cache_key]
+
+    def known_keys(self, extract: str, column: str) -> pl.Series:
+        """Every value of ``extract.column`` in the warehouse or in the batch's rows that will load."""
+        parts = [self._warehouse(extract, [column])[column]]
+        if extract in self.frames and column in self.frames[extract].columns:
+            batch = self.frames[extract]
+            if extract in self.quarantined_lines:
+                batch = batch.filter(~pl.col("_line").is_in(self.quarantined_lines[extract].implode()))
+            parts.append(batch[column])
+        return pl.concat(parts).drop_nulls().unique()
+
+    @cached_property
+    def appointments_not_completed(self) -> pl.Series:
+        """Appointment ids whose latest status (batch over warehouse) is anything but completed."""
+        warehouse = self._warehouse("appointments", ["appointment_id", "status"])
+        batch = self.frames.get("appointments")
+        if batch is not None:
+            batch = batch.select("appointment_id", "status")
+            warehouse = warehouse.join(batch, on="appointment_id", how="anti")
+            latest = pl.concat([warehouse, batch])
+        else:
+            latest = warehouse
+        return latest.filter(pl.col("status") != "completed")["appointment_id"]
+
+    @cached_property
+    def volume_history(self) -> pl.DataFrame:
+        """Warehouse appointments in the recent window: department_id, day (for the volume check)."""
+        start = self.as_of - timedelta(days=400)  # bounded read; the window is chosen in the check
+        frame = self._warehouse(
+            "appointments",
+            ["department_id", "scheduled_start"],
+            where=f"scheduled_start >= '{start:%Y-%m-%d}'",
+        )
+        return frame.select("department_id", pl.col("scheduled_start").dt.date().alias("day"))

@@ -1,0 +1,88 @@
+"""KPI tile arithmetic: change against the previous period and red/amber/green against target.
+
+Pure functions on numbers (no frames, no I/O), so the Overview page, the meeting pack and the tests
+agree on what "amber" means.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Status = Literal["green", "amber", "red", "none"]
+
+#: A value missing its target by at most this fraction of the target is amber rather than red.
+AMBER_MARGIN = 0.10
+
+#: The Overview's headline metrics, in tile order (each has a target in ``settings.targets``).
+KPI_METRICS: tuple[str, ...] = (
+    "no_show_rate",
+    "late_cancellation_rate",
+    "lead_time_days",
+    "third_next_available_days",
+    "cycle_time_minutes",
+    "referral_loop_closure_rate",
+    "initial_denial_rate",
+    "provider_rating_top_box",
+    "followup_7d_rate",
+)
+
+
+def change(current: float | None, previous: float | None) -> float | None:
+    """``current - previous`` (in the metric's unit), or None when either is missing."""
+    if current is None or previous is None or current != current or previous != previous:
+        return None
+    return current - previous
+
+
+def rag_status(value: float | None, target: float | None, better: str, *, amber_margin: float = AMBER_MARGIN) -> Status:
+    """Green when the value meets the target, amber when it misses by at most ``amber_margin`` of the
+    target (relative), red otherwise; ``none`` without a value, a target or a better direction."""
+    if value is None or target is None or value != value or better not in ("lower", "higher"):
+        return "none"
+    if better == "lower":
+        if value <= target:
+            return "green"
+        return "amber" if value <= target * (1 + amber_margin) else "red"
+    if value >= target:
+        return "green"
+    return "amber" if value >= target * (1 - amber_margin) else "red"
+
+
+def change_is_good(delta: float | None, better: str) -> bool | None:
+    """Whether a change moves the right way (None when there is no change or no direction)."""
+    if delta is None or delta == 0 or better not in ("lower", "higher"):
+        return None
+    return (delta < 0) if better == "lower" else (delta > 0)
+
+
+def top_movers(rows: list[dict], *, n: int = 5) -> list[dict]:
+    """The ``n`` rows with the largest relative change, worst-moving first among equals.
+
+    Each row needs ``value``, ``previous`` and ``better``; adds ``relative_change`` and
+    ``improved``. Rows without both values are left out.
+    """
+    scored = []
+    for row in rows:
+        value, previous = row.get("value"), row.get("previous")
+        delta = change(value, previous)
+        if delta is None or not previous:
+            continue
+        scored.append(
+            {**row, "relative_change": delta / abs(previous), "improved": change_is_good(delta, row.get("better", ""))}
+        )
+    return sorted(scored, key=lambda r: (-abs(r["relative_change"]), bool(r["improved"])))[:n]
+
+
+def spc_arguments(definition, *, target: float | None = None, phases=None) -> dict:
+    """Keyword arguments for :func:`metrics.spc.spc` on a ``metrics.compute(..., period=...)`` frame
+    of ``definition``: a P chart on numerator/denominator for count rates, the metric's own chart on
+    the headline value otherwise (dollar shares and counts without exposure fall back to an I chart
+    or a run chart)."""
+    chart = definition.spc_chart
+    args: dict = {"x": "period", "better": definition.better if definition.better in ("lower", "higher") else None,
+                  "target": target, "phases": list(phases or ()) or None}
+    if definition.kind == "rate" and not definition.weighted and chart == "p":
+        return args | {"y": "numerator", "n": "denominator", "chart": "p"}
+    if chart == "u":  # counts without an exposure column: a run chart of the count
+        return args | {"y": "value", "chart": "run"}
+    return args | {"y": "value", "chart": chart if chart in ("i", "run") else "i"}

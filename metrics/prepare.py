@@ -1,0 +1,252 @@
+"""Join the dimensions onto each fact once, so every metric can be grouped and filtered alike.
+
+``prepare(frames)`` takes the warehouse frames by extract name (as ``pipelines.warehouse.load_frames``
+returns them, or hand-built in tests) and returns one prepared LazyFrame per fact --
+``appointments``, ``referrals``, ``claims``, ``surveys``, ``encounters``, ``slots`` -- each carrying
+the :data:`~metrics._registry.DIMENSIONS` columns (null where a dimension does not apply), plus the
+frame ``_meta`` with the data's ``as_of`` (the latest event the extracts record). Patient-identifying
+columns (birth date, names, contact details) never leave this module: the age band replaces the
+birth date.
+
+Dimension meanings: ``department``/``provider`` are ids (``department_id``/``provider_id``; the
+``departments``/``providers`` frames pass through for display names); ``site`` comes from the
+department; ``age_band`` is the patient's age at the event (visit, referral, admission);
+``payer_class`` is the claim's for claims and the patient's otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import polars as pl
+
+from metrics._registry import DIMENSIONS, MetricError
+
+#: Columns prepare reads from each extract. A missing one is an error naming extract and column.
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "departments": ("department_id", "site"),
+    "patients": ("patient_id", "birth_date", "sex", "race", "ethnicity", "payer_class"),
+    "appointments": (
+        "appointment_id",
+        "patient_id",
+        "department_id",
+        "provider_id",
+        "visit_type",
+        "modality",
+        "booked_at",
+        "scheduled_start",
+        "status",
+        "cancelled_at",
+        "cancelled_by",
+        "insurance_verified",
+        "checkin_at",
+        "roomed_at",
+        "provider_start_at",
+        "checkout_at",
+    ),
+    "referrals": (
+        "referral_id",
+        "patient_id",
+        "referring_provider_id",
+        "target_department_id",
+        "created_at",
+        "scheduled_at",
+        "appointment_id",
+        "completed_at",
+        "report_received_at",
+        "status",
+        "prior_auth_required",
+        "prior_auth_decided_at",
+    ),
+    "claims": (
+        "claim_id",
+        "appointment_id",
+        "payer_name",
+        "payer_class",
+        "submitted_at",
+        "billed_amount",
+        "status",
+        "adjudicated_at",
+        "carc_code",
+        "denial_category",
+        "is_resubmission",
+        "appeal_filed_at",
+        "appeal_outcome",
+        "resolved_at",
+        "written_off_amount",
+    ),
+    "surveys": (
+        "survey_id",
+        "appointment_id",
+        "received_at",
+        "provider_rating",
+        "recommend",
+        "access_timely",
+        "provider_explained",
+        "provider_listened",
+        "staff_helpful",
+        "staff_respectful",
+    ),
+    "encounters": ("encounter_id", "patient_id", "encounter_class", "admitted_at", "discharged_at", "discharge_disposition"),
+    "slots": ("slot_id", "provider_id", "department_id", "slot_start", "released_at", "booked_at", "blocked"),
+}
+
+#: Facts prepare builds, and the extracts each needs beyond the core three.
+FACTS: tuple[str, ...] = ("appointments", "referrals", "claims", "surveys", "encounters", "slots")
+CORE: tuple[str, ...] = ("departments", "patients", "appointments")
+
+AGE_BANDS: tuple[str, ...] = ("0-17", "18-34", "35-49", "50-64", "65-74", "75+")
+
+#: Appointment columns the claims and surveys facts inherit (their visit's dimensions).
+_VISIT_DIMENSIONS = ("department", "site", "provider", "visit_type", "modality", "age_band", "sex", "race", "ethnicity")
+
+
+def age_band(birth_date: pl.Expr, at: pl.Expr) -> pl.Expr:
+    """The age band (``AGE_BANDS``) of someone born on ``birth_date`` at the datetime ``at``."""
+    at_date = at.dt.date()
+    had_birthday = (at_date.dt.month() * 100 + at_date.dt.day()) >= (birth_date.dt.month() * 100 + birth_date.dt.day())
+    age = at_date.dt.year().cast(pl.Int32) - birth_date.dt.year().cast(pl.Int32) - (~had_birthday).cast(pl.Int32)
+    return (
+        pl.when(age.is_null())
+        .then(pl.lit(None, pl.String))
+        .when(age < 18)
+        .then(pl.lit("0-17"))
+        .when(age < 35)
+        .then(pl.lit("18-34"))
+        .when(age < 50)
+        .then(pl.lit("35-49"))
+        .when(age < 65)
+        .then(pl.lit("50-64"))
+        .when(age < 75)
+        .then(pl.lit("65-74"))
+        .otherwise(pl.lit("75+"))
+    )
+
+
+def _check_columns(name: str, frame: pl.LazyFrame) -> None:
+    present = set(frame.collect_schema().names())
+    missing = [c for c in REQUIRED_COLUMNS[name] if c not in present]
+    if missing:
+        raise MetricError(f"extract {name} is missing column(s) {', '.join(missing)} needed by the metrics")
+
+
+def _null_dimensions(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Add every dimension column the frame lacks, as null strings, and order them first."""
+    present = frame.collect_schema().names()
+    missing = [pl.lit(None, pl.String).alias(d) for d in DIMENSIONS if d not in present]
+    return frame.with_columns(missing) if missing else frame
+
+
+def prepare(frames: Mapping[str, pl.DataFrame | pl.LazyFrame]) -> dict[str, pl.LazyFrame]:
+    """Prepared facts with their dimensions joined, materialised once, returned lazy.
+
+    Parameters
+    ----------
+    frames : mapping of extract name to DataFrame or LazyFrame
+        At least ``departments``, ``patients`` and ``appointments``; ``referrals``, ``claims``,
+        ``surveys``, ``encounters`` and ``slots`` are optional (metrics needing an absent one raise
+        :class:`~metrics.MetricError` when computed; ``compute_catalogue`` skips them).
+
+    Returns
+    -------
+    dict of name to LazyFrame: the facts present, ``departments``/``providers`` as given and
+    ``_meta`` (one row: ``as_of`` datetime, the latest event recorded: booking, cancellation, checkout,
+    referral, claim, survey, discharge, slot release or slot booking).
+    """
+    lazy = {name: f.lazy() for name, f in frames.items() if f is not None}
+    for name in CORE:
+        if name not in lazy:
+            raise MetricError(f"metrics need the {name} extract, which is missing")
+    for name, frame in lazy.items():
+        if name in REQUIRED_COLUMNS:
+            _check_columns(name, frame)
+
+    departments = lazy["departments"].select("department_id", "site")
+    patients = lazy["patients"].select("patient_id", "birth_date", "sex", "race", "ethnicity", "payer_class")
+
+    appointments = (
+        lazy["appointments"]
+        .join(departments, on="department_id", how="left")
+        .join(patients, on="patient_id", how="left")
+        .with_columns(
+            pl.col("department_id").alias("department"),
+            pl.col("provider_id").alias("provider"),
+            age_band(pl.col("birth_date"), pl.col("scheduled_start")).alias("age_band"),
+            pl.col("scheduled_start").dt.weekday().cast(pl.Int8).alias("weekday"),
+            pl.col("scheduled_start").dt.hour().cast(pl.Int8).alias("hour"),
+        )
+        .drop("birth_date")
+    )
+    out: dict[str, pl.LazyFrame] = {"appointments": appointments}
+    visit_dims = appointments.select(
+        "appointment_id",
+        *_VISIT_DIMENSIONS,
+        pl.col("scheduled_start").alias("visit_at"),
+        "insurance_verified",
+    )
+
+    if "referrals" in lazy:
+        referral_visit = lazy["appointments"].select("appointment_id", "visit_type", "modality")
+        out["referrals"] = (
+            lazy["referrals"]
+            .join(departments, left_on="target_department_id", right_on="department_id", how="left")
+            .join(patients, on="patient_id", how="left")
+            .join(referral_visit, on="appointment_id", how="left")
+            .with_columns(
+                pl.col("target_department_id").alias("department"),
+                pl.col("referring_provider_id").alias("provider"),
+                age_band(pl.col("birth_date"), pl.col("created_at")).alias("age_band"),
+            )
+            .drop("birth_date")
+        )
+    if "claims" in lazy:
+        out["claims"] = lazy["claims"].join(visit_dims, on="appointment_id", how="left")
+    if "surveys" in lazy:
+        survey_visit = appointments.select(
+            "appointment_id", *_VISIT_DIMENSIONS, "payer_class", pl.col("scheduled_start").alias("visit_at")
+        )
+        out["surveys"] = lazy["surveys"].join(survey_visit, on="appointment_id", how="left")
+    if "encounters" in lazy:
+        out["encounters"] = (
+            lazy["encounters"]
+            .join(patients, on="patient_id", how="left")
+            .with_columns(age_band(pl.col("birth_date"), pl.col("admitted_at")).alias("age_band"))
+            .drop("birth_date")
+        )
+    if "slots" in lazy:
+        out["slots"] = (
+            lazy["slots"]
+            .join(departments, on="department_id", how="left")
+            .with_columns(pl.col("department_id").alias("department"), pl.col("provider_id").alias("provider"))
+        )
+    out = {name: _null_dimensions(frame) for name, frame in out.items()}
+
+    as_of_parts = []
+    for name, column in (
+        ("appointments", "booked_at"),
+        ("appointments", "cancelled_at"),
+        ("appointments", "checkout_at"),
+        ("referrals", "created_at"),
+        ("claims", "submitted_at"),
+        ("surveys", "received_at"),
+        ("encounters", "discharged_at"),
+        ("slots", "released_at"),
+        ("slots", "booked_at"),
+    ):
+        if name in lazy:
+            as_of_parts.append(lazy[name].select(pl.col(column).max().alias("t")))
+    meta = pl.concat(as_of_parts).select(pl.col("t").max().alias("as_of"))
+
+    names = list(out)
+    collected = pl.collect_all([out[n] for n in names] + [meta])
+    prepared = {n: df.lazy() for n, df in zip(names, collected[:-1], strict=True)}
+    prepared["_meta"] = collected[-1].lazy()
+    for name in ("departments", "providers"):
+        if name in lazy:
+            prepared[name] = lazy[name]
+    return prepared
+
+
+def is_prepared(frames: Mapping[str, pl.DataFrame | pl.LazyFrame]) -> bool:
+    """True when ``frames`` came out of :func:`prepare` (it carries ``_meta``)."""
+    return "_meta" in frames

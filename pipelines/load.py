@@ -1,0 +1,183 @@
+"""Writing checked extract rows into the warehouse: staging, one-transaction merge, run records, archive.
+
+Bulk rows go to staging tables through ADBC (6-19x faster than SQLAlchemy inserts): on SQLite into a
+separate staging file that the merge connection ATTACHes, on PostgreSQL into ``_stg_<run>_<name>``
+tables. Then one SQLAlchemy transaction upserts every extract by its natural key
+(``INSERT ... ON CONFLICT (key) DO UPDATE ... WHERE _row_hash differs``), writes quarantine rows and
+the run's records, and commits; anything that fails before the commit leaves the warehouse as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import sqlalchemy as sa
+
+from pipelines import schema, warehouse
+from pipelines.contract import Extract
+
+_HASH_SEED = 20260407  # Polars hashes are stable within a Polars version only (see docs)
+QUARANTINE_COLUMNS = ("run_id", "extract", "file_name", "line", "column_name", "value", "reason", "expectation", "record")
+
+
+@dataclass
+class Changes:
+    """The rows of one extract that are new or changed, and the counts of what the merge will do."""
+
+    rows: pl.DataFrame  # contract columns + _row_hash (+ _load_run_id once staged)
+    inserted: int
+    updated: int
+    unchanged: int
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+# --- Run records --------------------------------------------------------------------------------
+
+
+def start_run(engine: sa.Engine, source_dir: Path) -> int:
+    """Record a run as ``running`` (committed at once, so a killed load stays visible) and return its id."""
+    with engine.begin() as conn:
+        result = conn.execute(
+            schema.load_runs.insert().values(started_at=now(), status="running", source_dir=str(source_dir))
+        )
+        return int(result.inserted_primary_key[0])
+
+
+def finish_run(conn: sa.Connection, run_id: int, *, status: str, duration_s: float, message: str | None = None, **counts) -> None:
+    """Set a run's final status, duration, message and totals."""
+    conn.execute(
+        schema.load_runs.update()
+        .where(schema.load_runs.c.run_id == run_id)
+        .values(status=status, finished_at=now(), duration_s=duration_s, message=message, **counts)
+    )
+
+
+def record_failure(engine: sa.Engine, run_id: int, *, status: str, message: str, duration_s: float) -> None:
+    """Mark a run failed or refused in a transaction of its own (the load's own was rolled back)."""
+    with engine.begin() as conn:
+        finish_run(conn, run_id, status=status, duration_s=duration_s, message=message[:2000])
+
+
+# --- What changes -------------------------------------------------------------------------------
+
+
+def with_row_hash(frame: pl.DataFrame, extract: Extract) -> pl.DataFrame:
+    """Contract columns plus ``_row_hash``: a 64-bit hash of the contract columns' values."""
+    cols = extract.column_names
+    return frame.select(
+        *cols, pl.struct(cols).hash(_HASH_SEED).reinterpret(signed=True).alias("_row_hash")
+    )
+
+
+def changes(engine: sa.Engine, extract: Extract, frame: pl.DataFrame) -> Changes:
+    """Compare hashed rows with the warehouse: keep only new and changed rows, count each kind."""
+    key = extract.key
+    hashed = with_row_hash(frame, extract)
+    existing = warehouse.read_query(engine, f'SELECT "{key}", "_row_hash" FROM "{extract.name}"')
+    if existing.is_empty():
+        return Changes(hashed, hashed.height, 0, 0)
+    existing = existing.select(
+        pl.col(key).cast(pl.String), pl.col("_row_hash").cast(pl.Int64).alias("_old_hash")
+    )
+    joined = hashed.join(existing, on=key, how="left")
+    is_new = joined["_old_hash"].is_null()
+    is_changed = ~is_new & (joined["_old_hash"] != joined["_row_hash"])
+    inserted, updated = int(is_new.sum()), int(is_changed.sum())
+    rows = joined.filter(is_new | is_changed).drop("_old_hash")
+    return Changes(rows, inserted, updated, hashed.height - inserted - updated)
+
+
+# --- Staging and merge --------------------------------------------------------------------------
+
+
+def storable(frame: pl.DataFrame, engine: sa.Engine) -> pl.DataFrame:
+    """On SQLite, dates and timestamps as the text SQLAlchemy writes (so both read them back alike)."""
+    if engine.dialect.name != "sqlite":
+        return frame
+    exprs = []
+    for name, dtype in frame.schema.items():
+        if isinstance(dtype, pl.Datetime):
+            exprs.append(pl.col(name).dt.strftime("%Y-%m-%d %H:%M:%S.%6f"))
+        elif dtype == pl.Date():
+            exprs.append(pl.col(name).dt.strftime("%Y-%m-%d"))
+    return frame.with_columns(exprs) if exprs else frame
+
+
+class Staging:
+    """Where one run's bulk rows wait for the merge; removed afterwards, whatever happened."""
+
+    def __init__(self, engine: sa.Engine, run_id: int, data_dir: Path):
+        self.engine, self.run_id = engine, run_id
+        self.sqlite = engine.dialect.name == "sqlite"
+        self.tables: dict[str, str] = {}  # logical name -> table name (qualified for the merge)
+        if self.sqlite:
+            self.path = Path(data_dir) / "staging" / f"run-{run_id}.sqlite"
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.unlink(missing_ok=True)
+            self.uri = f"sqlite:///{self.path}"
+        else:
+            self.uri = warehouse.adbc_uri(engine)
+
+    def write(self, name: str, frame: pl.DataFrame) -> None:
+        """Bulk-write one frame (through ADBC)."""
+        table = f"_stg_{self.run_id}_{name}"
+        storable(frame, self.engine).write_database(table, self.uri, engine="adbc", if_table_exists="replace")
+        self.tables[name] = f'stg."{table}"' if self.sqlite else f'"{table}"'
+
+    def attach(self, conn: sa.Connection) -> None:
+        """Make the staging file visible to the merge connection (SQLite; before its transaction)."""
+        if self.sqlite and self.tables:
+            conn.exec_driver_sql("ATTACH DATABASE ? AS stg", (str(self.path),))
+            conn.commit()
+
+    def detach(self, conn: sa.Connection) -> None:
+        if self.sqlite and self.tables:
+            conn.rollback()
+            conn.exec_driver_sql("DETACH DATABASE stg")
+            conn.commit()
+
+    def drop(self) -> None:
+        """Remove every staging table (or file)."""
+        if self.sqlite:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            return
+        with self.engine.begin() as conn:
+            for table in self.tables.values():
+                conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
+
+
+def merge_extract(conn: sa.Connection, extract: Extract, staged: str) -> None:
+    """Upsert staged rows into the extract's table by natural key, only where the hash differs."""
+    cols = [*extract.column_names, "_load_run_id", "_row_hash"]
+    col_sql = ", ".join(f'"{c}"' for c in cols)
+    updates = ", ".join(f'"{c}" = excluded."{c}"' for c in cols if c != extract.key)
+    conn.exec_driver_sql(
+        f'INSERT INTO "{extract.name}" ({col_sql}) SELECT {col_sql} FROM {staged} WHERE true '
+        f'ON CONFLICT ("{extract.key}") DO UPDATE SET {updates} '
+        f'WHERE "{extract.name}"."_row_hash" <> excluded."_row_hash"'
+    )
+
+
+def insert_quarantine(conn: sa.Connection, staged: str) -> None:
+    """Copy staged quarantine rows into the quarantine table."""
+    col_sql = ", ".join(f'"{c}"' for c in QUARANTINE_COLUMNS)
+    conn.exec_driver_sql(f"INSERT INTO quarantine ({col_sql}) SELECT {col_sql} FROM {staged}")
+
+
+def archive_file(path: Path, sha256: str, data_dir: Path) -> Path:
+    """Keep the raw file as ``data_dir/archive/<sha256>.<ext>`` (content-addressed: stored once)."""
+    target = Path(data_dir) / "archive" / f"{sha256}{Path(path).suffix}"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(target.suffix + ".part")
+        shutil.copyfile(path, tmp)
+        tmp.replace(target)
+    return target
