@@ -288,14 +288,17 @@ def pd_catalogue(p: dict, *, by: list[str], start: dt.date, end: dt.date) -> pd.
 def compare(polars_out: pl.DataFrame, pandas_out: pd.DataFrame) -> tuple[int, int, list[str]]:
     """(values compared, values equal within 1e-9 relative, metrics differing) on metric+department+month."""
     keys = ["metric", "department", "period", "category"]
-    left = polars_out.select(keys, "value", "n").with_columns(pl.col("period").cast(pl.Datetime("us")))
+    left = polars_out.select(*keys, "value", "n").with_columns(pl.col("period").cast(pl.Datetime("us")))
     pdf = pandas_out.copy()
     pdf["category"] = None
     for name in pdf["metric"].unique():
         cat = metrics.get_metric(name).category
         if cat:
             mask = pdf["metric"] == name
-            pdf.loc[mask, "category"] = pdf.loc[mask, cat].astype(str)
+            values = pdf.loc[mask, cat]
+            if pd.api.types.is_numeric_dtype(values):  # hours and weekdays became floats in the concat
+                values = values.astype("int64")
+            pdf.loc[mask, "category"] = values.astype(str)
     right = pl.from_pandas(pdf[[*keys, "value", "n"]].astype({"department": "object", "category": "object"}))
     right = right.with_columns(pl.col("period").cast(pl.Datetime("us")), pl.col("n").cast(pl.Int64))
     joined = left.join(right, on=keys, how="full", suffix="_pd", nulls_equal=True)

@@ -179,7 +179,8 @@ def table(frame: pl.DataFrame, name: str, user, *, key: str | None = None, colum
     if frame.is_empty():
         st.caption("No rows for this selection: widen the date range or clear some filters.")
         return
-    st.dataframe(frame, hide_index=True, column_config=column_config, key=f"tbl_{key or name}")
+    # Escaped on screen too: Streamlit's own table toolbar offers "Download as CSV" of what is shown.
+    st.dataframe(exports.escape_frame(frame), hide_index=True, column_config=column_config, key=f"tbl_{key or name}")
     download_table(frame, name, user, key=key)
 
 

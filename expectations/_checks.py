@@ -143,6 +143,21 @@ def _gx_mostly(type_: str, **kwargs) -> GxSpec:
     return lambda ctx, check: (type_, {**kwargs, "mostly": 1 - (ctx.thresholds.get(check.name, check.threshold) or 0)})
 
 
+def _key_reused(key: str, identity: str) -> RowRule:
+    return lambda ctx, check: pl.col(key).is_in(ctx.reused_keys(check.extract, key, identity).implode())
+
+
+#: Columns that identify what a key stands for: a later file may update a row, but an appointment
+#: that moves to another patient is a reused key (a duplicate across files), not an update.
+KEY_IDENTITY: dict[str, str] = {
+    "appointments": "patient_id",
+    "referrals": "patient_id",
+    "claims": "appointment_id",
+    "surveys": "appointment_id",
+    "encounters": "patient_id",
+}
+
+
 # --- Batch rules ----------------------------------------------------------------------------
 
 
@@ -180,21 +195,22 @@ def _status_rate(column: str, numerator: tuple[str, ...], denominator: tuple[str
 def _volume_drop(ctx: BatchContext, check: Check) -> BatchMeasure:
     """Per department, the batch's daily appointment volume against the warehouse's usual volume.
 
-    The window is the last ``volume_window_days`` days up to the latest day in the batch on which an
-    appointment has already happened (future days are still filling up). Daily volume = appointments
-    in the window / days in the window with any appointment at all. With no history in the warehouse
-    the check passes (nothing to compare with).
+    The window is the last ``volume_window_days`` days up to the latest day on which the batch has
+    a visit that happened (completed, no-show, left without being seen): later days are still
+    filling up. Daily volume = appointments of any status in the window / days in the window with
+    any appointment at all. With no history in the warehouse the check passes (nothing to compare).
     """
     appointments = ctx.frames[check.extract]
     history = ctx.volume_history
     if history.is_empty():
         return BatchMeasure(0, 0, "no earlier loads to compare with")
-    batch = appointments.filter(pl.col("status") != "scheduled").select(
-        "department_id", pl.col("scheduled_start").dt.date().alias("day")
+    batch = appointments.select(
+        "department_id", "status", pl.col("scheduled_start").dt.date().alias("day")
     )
-    if batch.is_empty():
-        return BatchMeasure(0, 0, "no past appointments in the batch")
-    end = min(batch["day"].max(), history["day"].max())
+    happened = batch.filter(pl.col("status").is_in(pl.Series(RESOLVED_STATUSES).implode()) & (pl.col("day") <= ctx.today))
+    if happened.is_empty():
+        return BatchMeasure(0, 0, "no visits that happened in the batch")
+    end = min(happened["day"].max(), history["day"].max())
     start = end - timedelta(days=ctx.volume_window_days - 1)
 
     def daily(frame: pl.DataFrame) -> pl.DataFrame:
@@ -310,6 +326,23 @@ def _contract_checks() -> list[Check]:
                     )
                 )
     return checks
+
+
+def _identity_checks() -> list[Check]:
+    return [
+        Check(
+            f"{extract}.{EXTRACTS[extract].key}.same_{identity}_as_stored",
+            extract,
+            EXTRACTS[extract].key,
+            "conformance",
+            "relational",
+            "row",
+            "{extract}.{column} already in the warehouse for another {identity} (a key reused across files)",
+            _key_reused(EXTRACTS[extract].key, identity),
+            params={"identity": identity},
+        )
+        for extract, identity in KEY_IDENTITY.items()
+    ]
 
 
 def _temporal(extract: str, later: str, earlier: str, text: str) -> Check:
@@ -539,7 +572,7 @@ def _explicit_checks() -> list[Check]:
     ]
 
 
-CHECKS: tuple[Check, ...] = tuple(_contract_checks() + _explicit_checks())
+CHECKS: tuple[Check, ...] = tuple(_contract_checks() + _identity_checks() + _explicit_checks())
 CHECKS_BY_NAME: dict[str, Check] = {c.name: c for c in CHECKS}
 
 assert len(CHECKS_BY_NAME) == len(CHECKS), "check names must be unique"

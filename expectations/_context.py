@@ -65,6 +65,15 @@ class BatchContext:
             parts.append(batch[column])
         return pl.concat(parts).drop_nulls().unique()
 
+    def reused_keys(self, extract: str, key: str, identity: str) -> pl.Series:
+        """Keys of the batch already in the warehouse for a different ``identity`` (e.g. patient)."""
+        stored = self._warehouse(extract, [key, identity]).rename({identity: "_stored"})
+        if stored.is_empty():
+            return pl.Series(key, [], dtype=pl.String())
+        batch = self.frames[extract].select(key, identity)
+        clash = batch.join(stored, on=key, how="inner").filter(pl.col(identity) != pl.col("_stored"))
+        return clash[key].unique()
+
     @cached_property
     def appointments_not_completed(self) -> pl.Series:
         """Appointment ids whose latest status (batch over warehouse) is anything but completed."""

@@ -91,9 +91,17 @@ def _context(prepared: Mapping[str, pl.LazyFrame], settings) -> MetricContext:
 
 def _filter_expr(column: str, values: Iterable, dtype: pl.DataType) -> pl.Expr:
     values = list(values) if isinstance(values, (list, tuple, set, frozenset)) else [values]
-    if dtype == pl.String():
-        return pl.col(column).is_in([None if v is None else str(v) for v in values], nulls_equal=True)
-    return pl.col(column).cast(pl.String).is_in([None if v is None else str(v) for v in values], nulls_equal=True)
+    texts = [None if v is None else str(v) for v in values]
+    if dtype == pl.String() or isinstance(dtype, pl.Categorical):
+        return pl.col(column).is_in(texts, nulls_equal=True)
+    return pl.col(column).cast(pl.String).is_in(texts, nulls_equal=True)
+
+
+def _as_text(frame: pl.LazyFrame, columns: list[str]) -> pl.LazyFrame:
+    """Categorical group columns back to text, so outputs are plain strings whatever prepare used."""
+    schema = frame.collect_schema()
+    casts = [pl.col(c).cast(pl.String) for c in columns if isinstance(schema[c], (pl.Categorical, pl.Enum))]
+    return frame.with_columns(casts) if casts else frame
 
 
 def metric_query(
@@ -134,7 +142,9 @@ def metric_query(
 
     keys = list(by)
     if period is not None:
-        units = units.with_columns(pl.col("_date").dt.truncate(PERIODS[period]).alias("period"))
+        precomputed = {"week": "_week", "month": "_month"}[period]  # prepare's, when the rows kept them
+        start_of = pl.col(precomputed) if precomputed in schema else pl.col("_date").dt.truncate(PERIODS[period])
+        units = units.with_columns(start_of.alias("period"))
         keys.append("period")
     group_keys = [*keys, definition.category] if definition.category else keys
 
@@ -167,6 +177,7 @@ def metric_query(
     else:  # pragma: no cover - the registry only holds the four kinds
         raise MetricError(f"metric {definition.name} has unknown kind {definition.kind!r}")
 
+    out = _as_text(out, group_keys)
     if definition.kind == "count" and definition.category:
         return out.sort([*keys, "n", definition.category], descending=[*([False] * len(keys)), True, False], nulls_last=True)
     return out.sort(group_keys, nulls_last=True) if group_keys else out

@@ -118,7 +118,7 @@ def metric(**attributes) -> Callable[[Callable[[MetricContext], pl.LazyFrame]], 
     """Decorator: register the decorated unit-row function under ``attributes['name']``.
 
     The function takes a :class:`~metrics._compute.MetricContext` and returns a LazyFrame with the
-    dimension columns, ``_date`` (Date) and, by kind: ``_num``/``_den`` (rate; ``_num_n`` too when
+    dimension columns, ``_date`` (Date; prepared frames carry it, with ``_week``/``_month``) and, by kind: ``_num``/``_den`` (rate; ``_num_n`` too when
     weighted), ``_x`` (time/score), nothing more (count); plus the ``category`` column if any.
     """
 

@@ -24,10 +24,6 @@ RESOLVED = ("completed", "no_show", "cancelled", "left_without_being_seen")
 ATTENDED_OR_MISSED = ("completed", "no_show", "left_without_being_seen")
 
 
-def _visit_date(frame: pl.LazyFrame) -> pl.LazyFrame:
-    return frame.with_columns(pl.col("scheduled_start").dt.date().alias("_date"))
-
-
 def is_late_cancellation(hours: int) -> pl.Expr:
     """A cancellation made within ``hours`` of the visit (or after its start)."""
     return (
@@ -43,8 +39,8 @@ def is_patient_late_cancellation(hours: int) -> pl.Expr:
 
 
 def resolved_appointments(ctx: MetricContext) -> pl.LazyFrame:
-    """Appointments whose date has come (any outcome), with their visit date."""
-    return _visit_date(ctx.frame("appointments").filter(pl.col("status").is_in(RESOLVED)))
+    """Appointments whose date has come (any outcome)."""
+    return ctx.frame("appointments").filter(pl.col("status").is_in(RESOLVED))
 
 
 @metric(
@@ -234,7 +230,8 @@ def lead_time_days(ctx: MetricContext) -> pl.LazyFrame:
     date_basis="snapshot date (Monday of each week)",
 )
 def third_next_available_days(ctx: MetricContext) -> pl.LazyFrame:
-    slots = ctx.frame("slots").filter(~pl.col("blocked"))
+    # The snapshot is the date here, so the slot's own date columns go.
+    slots = ctx.frame("slots").filter(~pl.col("blocked")).drop("_date", "_week", "_month")
     # A slot is open from its release until it is booked or starts; it counts on each Monday snapshot
     # inside that interval. Monday 00:00 of the release week, plus 7 days if released later that week.
     open_until = pl.min_horizontal(pl.col("booked_at").fill_null(pl.col("slot_start")), pl.col("slot_start"))
@@ -287,5 +284,5 @@ def slot_fill_rate(ctx: MetricContext) -> pl.LazyFrame:
         slots = slots.filter(pl.col("slot_start") <= ctx.as_of)
     booked = pl.col("booked_at").is_not_null() & (pl.col("booked_at") <= pl.col("slot_start"))
     return slots.with_columns(
-        pl.col("slot_start").dt.date().alias("_date"), booked.cast(pl.Int64).alias("_num"), pl.lit(1, pl.Int64).alias("_den")
+        booked.cast(pl.Int64).alias("_num"), pl.lit(1, pl.Int64).alias("_den")
     )

@@ -39,7 +39,7 @@ COMPOSITES: dict[str, tuple[str, tuple[str, ...]]] = {
 
 
 def _surveys(ctx: MetricContext) -> pl.LazyFrame:
-    return ctx.frame("surveys").with_columns(pl.col("visit_at").dt.date().alias("_date"))
+    return ctx.frame("surveys")
 
 
 def item_score(item: str) -> pl.Expr:
@@ -170,7 +170,6 @@ def survey_response_rate(ctx: MetricContext) -> pl.LazyFrame:
         .filter(pl.col("status") == "completed")
         .join(answered, on="appointment_id", how="left")
         .with_columns(
-            pl.col("scheduled_start").dt.date().alias("_date"),
             pl.col("_num").fill_null(0),
             pl.lit(1, pl.Int64).alias("_den"),
         )

@@ -19,11 +19,11 @@ _IHI_CYCLE = (
 
 
 def completed_visits(ctx: MetricContext, *, in_person: bool) -> pl.LazyFrame:
-    """Completed visits (optionally in person only), dated by their scheduled day."""
+    """Completed visits (optionally in person only)."""
     visits = ctx.frame("appointments").filter(pl.col("status") == "completed")
     if in_person:
         visits = visits.filter(pl.col("modality") == "in_person")
-    return visits.with_columns(pl.col("scheduled_start").dt.date().alias("_date"))
+    return visits
 
 
 def _interval(ctx: MetricContext, later: str, earlier: str) -> pl.LazyFrame:

@@ -24,7 +24,7 @@ SCHEDULING_WINDOW_DAYS = 14
 
 
 def _referrals(ctx: MetricContext) -> pl.LazyFrame:
-    return ctx.frame("referrals").with_columns(pl.col("created_at").dt.date().alias("_date"))
+    return ctx.frame("referrals")
 
 
 def _in_network(ctx: MetricContext) -> pl.LazyFrame:

@@ -20,8 +20,8 @@ ADJUDICATED = ("paid", "partially_paid", "denied")
 
 
 def initial_claims(ctx: MetricContext) -> pl.LazyFrame:
-    """First submissions, dated by their submission day."""
-    return ctx.frame("claims").filter(~pl.col("is_resubmission")).with_columns(pl.col("submitted_at").dt.date().alias("_date"))
+    """First submissions."""
+    return ctx.frame("claims").filter(~pl.col("is_resubmission"))
 
 
 def initial_denials(ctx: MetricContext) -> pl.LazyFrame:

@@ -46,7 +46,7 @@ def followups(ctx: MetricContext, days: int) -> pl.LazyFrame:
     )
     within = (pl.col("_visit_at") <= pl.col("discharged_at") + pl.duration(days=days)).fill_null(False)
     return matched.with_columns(
-        pl.col("discharged_at").dt.date().alias("_date"), within.cast(pl.Int64).alias("_num"), pl.lit(1, pl.Int64).alias("_den")
+        within.cast(pl.Int64).alias("_num"), pl.lit(1, pl.Int64).alias("_den")
     )
 
 

@@ -48,6 +48,7 @@ DATETIME_FORMATS = (
 OFFSET_FORMATS = ("%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%d %H:%M%#z")
 DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%Y/%m/%d")
 _CHUNK = 1 << 22
+csv.field_size_limit(2**31 - 1)  # the csv module (used to locate records) defaults to 128 KB fields
 
 
 @dataclass
@@ -143,7 +144,7 @@ def _read_csv(path: Path, newlines: int, ends_with_newline: bool, warnings: list
                 )
     raw = raw.rename({c: c.strip().lower() for c in raw.columns}) if any(c != c.strip().lower() for c in raw.columns) else raw
     expected = raw.height + 1 - (0 if ends_with_newline else 1)
-    if raw.height and newlines != expected:
+    if raw.height and (newlines != expected or _has_empty_rows(raw)):
         # Quoted newlines or blank lines: find where each record starts with the csv module.
         lines, fields, blank = _record_starts(path)
         if len(lines) != raw.height:
@@ -163,6 +164,11 @@ def _read_csv(path: Path, newlines: int, ends_with_newline: bool, warnings: list
                 .alias("_fields")
             )
     return raw
+
+
+def _has_empty_rows(raw: pl.DataFrame) -> bool:
+    """Any record whose fields are all empty (a blank line, or a row of bare commas)."""
+    return bool(raw.select(pl.all_horizontal(pl.all().str.len_bytes() == 0).any()).item())
 
 
 def _read_parquet(path: Path, timezone: str) -> pl.DataFrame:
@@ -285,7 +291,7 @@ def _enum_text(s: pl.Expr) -> pl.Expr:
 def _parse(col: Column, s: pl.Expr, timezone: str, *, fast: bool) -> pl.Expr:
     """The typed value of one cleaned column (null where it cannot be read)."""
     if col.dtype == "str":
-        return _enum_text(s) if col.allowed else s
+        return _enum_text(s) if col.allowed and not fast else s
     if col.dtype == "bool":
         words = {w: True for w in TRUE_WORDS} | {w: False for w in FALSE_WORDS}
         return s.str.to_lowercase().replace_strict(words, default=None, return_dtype=pl.Boolean)
@@ -355,12 +361,15 @@ def typed_rows(
     names = extract.column_names
     cleaned = raw.select(*[_cleaned(c) for c in names], "_line", *(["_fields"] if "_fields" in raw.columns else []))
     parsed = cleaned.select(*[_parse(extract.column(c), pl.col(c), timezone, fast=True).alias(c) for c in names])
-    slow = [
-        c
-        for c in names
-        if extract.column(c).dtype not in ("str", "bool")
-        and cleaned.select((pl.col(c).is_not_null() & parsed[c].is_null()).any()).item()
+    # The fast parse reads the common spellings; columns where it failed somewhere get the full one.
+    unread = [
+        (pl.col(c).is_not_null() & ~pl.col(c).is_in(list(col.allowed))).any().alias(c)
+        if col.allowed
+        else (pl.col(c).is_not_null() & parsed[c].is_null()).any().alias(c)
+        for c, col in ((c, extract.column(c)) for c in names)
+        if col.dtype != "bool" and (col.dtype != "str" or col.allowed)
     ]
+    slow = [c for c, failed in cleaned.select(unread).row(0, named=True).items() if failed] if unread else []
     if slow:
         parsed = parsed.with_columns(
             cleaned.select(*[_parse(extract.column(c), pl.col(c), timezone, fast=False).alias(c) for c in slow])

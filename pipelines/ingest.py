@@ -122,21 +122,23 @@ def ingest(
 
             files: list[FileSummary] = []
             quarantine_frames = []
-            for name, read in reads.items():
-                change = load.changes(engine, EXTRACTS[name], read.frame)
-                archived = load.archive_file(read.path, read.sha256, settings.data_dir)
-                files.append(
-                    FileSummary(
-                        name, read.path.name, read.sha256, str(archived), read.rows_read,
-                        change.inserted, change.updated, change.unchanged, read.quarantined_rows,
+            with contextlib.closing(load.adbc_connect(engine)) as reader:  # closed before the merge
+                for name, read in reads.items():
+                    change = load.changes(reader, EXTRACTS[name], read.frame)
+                    archived = load.archive_file(read.path, read.sha256, settings.data_dir)
+                    files.append(
+                        FileSummary(
+                            name, read.path.name, read.sha256, str(archived), read.rows_read,
+                            change.inserted, change.updated, change.unchanged, read.quarantined_rows,
+                        )
                     )
-                )
-                _check_accounting(files[-1], loaded=read.frame.height)
-                if change.rows.height:
-                    staging.write(name, change.rows.with_columns(pl.lit(run_id, pl.Int64).alias("_load_run_id")))
-                if read.quarantine.height:
-                    quarantine_frames.append(read.quarantine)
-                step(name)
+                    _check_accounting(files[-1], loaded=read.frame.height)
+                    if change.rows.height:
+                        staging.write(name, change.rows.with_columns(pl.lit(run_id, pl.Int64).alias("_load_run_id")))
+                    if read.quarantine.height:
+                        quarantine_frames.append(read.quarantine)
+                    read.frame = change = None  # free memory as we go (large extracts)
+                    step(name)
             if quarantine_frames:
                 staging.write(
                     "quarantine",
@@ -170,7 +172,7 @@ def _merge(engine: sa.Engine, staging: load.Staging, summary: LoadRunSummary, re
             with conn.begin():
                 for f in summary.files:
                     if f.extract in staging.tables:
-                        load.merge_extract(conn, EXTRACTS[f.extract], staging.tables[f.extract])
+                        load.merge_extract(conn, EXTRACTS[f.extract], staging.tables[f.extract], f.inserted + f.updated)
                 if "quarantine" in staging.tables:
                     load.insert_quarantine(conn, staging.tables["quarantine"])
                 conn.execute(

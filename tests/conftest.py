@@ -114,6 +114,20 @@ def synthetic_dir(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def loaded_sqlite_url(synthetic_dir, tmp_path_factory) -> str:
+    """URL of a SQLite warehouse loaded from ``synthetic_dir`` (shared: open it read-only; copy it to write)."""
+    from pipelines.ingest import ingest
+
+    data = tmp_path_factory.mktemp("loaded")
+    session_settings = Settings(data_dir=data, database_url=f"sqlite:///{data / 'warehouse.sqlite'}")
+    engine = warehouse.make_engine(session_settings)
+    summary = ingest(synthetic_dir, engine=engine, settings=session_settings)
+    engine.dispose()
+    assert summary.status == "succeeded", summary.message
+    return session_settings.warehouse_url
+
+
 @pytest.fixture
 def fast_password_hashing(monkeypatch):
     """Cheap argon2id parameters, so tests that sign in many times stay fast (same code path)."""
@@ -123,3 +137,26 @@ def fast_password_hashing(monkeypatch):
 
     monkeypatch.setattr(passwords, "HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1, type=Type.ID))
     return passwords.HASHER
+
+
+@pytest.fixture(scope="session")
+def scored_warehouse_file(request, tmp_path_factory) -> Path:
+    """A SQLite warehouse loaded from ``synthetic_dir``, with a (small) trained model and a scoring run
+    of the upcoming appointments (``score_upcoming``), built once per session; copy it before writing."""
+    import sqlite3
+
+    from metrics.no_show_model import score_upcoming, train_model
+    from metrics.no_show_model.pipeline import ModelParams
+    from tests.dashboard_support import loaded_warehouse_file
+
+    source = loaded_warehouse_file(request, tmp_path_factory)
+    folder = tmp_path_factory.mktemp("scored_wh")
+    with sqlite3.connect(source) as src, sqlite3.connect(folder / "warehouse.sqlite") as dst:
+        src.backup(dst)
+    scoring_settings = Settings(data_dir=folder)
+    engine = warehouse.make_engine(scoring_settings)
+    schema.create_all(engine)
+    train_model(engine, scoring_settings, params=ModelParams(max_iter=40))
+    score_upcoming(engine, scoring_settings)
+    engine.dispose()
+    return folder / "warehouse.sqlite"

@@ -135,10 +135,11 @@ def test_role_and_department_changes(engine, alice):
         ("", "manager", PW, "username must"),
     ],
 )
-def test_create_refuses_bad_input(engine, alice, username, role, password, message):
+def test_create_refuses_bad_input(sqlite_engine, fast_password_hashing, username, role, password, message):
+    accounts.create_user(sqlite_engine, "alice", "manager", PW, actor="admin")
     with pytest.raises(CarePulseError, match=message):
-        accounts.create_user(engine, username, role, password, actor="admin")
-    assert [u.username for u in accounts.list_users(engine)] == ["alice"]
+        accounts.create_user(sqlite_engine, username, role, password, actor="admin")
+    assert [u.username for u in accounts.list_users(sqlite_engine)] == ["alice"]
 
 
 def test_changes_to_an_unknown_user_fail_clearly(engine, fast_password_hashing):

@@ -99,10 +99,10 @@ def test_filters(engine):
     assert {"signin", "users", "user.create"} <= set(audit.audit_actions(engine))
 
 
-@pytest.mark.parametrize("text", ["' OR '1'='1", "%", "_", "alice'; DELETE FROM audit_log;--", "\\"])
-def test_sql_metacharacters_in_filters(engine, text):
-    audit.record(engine, "alice", "signin")
-    assert audit.list_audit(engine, username=text).height == 0
-    assert audit.list_audit(engine, action=text).height == 0
-    assert audit.list_audit(engine, target=text).height == 0
+def test_sql_metacharacters_in_filters(engine):
+    audit.record(engine, "alice", "signin", target="x")
+    for text in ["' OR '1'='1", "%", "_", "alice'; DELETE FROM audit_log;--", "\\", "sign%", "signi_"]:
+        assert audit.list_audit(engine, username=text).height == 0
+        assert audit.list_audit(engine, action=text).height == 0
+        assert audit.list_audit(engine, target=text).height == 0
     assert audit.list_audit(engine).height == 1

@@ -388,3 +388,14 @@ def test_rows_referring_to_a_quarantined_row_are_quarantined_too(settings):
         ("surveys", 2, "surveys.appointment_id.foreign_key"),
     ]
     assert run(rows, settings, executor="gx").row_failures.equals(report.row_failures)
+
+
+def test_key_reused_for_another_patient_across_files_is_quarantined(settings, sqlite_engine):
+    _store(sqlite_engine, "appointments", [appointment(5)])  # A5 belongs to X2 in the warehouse
+    rows = good_rows()
+    rows["appointments"][4] = {**rows["appointments"][4], "patient_id": "X1"}  # A5 now claims X1
+    rows["appointments"][5] = {**rows["appointments"][5], "duration_min": 25}  # A6: a plain update
+    report = run(rows, settings, engine=sqlite_engine)
+    assert report.row_failures.select("line", "column_name", "expectation").rows() == [
+        (6, "appointment_id", "appointments.appointment_id.same_patient_id_as_stored")
+    ]

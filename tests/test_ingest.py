@@ -147,8 +147,8 @@ def test_a_failure_mid_merge_leaves_the_warehouse_as_it_was(engine, source, sett
     before = snapshot(engine)
     real_merge = load.merge_extract
 
-    def merge_then_die(conn, extract, staged):
-        real_merge(conn, extract, staged)
+    def merge_then_die(conn, extract, staged, staged_rows=0):
+        real_merge(conn, extract, staged, staged_rows)
         if extract.name == "appointments":  # departments already merged in this transaction
             raise RuntimeError("disk full")
 
@@ -282,3 +282,48 @@ def test_cli_user_error_is_one_line_without_traceback(tmp_path):
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert "departments.csv" in done.stderr and "missing" in done.stderr
+
+
+def test_the_generated_health_system_loads_completely(loaded_sqlite_url, synthetic_dir):
+    """Every row the generator wrote is in the warehouse (the shared fixture other tests build on)."""
+    engine = sa.create_engine(loaded_sqlite_url)
+    files = warehouse.read_table(engine, "load_files")
+    written = {name: pl.scan_csv(synthetic_dir / f"{name}.csv", infer_schema=False).select(pl.len()).collect().item()
+               for name in EXTRACTS if (synthetic_dir / f"{name}.csv").exists()}
+    assert dict(files.select("extract", "rows_read").iter_rows()) == written
+    for f in files.iter_rows(named=True):
+        assert f["inserted"] + f["quarantined"] == f["rows_read"]
+        with engine.connect() as conn:
+            stored = conn.execute(sa.text(f'SELECT count(*) FROM "{f["extract"]}"')).scalar()
+        assert stored == f["inserted"]
+    engine.dispose()
+
+
+def test_a_large_first_load_rebuilds_indexes_and_a_failure_keeps_them(engine, source, settings, monkeypatch):
+    """Big first loads drop and rebuild secondary indexes inside the transaction: atomically too."""
+    monkeypatch.setattr(load, "REBUILD_INDEXES_ABOVE", 0)
+
+    def indexes():
+        with engine.connect() as conn:
+            return {i["name"] for i in sa.inspect(conn).get_indexes("appointments")}
+
+    expected = {i.name for i in schema.EXTRACT_TABLES["appointments"].indexes}
+    assert indexes() == expected
+    real_merge = load.merge_extract
+
+    def merge_then_die(conn, extract, staged, staged_rows=0):
+        real_merge(conn, extract, staged, staged_rows)
+        if extract.name == "claims":
+            raise RuntimeError("killed")
+
+    monkeypatch.setattr(load, "merge_extract", merge_then_die)
+    with pytest.raises(RuntimeError):
+        ingest(source, engine=engine, settings=settings)
+    assert indexes() == expected
+    assert snapshot(engine)["appointments"] == []
+
+    monkeypatch.setattr(load, "merge_extract", real_merge)
+    summary = ingest(source, engine=engine, settings=settings)
+    assert summary.counts["inserted"] == 18
+    assert indexes() == expected
+    assert warehouse.read_table(engine, "appointments").height == 4

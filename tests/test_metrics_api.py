@@ -136,6 +136,24 @@ def test_bad_period_and_date(prepared):
         metrics.compute("no_show_rate", prepared, start="March")
 
 
+def test_prepared_frames_carry_no_identifying_columns():
+    from metrics_frames import frame
+
+    from pipelines.contract import PHI_COLUMNS
+
+    phi = {c for columns in PHI_COLUMNS.values() for c in columns}
+    data = frames(appointments=ROWS)
+    data["surveys"] = frame("surveys", [{"survey_id": "S1", "appointment_id": "A1", "received_at": T, "comment": "x"}])
+    data["referrals"] = frame("referrals", [{"referral_id": "R1", "created_at": T}])
+    data["encounters"] = frame("encounters", [{"encounter_id": "E1", "patient_id": "P1", "admitted_at": T}])
+    prepared = metrics.prepare(data)
+    assert {"surveys", "referrals", "encounters"} <= set(prepared)
+    for name, frame_ in prepared.items():
+        if name in ("departments", "providers"):
+            continue
+        assert not phi & set(frame_.collect_schema().names()), name
+
+
 def test_raw_frames_are_prepared_on_the_fly():
     out = metrics.compute("no_show_rate", frames(appointments=ROWS))
     assert _pairs(out) == {(): (3, 6)}

@@ -87,13 +87,12 @@ def test_features_ignore_rows_added_after_as_of():
         "appointment_id", pl.lit(as_of).alias("as_of")
     )
     # The warehouse as it was at as_of: future outcomes still unknown, later bookings absent.
-    then = appts.filter(pl.col("booked_at") <= as_of).with_columns(
-        pl.when(pl.col("scheduled_start") >= as_of).then(pl.lit("scheduled")).otherwise(pl.col("status")).alias("status"),
-        pl.when(pl.col("scheduled_start") >= as_of).then(None).otherwise(pl.col("cancelled_at")).alias("cancelled_at"),
+    unknown_then = pl.when(pl.col("status") == "cancelled").then(pl.col("cancelled_at") > as_of).otherwise(
+        pl.col("scheduled_start") >= as_of
     )
-    then = then.with_columns(
-        pl.when(pl.col("cancelled_at") > as_of).then(pl.lit("scheduled")).otherwise(pl.col("status")).alias("status"),
-        pl.when(pl.col("cancelled_at") > as_of).then(None).otherwise(pl.col("cancelled_at")).alias("cancelled_at"),
+    then = appts.filter(pl.col("booked_at") <= as_of).with_columns(
+        pl.when(unknown_then).then(pl.lit("scheduled")).otherwise(pl.col("status")).alias("status"),
+        pl.when(unknown_then).then(None).otherwise(pl.col("cancelled_at")).alias("cancelled_at"),
     )
     assert targets.height > 20 and appts.height > then.height
     later_outcomes = then.join(appts, on="appointment_id").filter(pl.col("status") != pl.col("status_right"))

@@ -113,3 +113,168 @@ def test_excel_export_escapes_formulas():
     assert all(c.data_type == "s" for c in cells)  # strings, never formulas
     # openpyxl leaves a stored carriage return in its OOXML escape form
     assert [c.value.replace("_x000D_", "\r") for c in cells] == ["'" + v for v in INJECTIONS]
+
+
+# --- On a loaded warehouse, through the real pages -------------------------------------------------
+
+from tests.dashboard_support import copy_warehouse, create_account, loaded_warehouse_file, signed_in_app  # noqa: E402
+
+
+@pytest.fixture
+def loaded(request, tmp_path_factory, settings, fast_password_hashing):
+    """A private copy of the shared loaded warehouse at this test's settings (the app opens it)."""
+    copy_warehouse(loaded_warehouse_file(request, tmp_path_factory), settings)
+    engine = warehouse.make_engine(settings)
+    schema.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def patient_identifiers(synthetic_dir) -> dict[str, set[str]]:
+    """What must never appear on an aggregate page: full names, MRNs, phones, e-mails."""
+    patients = pl.read_csv(synthetic_dir / "patients.csv", infer_schema=False)
+    names = patients.select(pl.concat_str("first_name", pl.lit(" "), "last_name")).to_series()
+    # A clinician may share a patient's name; clinicians' names are staff data, shown on purpose.
+    staff = set(pl.read_csv(synthetic_dir / "providers.csv", infer_schema=False)["name"].str.replace(r"^Dr\. ", ""))
+    return {
+        "name": set(names.drop_nulls()) - staff,
+        "mrn": set(patients["mrn"].drop_nulls()),
+        "phone": set(patients["phone"].drop_nulls()),
+        "email": set(patients["email"].drop_nulls()),
+    }
+
+
+def rendered_text(at: AppTest) -> str:
+    """Everything an AppTest run rendered: element protos, table cells and chart specs."""
+    parts: list[str] = []
+
+    def walk(node) -> None:
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+        if getattr(node, "type", None) == "arrow_data_frame":
+            parts.append(node.value.to_csv())
+        proto = getattr(node, "proto", None)
+        if proto is not None:
+            parts.append(str(proto))
+
+    walk(at._tree)
+    return "\n".join(parts)
+
+
+def leaked(text: str, identifiers: dict[str, set[str]]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    tokens = set(re.findall(r"[\w.+@-]+", text))
+    for kind, values in identifiers.items():
+        if kind == "name":
+            hits = [v for v in values if v in text]
+        else:
+            hits = [v for v in values if v in tokens or (kind == "phone" and v in text)]
+        if hits:
+            found[kind] = hits[:3]
+    return found
+
+
+@pytest.fixture
+def deferred_downloads(monkeypatch):
+    """Download buttons' deferred callables, {file name: callable}, to run as a click would."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    captured: dict = {}
+    real = MediaFileManager.add_deferred
+
+    def spy(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        captured[file_name] = data_callable
+        return real(self, data_callable, mimetype, coordinates, file_name=file_name, **kwargs)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", spy)
+    return captured
+
+
+def test_identifiers_fixture_is_real(patient_identifiers):
+    assert all(len(v) > 100 for k, v in patient_identifiers.items() if k != "email")
+    assert leaked("call Ann at " + next(iter(patient_identifiers["phone"])), patient_identifiers)
+
+
+@pytest.mark.slow
+def test_manager_pages_and_exports_carry_no_patient_identifiers(loaded, patient_identifiers, deferred_downloads):
+    at = signed_in_app(loaded, "manager")
+    assert not at.exception, [e.value for e in at.exception]
+    seen = []
+    for spec in allowed_pages("manager"):
+        at.switch_page(spec.script).run()
+        assert not at.exception, (spec.script, [e.value for e in at.exception])
+        assert [t.value for t in at.title], spec.script  # the page really rendered
+        assert leaked(rendered_text(at), patient_identifiers) == {}, spec.script
+        seen.append(spec.script)
+    assert "views/worklist.py" not in seen and "views/admin.py" not in seen
+    assert deferred_downloads, "no export offered to a manager on any page"
+    for file_name, build in deferred_downloads.items():
+        payload = build()
+        text = payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else str(payload)
+        if file_name.endswith(".xlsx"):
+            import io
+
+            import openpyxl
+
+            book = openpyxl.load_workbook(io.BytesIO(payload))
+            text = "\n".join(str(c.value) for ws in book for row in ws.iter_rows() for c in row)
+        assert leaked(text, patient_identifiers) == {}, file_name
+    assert audit.list_audit(loaded, action="export").height == len(deferred_downloads)
+
+
+REFUSED = [(role, page.script) for role in ROLES for page in PAGES if role not in POLICY[page.permission]]
+
+
+@pytest.fixture
+def role_accounts(sqlite_engine, fast_password_hashing):
+    """One account per role (no data needed: a refused page must stop before reading any)."""
+    for role in ROLES:
+        create_account(sqlite_engine, role, departments="D01" if role == "coordinator" else None)
+    return sqlite_engine
+
+
+@pytest.mark.parametrize(("role", "script"), REFUSED, ids=[f"{r}-{s.split('/')[-1][:-3]}" for r, s in REFUSED])
+def test_pages_refuse_a_role_on_the_server(role_accounts, role, script):
+    """A page reached directly (by URL, not the menu) checks the role itself and renders nothing."""
+    from dashboard import signin
+
+    at = AppTest.from_file(str(ROOT / "dashboard" / script), default_timeout=60)
+    at.session_state[signin.USER_KEY] = accounts.get_user(role_accounts, f"test_{role}")
+    at.session_state[signin.LAST_ACTIVITY_KEY] = audit.utcnow()
+    at.run()
+    assert not at.exception
+    assert "does not allow this page" in at.error[0].value
+    assert not at.title and not at.dataframe and not at.get("plotly_chart") and not at.metric
+    denied = audit.list_audit(role_accounts, action="access.denied").to_dicts()
+    assert len(denied) == 1 and denied[0]["username"] == f"test_{role}"
+
+
+SQL_NASTY = ["' OR '1'='1", "x'; DROP TABLE appointments;--", '"; DELETE FROM users; --', "%", "_", "\\", "D01' --"]
+
+
+def test_sql_metacharacters_in_url_filters_and_text_fields(loaded):
+    from sqlalchemy import func, select
+
+    from pipelines.schema import EXTRACT_TABLES, annotations, users
+
+    def counts():
+        with loaded.connect() as conn:
+            return [conn.execute(select(func.count()).select_from(t)).scalar_one()
+                    for t in (EXTRACT_TABLES["appointments"], users)]
+
+    params = {"department": SQL_NASTY, "site": SQL_NASTY[0], "from": SQL_NASTY[1], "to": "2026-02-30' OR 1=1"}
+    at = signed_in_app(loaded, "qi", query_params=params)
+    before = counts()
+    assert not at.exception and [t.value for t in at.title] == ["Overview"]
+    at.switch_page("views/qi.py").run()
+    assert not at.exception
+    title = "'); DROP TABLE annotations; -- =1+1"
+    at.text_input(key="qi.ann.title").input(title)
+    at.text_area(key="qi.ann.description").input(SQL_NASTY[2])
+    at.button(key="qi.ann.add").click().run()
+    assert not at.exception
+    with loaded.connect() as conn:
+        stored = conn.execute(select(annotations.c.title, annotations.c.description)).all()
+    assert (title, SQL_NASTY[2]) in [tuple(r) for r in stored]  # stored verbatim, executed nowhere
+    assert counts() == before

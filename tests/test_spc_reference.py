@@ -106,6 +106,7 @@ def test_p_chart_matches_montgomery_revised_limits_excluding_samples_15_and_23(o
     # Montgomery Example 7.1 revised: p̄ = 0.2150, UCL = 0.3893, LCL = 0.0407 (qicharts2: exclude = c(15, 23))
     result = spc(orange_juice, x="sample", y="nonconforming", n="inspected", chart="p", exclude=[14, 22])
     row = result.last_phase
+    assert row["centre"] == pytest.approx(301 / 1400)  # 347 − 22 − 24 nonconforming in 28 × 50 cans
     assert round(row["centre"], 3) == 0.215
     assert round(row["ucl_mean"], 3) == 0.389
     assert round(row["lcl_mean"], 3) == 0.041

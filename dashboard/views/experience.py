@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from dashboard import charts, data, sections, ui
+from dashboard import charts, data, exports, sections, ui
 
 user = ui.require("page:experience")
 run = ui.loaded_run_id()
@@ -59,7 +59,7 @@ if ui.can(user, "view:comments"):
             shown = comments.join(keep.select("survey_id"), on="survey_id", how="semi").sort(
                 "received_at", descending=True
             ).head(200)
-            from pipelines.access import record
+            from dashboard.signin import record_view
 
-            record(data.engine(), user.username, "page.view", target="experience:comments", rows=shown.height)
-            st.dataframe(shown.drop("survey_id"), hide_index=True, key="exp.comments_table")
+            record_view(user, "experience:comments", rows=shown.height, detail={"view": view.describe()})
+            st.dataframe(exports.escape_frame(shown.drop("survey_id")), hide_index=True, key="exp.comments_table")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from dashboard import data, meeting_pack, sections, ui
+from dashboard import data, exports, meeting_pack, sections, ui
 from dashboard.qi_data import spc_view
 from pipelines import annotations as notes
 from pipelines.errors import CarePulseError
@@ -43,10 +43,14 @@ with ui.friendly_errors("draw the SPC chart"), st.spinner("Computing the control
     chart = spc_view(definition, run, view, user, period=period, group=group_arg, group_value=group_value,
                      scope=scope)
     small = data.settings().small_cell_threshold
-    st.plotly_chart(chart.figure(small=small), key="qi.chart")
+    has_values = chart.series.height > 0 and chart.series.get_column("value").null_count() < chart.series.height
+    if has_values:
+        st.plotly_chart(chart.figure(small=small), key="qi.chart")
     if chart.result is None:
-        st.info("Fewer than three periods have a value in this selection, so no control limits: widen the dates "
-                "or choose weeks.")
+        hidden = " (counts from 1 to the small-cell threshold are hidden for your role)" if ui.suppresses_small_cells(
+            user) else ""
+        st.info(f"Fewer than three periods have a value in this selection{hidden}, so there are no control limits: "
+                "widen the dates, choose months, or clear some filters.")
     else:
         summary = chart.result.summary
         keep = [c for c in ("phase", "start", "end", "n_points", "centre", "lcl_mean", "ucl_mean", "longest_run",
@@ -65,8 +69,8 @@ table = chart.annotations if chart is not None else pl.DataFrame()
 if table.is_empty():
     st.caption("No annotations on this metric in the selected dates.")
 else:
-    st.dataframe(table.select("annotated_on", "title", "description", "starts_phase", "department_id",
-                              "created_by"), hide_index=True, key="qi.annotations")
+    st.dataframe(exports.escape_frame(table.select("annotated_on", "title", "description", "starts_phase",
+                                                   "department_id", "created_by")), hide_index=True, key="qi.annotations")
 
 if ui.can(user, "edit:annotations"):
     department_scope = group_value if group == "department" else None

@@ -1,16 +1,281 @@
-"""No-show worklist (coming soon): ranked upcoming appointments, reasons, outreach outcomes."""
+"""No-show worklist: upcoming visits ranked by expected benefit, why each is at risk, what to do, and
+one-click outreach outcomes; afterwards, whether contacted patients showed up more.
+
+Thin page: :mod:`pipelines.outreach` reads and writes, :mod:`metrics.worklist` ranks and filters,
+:mod:`metrics.outreach_effect` compares. Server-side checks: ``page:worklist`` to open it,
+``view:phi`` for names and contact details (only the user's departments), ``record:outreach`` for
+the outcome buttons, ``export:worklist`` for downloads. Viewing contact details and exporting are
+audited (counts, never PHI); nothing about a patient goes into the URL or the log.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+
+import polars as pl
 import streamlit as st
 
-from dashboard import ui
+from dashboard import data, exports, ui
+from dashboard.signin import record_view
+from metrics.outreach_effect import CAVEAT, outreach_effect
+from metrics.worklist import RISK_BANDS, WorklistFilters, build_worklist, with_contact, worklist_counts
+from pipelines import outreach
+from pipelines.access import record
+
+SHOWN_ROWS = 500
+FLASH = "wl_flash"
 
 user = ui.require("page:worklist")
-
 st.title("No-show worklist")
-st.info(
-    "The coordinators' worklist is coming: upcoming appointments ranked by no-show risk, with reasons, a "
-    "suggested action and one-click outreach outcomes. Until then, `carepulse score` writes the ranked list "
-    "to the warehouse."
+
+run = ui.loaded_run_id()
+engine = data.engine()
+score_run = outreach.latest_score_run(engine)
+if score_run is None:
+    st.info("No risk scores yet. Train the no-show model with `carepulse train`, then score the coming "
+            "appointments with `carepulse score` (the demo does both).")
+    st.stop()
+
+departments = tuple(getattr(user, "departments", ()) or ())
+if not departments:
+    st.info("No departments are assigned to your account, so your worklist is empty. Ask an administrator "
+            "to assign them (`carepulse users set-departments`).")
+    st.stop()
+
+shows_contact = ui.can(user, "view:phi")
+may_record = ui.can(user, "record:outreach")
+
+
+@st.cache_data(show_spinner="Reading the scored appointments...", max_entries=8)
+def _scored(url: str, load_run_id: int, score_run_id: int) -> dict[str, pl.DataFrame]:
+    """Scores, their appointments, departments and providers: no PHI; changes only with a load or a run."""
+    return outreach.scored_frames(engine)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _effect(url: str, load_run_id: int, score_run_id: int, outcomes_seen: int, depts: tuple[str, ...]):
+    frames = outreach.effect_frames(engine)
+    return outreach_effect(frames["risk_scores"], frames["appointments"], frames["outcomes"], departments=list(depts))
+
+
+scored = _scored(data.warehouse_url(), run, score_run["score_run_id"])
+as_of: dt.datetime = score_run["as_of"]
+horizon_end = as_of.date() + dt.timedelta(days=int(score_run["horizon_days"]))
+st.caption(
+    f"Scheduled visits in your departments, scored as of {as_of:%Y-%m-%d %H:%M} by model "
+    f"{score_run['model_version']}. Ranked by expected benefit (risk x how much the suggested action is "
+    "expected to help), then by risk. Scores support outreach (calls, transport, telehealth), never overbooking."
 )
+
+flash = st.session_state.pop(FLASH, None)
+if flash:
+    st.success(flash)
+
+dept_labels = dict(scored["departments"].select("department_id", "name").iter_rows())
+providers = scored["providers"].filter(pl.col("department_id").is_in(list(departments)))
+prov_labels = dict(providers.select("provider_id", "name").iter_rows())
+
+with st.container(border=True):
+    cols = st.columns([2, 2, 2, 2])
+    dates = cols[0].date_input("Visit dates", value=(as_of.date(), horizon_end), format="YYYY-MM-DD", key="wl_dates")
+    chosen_depts = cols[1].multiselect("Department", list(departments), format_func=lambda d: dept_labels.get(d, d),
+                                       placeholder="All of mine", key="wl_dept")
+    chosen_provs = cols[2].multiselect("Provider", sorted(prov_labels, key=prov_labels.get),
+                                       format_func=lambda p: prov_labels.get(p, p), placeholder="All", key="wl_prov")
+    chosen_bands = cols[3].multiselect("Risk band", list(RISK_BANDS), placeholder="All", key="wl_band")
+    toggles = st.columns([2, 2, 4])
+    not_yet_worked = toggles[0].toggle("Not yet worked only", value=True, key="wl_unworked")
+    mine = toggles[1].toggle("My list only", value=False, key="wl_mine")
+
+start, end = (tuple(dates) + (None, None))[:2] if isinstance(dates, (tuple, list)) else (dates, dates)
+view = WorklistFilters(
+    start=start,
+    end=end or start,
+    departments=tuple(chosen_depts),
+    providers=tuple(chosen_provs),
+    risk_bands=tuple(chosen_bands),
+    not_yet_worked=not_yet_worked,
+    assigned_to=user.username if mine else None,
+)
+
+with ui.friendly_errors("build the worklist"):
+    worklist = build_worklist(
+        scored["scores"], scored["appointments"], scored["departments"], scored["providers"],
+        allowed_departments=departments,
+        outcomes=outreach.read_outcomes(engine, patient_ids=scored["appointments"].get_column("patient_id").unique()),
+        assignments=outreach.read_assignments(engine),
+        filters=view,
+        today=as_of,
+    )
+    if shows_contact:
+        worklist = with_contact(worklist, outreach.contact_details(engine, worklist.get_column("patient_id")))
+        record_view(user, "worklist", rows=worklist.height, detail=view.describe())
+
+    counts = worklist_counts(worklist)
+    tiles = st.columns(4)
+    tiles[0].metric("In this view", f"{counts['rows']:,}")
+    tiles[1].metric("High risk", f"{counts['high']:,}")
+    tiles[2].metric("Assigned", f"{counts['assigned']:,}")
+    tiles[3].metric("Calls a day (capacity)", f"{data.settings().outreach_capacity_per_day:,}")
+
+    if worklist.is_empty():
+        if scored["scores"].is_empty():
+            st.info("The latest scoring run found no upcoming appointments: there is nothing to call about. "
+                    "Run `carepulse score` again after the next load.")
+        elif not_yet_worked:
+            st.info("No upcoming appointments left to work for these filters: everything here has an outcome. "
+                    "Switch off 'Not yet worked only' to see the worked rows.")
+        else:
+            st.info("No upcoming appointments for these filters in your departments.")
+    else:
+        display = worklist.head(SHOWN_ROWS).with_columns(
+            pl.when(pl.col("last_outcome").is_not_null())
+            .then(pl.format("{} ({})", pl.col("last_outcome").str.replace_all("_", " "),
+                            pl.col("last_outcome_at").dt.strftime("%Y-%m-%d")))
+            .alias("last_outreach"),
+            pl.col("outcome").str.replace_all("_", " "),
+        )
+        shown = ["rank", "scheduled_start", *(["patient_name", "phone", "email", "mrn"] if shows_contact else []),
+                 "department", "provider", "visit_type", "risk_pct", "risk_band", "reasons", "suggested_action",
+                 "last_outreach", "assigned_to", "outcome", "outcome_at"]
+        st.dataframe(
+            display.select(shown),
+            hide_index=True,
+            key="wl_table",
+            column_config={
+                "rank": st.column_config.NumberColumn("#", width="small"),
+                "scheduled_start": st.column_config.DatetimeColumn("Visit", format="ddd D MMM HH:mm"),
+                "patient_name": "Patient",
+                "phone": "Phone",
+                "email": "E-mail",
+                "mrn": "MRN",
+                "department": "Department",
+                "provider": "Provider",
+                "visit_type": "Visit type",
+                "risk_pct": st.column_config.NumberColumn("Risk", format="%.1f%%",
+                                                          help="Predicted probability of a no-show"),
+                "risk_band": "Band",
+                "reasons": st.column_config.TextColumn("Why at risk", width="large"),
+                "suggested_action": "Suggested action",
+                "last_outreach": st.column_config.TextColumn("Last outreach", help="The patient's latest outcome on an earlier call"),
+                "assigned_to": "Assigned to",
+                "outcome": "Outcome",
+                "outcome_at": st.column_config.DatetimeColumn("Recorded", format="YYYY-MM-DD HH:mm"),
+            },
+        )
+        if worklist.height > SHOWN_ROWS:
+            st.caption(f"Showing the first {SHOWN_ROWS:,} of {worklist.height:,} rows; narrow the filters or export.")
+
+        if ui.can(user, "export:worklist"):
+            export = worklist.drop("patient_id", "score_run_id", "reason_1", "reason_2", "reason_3")
+
+            def _download(fmt: str):
+                def build() -> bytes:
+                    payload = exports.to_csv_bytes(export) if fmt == "csv" else exports.to_excel_bytes(export, "worklist")
+                    record(engine, user.username, "export", target="worklist", detail={"format": fmt}, rows=export.height)
+                    return payload
+                return build
+
+            dl = st.columns([1, 1, 6])
+            dl[0].download_button("CSV", data=_download("csv"), file_name=exports.export_file_name("worklist", "csv"),
+                                  mime=exports.CSV_MIME, key="wl_dl_csv", icon=":material/download:", on_click="ignore")
+            dl[1].download_button("Excel", data=_download("xlsx"),
+                                  file_name=exports.export_file_name("worklist", "xlsx"), mime=exports.EXCEL_MIME,
+                                  key="wl_dl_xlsx", icon=":material/download:", on_click="ignore")
+
+        # --- Work one appointment --------------------------------------------------------------
+        st.subheader("Work an appointment")
+        rows = {r["appointment_id"]: r for r in display.iter_rows(named=True)}
+        if st.session_state.get("wl_pick") not in rows:
+            st.session_state.pop("wl_pick", None)
+
+        def _label(appointment_id: str) -> str:
+            r = rows[appointment_id]
+            who = r.get("patient_name") or "patient"
+            return (f"#{r['rank']} · {r['scheduled_start']:%a %d %b %H:%M} · {who} · {r['department']} · "
+                    f"{r['risk_pct']:.1f}% {r['risk_band']}")
+
+        picked = st.selectbox("Appointment", list(rows), format_func=_label, key="wl_pick")
+        row = rows[picked]
+        left, right = st.columns([3, 2])
+        with left:
+            reasons = [r for r in (row["reason_1"], row["reason_2"], row["reason_3"]) if r]
+            st.markdown("**Why at risk:** " + ("; ".join(reasons) if reasons else "no single strong reason"))
+            st.markdown(f"**Suggested action:** {row['suggested_action']}")
+            if row["last_outreach"]:
+                st.markdown(f"**Last outreach for this patient:** {row['last_outreach']}")
+            if row["outcome"]:
+                st.markdown(f"**Already worked:** {row['outcome']} by {row['outcome_by']} at {row['outcome_at']:%Y-%m-%d %H:%M}")
+        with right:
+            st.markdown(f"**Assigned to:** {row['assigned_to'] or 'nobody'}")
+            if may_record:
+                buttons = st.columns(3)
+                if row["assigned_to"] != user.username and buttons[0].button("Assign to me", key="wl_assign_me"):
+                    outreach.assign(engine, [picked], assigned_to=user.username, assigned_by=user.username,
+                                    departments=departments)
+                    st.session_state[FLASH] = "Added to your list."
+                    st.rerun()
+                if row["assigned_to"] and buttons[1].button("Unassign", key="wl_unassign"):
+                    outreach.unassign(engine, [picked], unassigned_by=user.username, departments=departments)
+                    st.session_state[FLASH] = "Taken off the list."
+                    st.rerun()
+                if buttons[2].button("Take the next 10", key="wl_take10",
+                                     help="Assign to you the 10 best-ranked unassigned rows of this view"):
+                    free = worklist.filter(pl.col("assigned_to").is_null()).head(10).get_column("appointment_id")
+                    n = outreach.assign(engine, free.to_list(), assigned_to=user.username, assigned_by=user.username,
+                                        departments=departments)
+                    st.session_state[FLASH] = f"{n} appointments added to your list."
+                    st.rerun()
+
+        if may_record:
+            with st.form("wl_outcome_form", clear_on_submit=True, border=True):
+                note = st.text_area("Note (optional)", max_chars=outreach.NOTE_MAX, key="wl_note", height=80)
+                st.caption("Record what happened: one click saves it with your name and the time.")
+                grid = st.columns(4)
+                clicked = None
+                for index, (code, label) in enumerate(outreach.OUTCOMES.items()):
+                    if grid[index % 4].form_submit_button(label, key=f"wl_out_{code}", width="stretch"):
+                        clicked = code
+            if clicked:
+                with ui.friendly_errors("record the outcome"):
+                    outreach.record_outcome(engine, picked, clicked, recorded_by=user.username, note=note,
+                                            departments=departments)
+                    st.session_state[FLASH] = (
+                        f"Recorded '{outreach.OUTCOMES[clicked]}' for the visit on {row['scheduled_start']:%a %d %b %H:%M}.")
+                    st.rerun()
+        else:
+            st.caption("Your role may view this list but not record outcomes.")
+
+# --- Afterwards: the outreach effect -----------------------------------------------------------
+st.divider()
+st.subheader("Afterwards: did contacted patients show up more?")
+with ui.friendly_errors("compare contacted and uncontacted patients"):
+    outcomes_seen = int(outreach.read_outcomes(engine).height)
+    effect = _effect(data.warehouse_url(), run, score_run["score_run_id"], outcomes_seen, departments)
+    if effect.empty:
+        st.info("No scored appointment in your departments has happened yet with its attendance loaded: the "
+                "comparison appears once worked visits are in a later load.")
+    else:
+        table = effect.table().with_columns(
+            (pl.col(c) * 100).round(1) for c in ("contacted_rate", "uncontacted_rate", "difference", "ci_low", "ci_high")
+        )
+        st.dataframe(table, hide_index=True, key="wl_effect", column_config={
+            "stratum": "Predicted risk",
+            "contacted_n": "Reached (visits)",
+            "contacted_no_shows": "Reached: no-shows",
+            "contacted_rate": st.column_config.NumberColumn("Reached: no-show %", format="%.1f%%"),
+            "uncontacted_n": "Not worked (visits)",
+            "uncontacted_no_shows": "Not worked: no-shows",
+            "uncontacted_rate": st.column_config.NumberColumn("Not worked: no-show %", format="%.1f%%"),
+            "difference": st.column_config.NumberColumn("Difference (points)", format="%+.1f"),
+            "ci_low": st.column_config.NumberColumn("95% CI low", format="%+.1f"),
+            "ci_high": st.column_config.NumberColumn("95% CI high", format="%+.1f"),
+        })
+        left_out = ", ".join(f"{reason}: {n}" for reason, n in effect.excluded.items() if n)
+        st.caption(
+            "No-show % = visits recorded as no-show / scored visits whose attendance is known, among visits whose "
+            "patient was reached before the visit (reached, confirmed, rescheduled, transport arranged, telehealth "
+            "offered) and visits nobody worked, within the same predicted-risk band. Difference = reached minus "
+            "not worked (negative: fewer no-shows). Overall: Mantel-Haenszel weighted difference. "
+            + (f"Left out: {left_out}. " if left_out else "") + CAVEAT
+        )

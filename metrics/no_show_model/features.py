@@ -36,6 +36,7 @@ NUMERIC_FEATURES: tuple[str, ...] = (
     "lead_time_days",
     "weekday",
     "hour",
+    "month",
     "duration_min",
     "prior_no_shows",
     "prior_no_shows_12m",
@@ -341,6 +342,7 @@ def appointment_features(
         ((pl.col("scheduled_start") - pl.col("booked_at")).dt.total_seconds() / 86400.0).clip(0).alias("lead_time_days"),
         pl.col("scheduled_start").dt.weekday().cast(pl.Int8).alias("weekday"),
         (pl.col("scheduled_start").dt.hour() + pl.col("scheduled_start").dt.minute() / 60).alias("hour"),
+        pl.col("scheduled_start").dt.month().cast(pl.Int8).alias("month"),
         "duration_min",
         pl.col("insurance_verified").cast(pl.Int8),
     )

@@ -35,11 +35,11 @@ _LINEAR_NUMERIC = tuple(c for c in NUMERIC_FEATURES if c not in ("weekday", "hou
 class ModelParams:
     """Hyper-parameters (small and fixed: the point is a calibrated, explainable ranking)."""
 
-    learning_rate: float = 0.08
+    learning_rate: float = 0.05
     max_iter: int = 300
-    max_leaf_nodes: int = 31
-    min_samples_leaf: int = 40
-    l2_regularization: float = 1.0
+    max_leaf_nodes: int = 15
+    min_samples_leaf: int = 100
+    l2_regularization: float = 5.0
     early_stopping: bool = True
     random_state: int = 0
     baseline_max_rows: int = 200_000

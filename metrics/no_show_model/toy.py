@@ -25,11 +25,12 @@ def _typed(name: str, data: dict) -> pl.DataFrame:
 
 
 def toy_health_system(
-    *, patients: int = 300, appointments: int = 6000, as_of: dt.datetime = dt.datetime(2026, 6, 30), months: int = 12, seed: int = 0
+    *, patients: int = 300, appointments: int = 6000, as_of: dt.datetime = dt.datetime(2026, 6, 30), months: int = 12, seed: int = 0,
+    future_days: int = 30,
 ) -> dict[str, pl.DataFrame]:
     """Frames ``departments``, ``providers``, ``patients``, ``appointments``, ``referrals``, ``truth``.
 
-    Visits spread over ``months`` before ``as_of`` plus 30 days after (those are still scheduled).
+    Visits spread over ``months`` before ``as_of`` plus ``future_days`` after (those are still scheduled).
     """
     rng = np.random.default_rng(seed)
     n_dept, n_prov = 6, 30
@@ -67,7 +68,7 @@ def toy_health_system(
     )
     n = appointments
     who = rng.integers(0, patients, n)
-    span = (months * 30 + 30) * 86400
+    span = (months * 30 + future_days) * 86400
     start0 = as_of - dt.timedelta(days=months * 30)
     starts = np.datetime64(start0, "s") + rng.integers(0, span, n).astype("timedelta64[s]")
     starts = starts.astype("datetime64[h]").astype("datetime64[s]") + np.timedelta64(8, "h")

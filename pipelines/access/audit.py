@@ -31,6 +31,8 @@ ACTIONS: dict[str, str] = {
     "access.denied": "A signed-in user asked for a page or export their role does not allow.",
     "export": "A download (target: what; detail: format; rows: rows written).",
     "outreach.record": "A worklist outcome was recorded (target: appointment id).",
+    "outreach.assign": "Worklist appointments were assigned to a coordinator (target: user; rows: appointments).",
+    "outreach.unassign": "Worklist appointments were unassigned (rows: appointments).",
     "annotation.create": "A chart annotation was added.",
     "annotation.update": "A chart annotation was edited.",
     "annotation.delete": "A chart annotation was deleted.",

@@ -42,7 +42,9 @@ def register(app: typer.Typer) -> None:
         for name in LOAD_ORDER:
             table.add_row(f"{name}.csv", f"{summary.rows.get(name, 0):,}")
         console.print(table)
-        console.print(f"Extracts in {out}; true no-show probabilities and planted interventions in {out / 'truth'}")
+        console.print(
+            f"Extracts in {out}; true no-show probabilities and planted interventions in {out / 'truth'}"
+        )
         console.print(
             f"No-show rate {summary.no_show_rate:.1%} ({summary.no_shows:,} of {summary.visits_due:,} past, "
             f"non-cancelled visits); {summary.cancelled:,} cancelled; "

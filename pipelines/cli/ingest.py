@@ -90,13 +90,15 @@ def _runs_table(frame):
 
     table = Table(title="Load runs")
     columns = ("run_id", "started_at", "status", "rows_read", "inserted", "updated", "unchanged", "quarantined", "duration_s")
-    for name in columns:
-        table.add_column(name.replace("_", " "), justify="right" if name not in ("started_at", "status") else "left")
-    table.add_column("message")
+    headers = ("run", "started (UTC)", "status", "read", "inserted", "updated", "unchanged", "quarantined", "s")
+    for name, header in zip(columns, headers):
+        left = name in ("started_at", "status")
+        table.add_column(header, justify="left" if left else "right", no_wrap=name in ("started_at", "status", "run_id"))
+    table.add_column("message", overflow="fold")
     for row in frame.iter_rows(named=True):
         cells = [
             f"{row[c]:.1f}" if c == "duration_s" and row[c] is not None
-            else f"{row[c]:%Y-%m-%d %H:%M:%S}" if c == "started_at"
+            else f"{row[c]:%Y-%m-%d %H:%M}" if c == "started_at"
             else f"{row[c]:,}" if isinstance(row[c], int) and c != "run_id"
             else str(row[c] if row[c] is not None else "")
             for c in columns

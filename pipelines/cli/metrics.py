@@ -59,6 +59,15 @@ def _validated_names(names: list[str] | None) -> list[str]:
     return [metrics.get_metric(n).name for n in names] if names else list(metrics.REGISTRY)
 
 
+def _console():
+    """Standard output; wide when piped (rich would wrap a wide table at 80 columns)."""
+    import sys
+
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=220)
+
+
 def _status(message: str):
     from rich.console import Console
 
@@ -76,14 +85,13 @@ def _fmt(value, kind: str, unit: str) -> str:
 
 
 def _catalogue_table(frame, keys: list[str]):
+    """A rich table of a catalogue frame; columns empty for every row are left out."""
     from rich.table import Table
 
     import metrics
 
-    table = Table(title="CarePulse metrics", show_lines=False)
-    for column in ("metric", *keys, "category", "value", "95% CI", "numerator / denominator", "n", "median", "p90",
-                   "definition"):
-        table.add_column(column, justify="right" if column in ("value", "n", "median", "p90") else "left")
+    headers = ["metric", *keys, "category", "value", "95% CI", "numerator / denominator", "n", "p90", "definition"]
+    rows = []
     for row in frame.iter_rows(named=True):
         definition = metrics.get_metric(row["metric"])
         kind, unit = definition.kind, definition.unit
@@ -92,31 +100,33 @@ def _catalogue_table(frame, keys: list[str]):
             if row["ci_low"] is not None and row["ci_high"] is not None
             else ""
         )
+        ratio = ""
         if kind == "rate" and row["numerator"] is not None:
-            ratio = (
-                f"${row['numerator']:,.0f} / ${row['denominator']:,.0f}"
-                if definition.weighted
-                else f"{row['numerator']:,.0f} / {row['denominator']:,.0f}"
-            )
-        else:
-            ratio = ""
+            money = "$" if definition.weighted else ""
+            ratio = f"{money}{row['numerator']:,.0f} / {money}{row['denominator']:,.0f}"
+        value = "suppressed" if row.get("suppressed") else _fmt(row["value"], kind, unit)
         if row.get("suppressed"):
-            value, ci, ratio = "suppressed", "", ""
-        else:
-            value = _fmt(row["value"], kind, unit)
-        stat = (lambda v: "" if v is None or kind not in ("time", "score") else f"{v:,.1f}")
-        table.add_row(
-            row["metric"],
-            *["" if row[k] is None else str(row[k]) for k in keys],
-            row["category"] or "",
-            value,
-            ci,
-            ratio,
-            "" if row["n"] is None else f"{row['n']:,}",
-            stat(row["median"]),
-            stat(row["p90"]),
-            definition.short_name,
+            ci = ratio = ""
+        p90 = "" if row["p90"] is None or kind not in ("time", "score") else f"{row['p90']:,.1f}"
+        rows.append(
+            [
+                row["metric"],
+                *["" if row[k] is None else str(row[k]) for k in keys],
+                row["category"] or "",
+                value,
+                ci,
+                ratio,
+                "" if row["n"] is None else f"{row['n']:,}",
+                p90,
+                definition.short_name,
+            ]
         )
+    keep = [i for i, h in enumerate(headers) if h == "metric" or any(r[i] for r in rows)]
+    table = Table(title="CarePulse metrics")
+    for i in keep:
+        table.add_column(headers[i], justify="right" if headers[i] in ("value", "n", "p90") else "left")
+    for r in rows:
+        table.add_row(*[r[i] for i in keep])
     return table
 
 
@@ -131,6 +141,9 @@ def _json_rows(frame, keys: list[str]) -> list[dict]:
             record[definition.category] = row["category"]
         for column in ("numerator", "denominator", "value", "ci_low", "ci_high", "n"):
             record[column] = row[column]
+        if definition.kind == "rate" and not definition.weighted:  # counts, not dollars
+            for column in ("numerator", "denominator"):
+                record[column] = None if row[column] is None else int(row[column])
         if definition.kind in ("time", "score"):
             record |= {"median": row["median"], "p90": row["p90"], "mean": row["mean"]}
         if definition.weighted:
@@ -202,9 +215,7 @@ def register(app: typer.Typer) -> None:
             short = pl.Series("definition", [metrics.get_metric(m).short_name for m in catalogue["metric"]], pl.String)
             typer.echo(catalogue.with_columns(short).write_csv(), nl=False)
         else:
-            from rich.console import Console
-
-            Console().print(_catalogue_table(catalogue, keys))
+            _console().print(_catalogue_table(catalogue, keys))
 
     @app.command("spc")
     def spc_command(
@@ -305,7 +316,6 @@ def _spc_records(definition, result) -> dict:
 
 
 def _print_spc(definition, result) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     def fmt(v):
@@ -327,7 +337,7 @@ def _print_spc(definition, result) -> None:
             fmt(row["ucl"]),
             ", ".join(row["signals"]) or "",
         )
-    console = Console()
+    console = _console()
     console.print(table)
     for phase in result.summary.iter_rows(named=True):
         console.print(

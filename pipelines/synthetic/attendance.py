@@ -26,20 +26,27 @@ MODALITY = {name: i for i, name in enumerate(MODALITIES)}
 CANCELLER = {name: i for i, name in enumerate(CANCELLED_BY)}
 PAYER = {name: i for i, name in enumerate(PAYER_CLASSES)}
 
-INTERCEPT = -3.9
+INTERCEPT = -4.05
 LEAD_SLOPE = 0.42  # per log(1 + lead days)
 SAME_DAY = -0.9
 PAYER_EFFECT = np.array([0.0, 0.05, 0.55, 0.70, 0.20])  # PAYER_CLASSES order
-REMINDER_EFFECT = np.array([0.0, -0.70, -0.50, -0.30])  # none, sms, call, portal
-TELEHEALTH = -0.5
+REMINDER_EFFECT = np.array([0.0, -0.90, -0.50, -0.30])  # none, sms, call, portal
+TELEHEALTH = -0.7
 VISIT_TYPE_EFFECT = np.array([0.15, 0.0, -0.35, 0.10, -0.60])  # VISIT_TYPES order
 TRANSPORT = 0.60
 PER_KM = 0.006
 INTERPRETER = 0.15
-HISTORY = 0.6  # per log(1 + the patient's earlier no-shows)
+HISTORY = 0.7  # per log(1 + the patient's earlier no-shows)
 
 CANCEL_REASONS = {
-    "patient": ("patient request", "schedule conflict", "feeling better", "illness", "transportation", "cost"),
+    "patient": (
+        "patient request",
+        "schedule conflict",
+        "feeling better",
+        "illness",
+        "transportation",
+        "cost",
+    ),
     "provider": ("provider unavailable", "provider out sick"),
     "clinic": ("rescheduled by clinic", "weather closure", "insurance not verified"),
 }
@@ -61,7 +68,7 @@ def assign_reminders(rng, req: dict, traits: dict, sms: Intervention) -> np.ndar
     in_d01 = req["dept"] == DEPT_INDEX[sms.department_id]
     after = req["scheduled_start"] >= sms.day * DAY
     w = np.tile(np.array([0.35, 0.15, 0.25, 0.25]), (n, 1))
-    w[in_d01] = [0.60, 0.0, 0.25, 0.15]
+    w[in_d01] = [0.75, 0.0, 0.15, 0.10]
     w[in_d01 & after] = [0.05, 0.85, 0.05, 0.05]
     w[:, REMINDER["sms"]] *= has_phone
     w[:, REMINDER["call"]] *= has_phone
@@ -101,8 +108,14 @@ def no_show_logit(req: dict, traits: dict) -> np.ndarray:
     return logit
 
 
-def resolve_attendance(rng, req: dict, traits: dict, window: Window, sms: Intervention,
-                       earlier_no_shows: np.ndarray | None = None) -> dict:
+def resolve_attendance(
+    rng,
+    req: dict,
+    traits: dict,
+    window: Window,
+    sms: Intervention,
+    earlier_no_shows: np.ndarray | None = None,
+) -> dict:
     """Add modality, reminder, insurance_verified, p_no_show, status and cancellation columns.
 
     ``earlier_no_shows`` (per request) counts no-shows the patient had before the request in visits
@@ -132,7 +145,9 @@ def resolve_attendance(rng, req: dict, traits: dict, window: Window, sms: Interv
     span = start - booked
     early_at = booked + (rng.random(n) * np.maximum(span - DAY, 0)).astype(np.int64)
     late_at = start - (rng.uniform(0.5, 24, n) * HOUR).astype(np.int64)
-    cancelled_at = np.where(late | (span <= DAY), np.maximum(late_at, booked + (span * 0.5).astype(np.int64)), early_at)
+    cancelled_at = np.where(
+        late | (span <= DAY), np.maximum(late_at, booked + (span * 0.5).astype(np.int64)), early_at
+    )
     cancelled_at = np.clip(cancelled_at // MINUTE * MINUTE, booked + MINUTE, start - MINUTE)
     cancelled = cancels & (cancelled_at < window.cutoff) & (span > 2 * MINUTE)
 

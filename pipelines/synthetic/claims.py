@@ -103,9 +103,13 @@ def _adjudicate(rng, window, submitted, billed, payer, denied, category, *, appe
     denied = denied & decided
     partial = ~denied & (rng.random(n) < 0.12)
     paid = billed * _PAYER_ALLOWED[payer] * np.where(partial, rng.uniform(0.3, 0.8, n), 1.0)
-    status = np.where(denied, CSTATUS["denied"], np.where(partial, CSTATUS["partially_paid"], CSTATUS["paid"]))
+    status = np.where(
+        denied, CSTATUS["denied"], np.where(partial, CSTATUS["partially_paid"], CSTATUS["paid"])
+    )
     status = np.where(decided, status, CSTATUS["pending"])
-    carc = np.where(category == CATEGORY["coding"], np.where(rng.random(n) < 0.6, 2, 3), _CARC_OF_CATEGORY[category])
+    carc = np.where(
+        category == CATEGORY["coding"], np.where(rng.random(n) < 0.6, 2, 3), _CARC_OF_CATEGORY[category]
+    )
 
     appeal_at = adjudicated + _days(rng, 5, 45, n)
     appealed = denied & appeal & (rng.random(n) < APPEAL_SHARE[category]) & (appeal_at < window.cutoff)
@@ -136,7 +140,9 @@ def _adjudicate(rng, window, submitted, billed, payer, denied, category, *, appe
     }
 
 
-def claims_frame(claims: dict, numbers: np.ndarray, appointment_ids: pl.Series, patient_ids: pl.Series) -> pl.DataFrame:
+def claims_frame(
+    claims: dict, numbers: np.ndarray, appointment_ids: pl.Series, patient_ids: pl.Series
+) -> pl.DataFrame:
     original = lookup(numbers, claims["original"])
     payer_class_of = np.repeat(np.arange(len(PAYER_CLASSES)), _PAYER_COUNT)
     return pl.DataFrame(

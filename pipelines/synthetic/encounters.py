@@ -11,7 +11,16 @@ import numpy as np
 import polars as pl
 
 from pipelines.contract import DISCHARGE_DISPOSITIONS, ENCOUNTER_CLASSES
-from pipelines.synthetic._util import DAY, MINUTE, NA, Window, choice_rows, datetime_series, id_series, label_series
+from pipelines.synthetic._util import (
+    DAY,
+    MINUTE,
+    NA,
+    Window,
+    choice_rows,
+    datetime_series,
+    id_series,
+    label_series,
+)
 from pipelines.synthetic.scheduling import VT, durations, pick_providers, visit_times
 
 #: Stays per patient-year (inpatient, emergency, observation) before the age factor.
@@ -51,7 +60,13 @@ def encounters_chunk(rng: np.random.Generator, traits: dict, window: Window, wor
     discharged = np.where(still_in, NA, discharged)
     disposition = np.where(still_in, -1, disposition)
 
-    columns = {"pat": pat, "class": cls, "admitted_at": admitted, "discharged_at": discharged, "disposition": disposition}
+    columns = {
+        "pat": pat,
+        "class": cls,
+        "admitted_at": admitted,
+        "discharged_at": discharged,
+        "disposition": disposition,
+    }
 
     eligible = (cls != 1) & ~still_in & np.isin(disposition, [0, 1]) & (rng.random(n) < FOLLOW_UP_SHARE)
     idx = np.flatnonzero(eligible)

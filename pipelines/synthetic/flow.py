@@ -32,7 +32,9 @@ def resolve_flow(rng, req: dict, rooming: Intervention) -> dict:
     room_mean = np.where(tele, 2.0, room_mean)
     # before the slot time the clock runs too: a patient 15 min early waits longer to be roomed
     room_wait = 1 + gamma_minutes(rng, room_mean) + np.maximum(-arrive_offset, 0) * 0.6
-    provider_wait = 1 + gamma_minutes(rng, dept_array("provider_wait_min")[dept] * (1 + 0.09 * np.maximum(hour - 8, 0)))
+    provider_wait = 1 + gamma_minutes(
+        rng, dept_array("provider_wait_min")[dept] * (1 + 0.09 * np.maximum(hour - 8, 0))
+    )
     provider_wait = np.where(tele, provider_wait * 0.6, provider_wait)
     visit = np.maximum(5, req["duration"] * rng.uniform(0.6, 1.2, n)) + rng.uniform(2, 8, n)
 

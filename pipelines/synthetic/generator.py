@@ -18,7 +18,16 @@ import polars as pl
 
 from pipelines.contract import APPOINTMENT_STATUSES, CANCELLED_BY, MODALITIES, REMINDERS, VISIT_TYPES
 from pipelines.errors import CarePulseError
-from pipelines.synthetic import attendance, claims, encounters, flow, population, referrals, scheduling, surveys
+from pipelines.synthetic import (
+    attendance,
+    claims,
+    encounters,
+    flow,
+    population,
+    referrals,
+    scheduling,
+    surveys,
+)
 from pipelines.synthetic._progress import reporter
 from pipelines.synthetic._util import (
     Window,
@@ -128,17 +137,30 @@ def generate_health_system(
     return summary
 
 
-def _simulate_chunk(seed, chunk, first, n, window: Window, world: World, interventions, numbers: _Numbers,
-                    summary: GenerationSummary) -> dict[str, pl.DataFrame]:
+def _simulate_chunk(
+    seed,
+    chunk,
+    first,
+    n,
+    window: Window,
+    world: World,
+    interventions,
+    numbers: _Numbers,
+    summary: GenerationSummary,
+) -> dict[str, pl.DataFrame]:
     sms, rooming = interventions
     patients_frame, traits = population.patients_chunk(seed, chunk, first, n, epoch_day(window.as_of))
     patient_ids = patients_frame["patient_id"]
     stays, follow_ups = encounters.encounters_chunk(rng_for(seed, chunk, "encounters"), traits, window, world)
     routine = scheduling.routine_requests(rng_for(seed, chunk, "scheduling"), traits, window, world)
 
-    first_pass = attendance.resolve_attendance(rng_for(seed, chunk, "attendance"), concat([routine, follow_ups]), traits, window, sms)
+    first_pass = attendance.resolve_attendance(
+        rng_for(seed, chunk, "attendance"), concat([routine, follow_ups]), traits, window, sms
+    )
     first_pass = flow.resolve_flow(rng_for(seed, chunk, "flow"), first_pass, rooming)
-    refs, ref_requests = referrals.referrals_chunk(rng_for(seed, chunk, "referrals"), first_pass, traits, window, world)
+    refs, ref_requests = referrals.referrals_chunk(
+        rng_for(seed, chunk, "referrals"), first_pass, traits, window, world
+    )
     earlier = attendance.earlier_no_shows(first_pass, ref_requests["pat"], ref_requests["scheduled_start"])
     second = attendance.resolve_attendance(
         rng_for(seed, chunk, "referral_attendance"), ref_requests, traits, window, sms, earlier
@@ -146,7 +168,9 @@ def _simulate_chunk(seed, chunk, first, n, window: Window, world: World, interve
     second = flow.resolve_flow(rng_for(seed, chunk, "referral_flow"), second, rooming)
     visits = concat([first_pass, second])
     second_rows = len(first_pass["pat"]) + np.arange(len(second["pat"]))
-    refs = referrals.close_referrals(rng_for(seed, chunk, "referral_visits"), refs, visits, second_rows, window)
+    refs = referrals.close_referrals(
+        rng_for(seed, chunk, "referral_visits"), refs, visits, second_rows, window
+    )
     claim_cols = claims.claims_chunk(rng_for(seed, chunk, "claims"), visits, traits, window)
     survey_cols = surveys.surveys_chunk(rng_for(seed, chunk, "surveys"), visits, traits, window)
 
@@ -165,12 +189,19 @@ def _simulate_chunk(seed, chunk, first, n, window: Window, world: World, interve
     frames = {
         "patients": patients_frame,
         "appointments": appointments_frame,
-        "referrals": referrals.referrals_frame(refs, ref_numbers, patient_ids, world.providers["provider_id"], ref_appt),
+        "referrals": referrals.referrals_frame(
+            refs, ref_numbers, patient_ids, world.providers["provider_id"], ref_appt
+        ),
         "claims": claims.claims_frame(
-            claim_cols, numbers.claim + np.arange(len(claim_cols["pat"])), appointment_ids.gather(rank), patient_ids
+            claim_cols,
+            numbers.claim + np.arange(len(claim_cols["pat"])),
+            appointment_ids.gather(rank),
+            patient_ids,
         ),
         "surveys": surveys.surveys_frame(
-            survey_cols, numbers.survey + np.arange(len(survey_cols["appointment"])), appointment_ids.gather(rank)
+            survey_cols,
+            numbers.survey + np.arange(len(survey_cols["appointment"])),
+            appointment_ids.gather(rank),
         ),
         "encounters": encounters.encounters_frame(stays, patient_ids, numbers.encounter),
         "truth": pl.DataFrame([appointment_ids, pl.Series("p_no_show", ordered["p_no_show"])]),
@@ -183,13 +214,16 @@ def _simulate_chunk(seed, chunk, first, n, window: Window, world: World, interve
 
     status = visits["status"]
     summary.no_shows += int((status == STATUS["no_show"]).sum())
-    summary.visits_due += int(np.isin(status, [STATUS["no_show"], STATUS["completed"], STATUS["left_without_being_seen"]]).sum())
+    summary.visits_due += int(
+        np.isin(status, [STATUS["no_show"], STATUS["completed"], STATUS["left_without_being_seen"]]).sum()
+    )
     summary.cancelled += int((status == STATUS["cancelled"]).sum())
     return frames
 
 
-def _appointments_frame(v: dict, appointment_ids: pl.Series, referral_numbers: np.ndarray, patient_ids: pl.Series,
-                        world: World) -> pl.DataFrame:
+def _appointments_frame(
+    v: dict, appointment_ids: pl.Series, referral_numbers: np.ndarray, patient_ids: pl.Series, world: World
+) -> pl.DataFrame:
     return pl.DataFrame(
         [
             appointment_ids,

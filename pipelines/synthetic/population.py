@@ -21,14 +21,16 @@ from pipelines.synthetic.reference import (
     MALE_FIRST,
 )
 
-LATENT_SD = 0.45
+LATENT_SD = 0.35
 AGE_BANDS = ((0, 18, 0.21), (18, 35, 0.22), (35, 50, 0.18), (50, 65, 0.19), (65, 96, 0.20))
 LANGUAGES = ("en", "es", "zh", "vi", "ko", "ar", "fr")
 PAYER = {name: i for i, name in enumerate(PAYER_CLASSES)}
 EMAIL_DOMAINS = ("example.com", "example.org", "example.net", "mail.example")
 
 
-def patients_chunk(seed: int, chunk: int, first_index: int, n: int, as_of_day: int) -> tuple[pl.DataFrame, dict]:
+def patients_chunk(
+    seed: int, chunk: int, first_index: int, n: int, as_of_day: int
+) -> tuple[pl.DataFrame, dict]:
     """``n`` patients numbered from ``first_index``; returns (extract frame, traits)."""
     rng = rng_for(seed, chunk, "patients")
     index = np.arange(first_index, first_index + n, dtype=np.int64)
@@ -97,7 +99,9 @@ def patients_chunk(seed: int, chunk: int, first_index: int, n: int, as_of_day: i
         np.char.add("-", np.char.zfill(rng.integers(0, 10000, n).astype(str), 4)),
     )
     email = np.char.add(
-        np.char.add(np.char.lower(np.char.add(np.char.add(first, "."), last)), rng.integers(1, 99, n).astype(str)),
+        np.char.add(
+            np.char.lower(np.char.add(np.char.add(first, "."), last)), rng.integers(1, 99, n).astype(str)
+        ),
         np.char.add("@", np.array(EMAIL_DOMAINS)[rng.integers(0, len(EMAIL_DOMAINS), n)]),
     )
     has_phone = rng.random(n) > 0.03

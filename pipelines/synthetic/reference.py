@@ -33,20 +33,23 @@ class Department:
     prior_auth_share: float  # referrals needing prior authorization
 
 
+# fmt: off
 DEPARTMENTS: tuple[Department, ...] = (
-    Department("D01", "Family Medicine - North", "family_medicine", "North Campus", True, 0, 0.05, 0.8, 9, 11, 20, 0.12, 0.0),
-    Department("D02", "Family Medicine - South", "family_medicine", "South Campus", True, 0, 0.20, 0.8, 12, 13, 20, 0.12, 0.0),
-    Department("D03", "Internal Medicine", "internal_medicine", "North Campus", True, 0, 0.0, 0.9, 10, 12, 20, 0.12, 0.0),
-    Department("D04", "Pediatrics", "pediatrics", "South Campus", True, 0, 0.10, 0.7, 8, 10, 20, 0.06, 0.0),
-    Department("D05", "Cardiology", "cardiology", "North Campus", False, 0.16, -0.25, 1.3, 14, 14, 30, 0.10, 0.30),
-    Department("D06", "Dermatology", "dermatology", "South Campus", False, 0.13, 0.15, 2.0, 7, 9, 20, 0.08, 0.10),
-    Department("D07", "Orthopedics", "orthopedics", "North Campus", False, 0.15, -0.10, 1.1, 12, 16, 20, 0.02, 0.40),
-    Department("D08", "Behavioral Health", "behavioral_health", "South Campus", False, 0.14, 0.55, 1.4, 4, 6, 50, 0.45, 0.20),
-    Department("D09", "Obstetrics & Gynecology", "obstetrics_gynecology", "North Campus", False, 0.12, 0.10, 1.0, 10, 12, 20, 0.05, 0.10),
-    Department("D10", "Gastroenterology", "gastroenterology", "North Campus", False, 0.10, -0.30, 1.5, 15, 12, 30, 0.06, 0.45),
-    Department("D11", "Endocrinology", "endocrinology", "South Campus", False, 0.10, 0.15, 1.6, 9, 12, 30, 0.15, 0.15),
-    Department("D12", "Neurology", "neurology", "North Campus", False, 0.10, 0.20, 1.8, 11, 15, 40, 0.12, 0.35),
+    #          id     name                       specialty               site           pc    share  ns     lead room prov min  tele  auth
+    Department("D01", "Family Medicine - North", "family_medicine",       "North Campus", True,  0,    0.05,  0.8, 9,   11,  20, 0.12, 0.0),
+    Department("D02", "Family Medicine - South", "family_medicine",       "South Campus", True,  0,    0.20,  0.8, 12,  13,  20, 0.12, 0.0),
+    Department("D03", "Internal Medicine",       "internal_medicine",     "North Campus", True,  0,    0.0,   0.9, 10,  12,  20, 0.12, 0.0),
+    Department("D04", "Pediatrics",              "pediatrics",            "South Campus", True,  0,    0.10,  0.7, 8,   10,  20, 0.06, 0.0),
+    Department("D05", "Cardiology",              "cardiology",            "North Campus", False, 0.16, -0.25, 1.3, 14,  14,  30, 0.10, 0.30),
+    Department("D06", "Dermatology",             "dermatology",           "South Campus", False, 0.13, 0.15,  2.0, 7,   9,   20, 0.08, 0.10),
+    Department("D07", "Orthopedics",             "orthopedics",           "North Campus", False, 0.15, -0.10, 1.1, 12,  16,  20, 0.02, 0.40),
+    Department("D08", "Behavioral Health",       "behavioral_health",     "South Campus", False, 0.14, 0.55,  1.4, 4,   6,   50, 0.45, 0.20),
+    Department("D09", "Obstetrics & Gynecology", "obstetrics_gynecology", "North Campus", False, 0.12, 0.10,  1.0, 10,  12,  20, 0.05, 0.10),
+    Department("D10", "Gastroenterology",        "gastroenterology",      "North Campus", False, 0.10, -0.30, 1.5, 15,  12,  30, 0.06, 0.45),
+    Department("D11", "Endocrinology",           "endocrinology",         "South Campus", False, 0.10, 0.15,  1.6, 9,   12,  30, 0.15, 0.15),
+    Department("D12", "Neurology",               "neurology",             "North Campus", False, 0.10, 0.20,  1.8, 11,  15,  40, 0.12, 0.35),
 )
+# fmt: on
 DEPT_INDEX = {d.department_id: i for i, d in enumerate(DEPARTMENTS)}
 N_DEPTS = len(DEPARTMENTS)
 
@@ -193,4 +196,3 @@ def planted_interventions(window: Window) -> tuple[Intervention, Intervention]:
             "rooming fall by about half.",
         ),
     )
-

@@ -39,7 +39,9 @@ _SPEC_DEPT = np.array([DEPT_INDEX[d] if d else -1 for _, d, _ in REFERRAL_SPECIA
 def referrals_chunk(rng, appts: dict, traits: dict, window: Window, world) -> tuple[dict, dict]:
     """(referral columns, specialist appointment requests whose ``referral`` is the referral row)."""
     primary = np.array([d.primary_care for d in DEPARTMENTS])[appts["dept"]]
-    source = np.flatnonzero(primary & (appts["status"] == STATUS["completed"]) & (rng.random(len(primary)) < REFERRAL_RATE))
+    source = np.flatnonzero(
+        primary & (appts["status"] == STATUS["completed"]) & (rng.random(len(primary)) < REFERRAL_RATE)
+    )
     created = appts["checkout_at"][source] + rng.integers(5, 180, len(source)) * MINUTE
     source, created = source[created < window.cutoff], created[created < window.cutoff]
     n = len(source)
@@ -53,14 +55,18 @@ def referrals_chunk(rng, appts: dict, traits: dict, window: Window, world) -> tu
     auth_required = rng.random(n) < auth_share
     decided = created + (rng.gamma(2.0, 3.0, n) * DAY).astype(np.int64)
     decided = np.where(auth_required & (decided < window.cutoff), decided, NA)
-    auth = np.where(~auth_required, AUTH["not_required"], np.where(decided == NA, AUTH["pending"], AUTH["approved"]))
+    auth = np.where(
+        ~auth_required, AUTH["not_required"], np.where(decided == NA, AUTH["pending"], AUTH["approved"])
+    )
     auth = np.where((auth == AUTH["approved"]) & (rng.random(n) < 0.12), AUTH["denied"], auth)
 
     # Days to book: the specialty's backlog, shorter when urgent, after the prior-auth decision.
     backlog = np.where(target >= 0, dept_array("lead_scale")[np.maximum(target, 0)], 1.0)
     days = rng.gamma(1.5, 4.0 * backlog / 1.5, n) * np.where(urgent, 0.3, 1.0)
     scheduled = created + (days * DAY).astype(np.int64)
-    scheduled = np.where(auth_required, np.maximum(scheduled, decided + rng.integers(2, 72, n) * HOUR), scheduled)
+    scheduled = np.where(
+        auth_required, np.maximum(scheduled, decided + rng.integers(2, 72, n) * HOUR), scheduled
+    )
     never = rng.random(n) < NEVER_SCHEDULED_SHARE
     bookable = (target >= 0) & ~never & (auth != AUTH["denied"]) & (auth != AUTH["pending"])
     # The booking is entered during office hours the next working day.
@@ -122,7 +128,11 @@ def close_referrals(rng, referrals: dict, visits: dict, visit_rows: np.ndarray, 
     status = visits["status"][visit_rows]
     referrals["appointment"][ref] = visit_rows
     done = status == STATUS["completed"]
-    new_status = np.where(done, RSTATUS["completed"], np.where(status == STATUS["scheduled"], RSTATUS["scheduled"], RSTATUS["open"]))
+    new_status = np.where(
+        done,
+        RSTATUS["completed"],
+        np.where(status == STATUS["scheduled"], RSTATUS["scheduled"], RSTATUS["open"]),
+    )
     referrals["status"][ref] = new_status
     referrals["completed_at"][ref] = np.where(done, visits["checkout_at"][visit_rows], NA)
 
@@ -133,8 +143,13 @@ def close_referrals(rng, referrals: dict, visits: dict, visit_rows: np.ndarray, 
     return referrals
 
 
-def referrals_frame(referrals: dict, numbers: np.ndarray, patient_ids: pl.Series, provider_ids: pl.Series,
-                    appointment_numbers: np.ndarray) -> pl.DataFrame:
+def referrals_frame(
+    referrals: dict,
+    numbers: np.ndarray,
+    patient_ids: pl.Series,
+    provider_ids: pl.Series,
+    appointment_numbers: np.ndarray,
+) -> pl.DataFrame:
     dept_ids = [d.department_id for d in DEPARTMENTS]
     return pl.DataFrame(
         [

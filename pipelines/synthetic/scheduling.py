@@ -28,7 +28,9 @@ VISIT_MIX_SPECIALTY = np.array([0.30, 0.50, 0.20, 0.0, 0.0])
 _SPECIALTY = np.array([i for i, d in enumerate(DEPARTMENTS) if not d.primary_care])
 
 
-def pick_providers(rng: np.random.Generator, patient_index: np.ndarray, dept: np.ndarray, world: World) -> np.ndarray:
+def pick_providers(
+    rng: np.random.Generator, patient_index: np.ndarray, dept: np.ndarray, world: World
+) -> np.ndarray:
     """Mostly the patient's usual clinician in that department (continuity), sometimes another."""
     count = world.provider_count[dept]
     usual = ((patient_index * 2654435761 >> 7) + dept * 7) % count
@@ -36,7 +38,9 @@ def pick_providers(rng: np.random.Generator, patient_index: np.ndarray, dept: np
     return world.provider_offset[dept] + np.where(rng.random(len(dept)) < 0.8, usual, other)
 
 
-def visit_times(rng: np.random.Generator, booked_day: np.ndarray, lead_days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def visit_times(
+    rng: np.random.Generator, booked_day: np.ndarray, lead_days: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """(booked_at, scheduled_start) in seconds: visits on weekdays 8:00-16:45 (no 12-13 lunch
     slots), booked during office hours; same-day bookings a little before the visit."""
     n = len(booked_day)
@@ -68,14 +72,21 @@ def lead_days_for(rng: np.random.Generator, visit_type: np.ndarray, dept: np.nda
 def durations(visit_type: np.ndarray, dept: np.ndarray) -> np.ndarray:
     base = dept_array("visit_min")[dept].astype(float)
     factor = np.select(
-        [visit_type == VT["new"], visit_type == VT["annual"], visit_type == VT["procedure"], visit_type == VT["urgent"]],
+        [
+            visit_type == VT["new"],
+            visit_type == VT["annual"],
+            visit_type == VT["procedure"],
+            visit_type == VT["urgent"],
+        ],
         [1.5, 1.5, 2.0, 0.75],
         1.0,
     )
     return (np.round(base * factor / 5) * 5).astype(np.int64).clip(10, 120)
 
 
-def routine_requests(rng: np.random.Generator, traits: dict, window: Window, world: World) -> dict[str, np.ndarray]:
+def routine_requests(
+    rng: np.random.Generator, traits: dict, window: Window, world: World
+) -> dict[str, np.ndarray]:
     """Every booking the chunk's patients make in the window (plus those already booked ahead)."""
     book_start = window.start_day - BOOKING_LOOKBACK_DAYS
     span_months = (window.cutoff_day - book_start) / 30.44

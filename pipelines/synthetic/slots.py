@@ -26,7 +26,12 @@ BOOKED_AHEAD_DAYS = 9.0
 def slots_frame(world: World, window: Window, seed: int, patients: int) -> pl.DataFrame:
     rng = rng_for(seed, 0, "slots")
     per_dept = 1 if patients < 5000 else 2
-    panel = np.concatenate([world.provider_offset[d] + np.arange(min(per_dept, world.provider_count[d])) for d in range(len(DEPARTMENTS))])
+    panel = np.concatenate(
+        [
+            world.provider_offset[d] + np.arange(min(per_dept, world.provider_count[d]))
+            for d in range(len(DEPARTMENTS))
+        ]
+    )
     dept = np.searchsorted(world.provider_offset, panel, side="right") - 1
     first_monday = window.cutoff_day - HISTORY_WEEKS * 7
     first_monday -= (first_monday + 3) % 7
@@ -36,7 +41,9 @@ def slots_frame(world: World, window: Window, seed: int, patients: int) -> pl.Da
     p = np.repeat(np.arange(len(panel)), len(days) * SLOTS_PER_DAY)
     d = np.tile(np.repeat(days, SLOTS_PER_DAY), len(panel))
     afternoon = (d + 3) % 7 % 2 == 1  # Tuesday, Thursday
-    m = np.tile(np.arange(SLOTS_PER_DAY) * SLOT_MINUTES, len(panel) * len(days)) + np.where(afternoon, 13 * 60, 8 * 60)
+    m = np.tile(np.arange(SLOTS_PER_DAY) * SLOT_MINUTES, len(panel) * len(days)) + np.where(
+        afternoon, 13 * 60, 8 * 60
+    )
     n = len(p)
     start = d * DAY + m * MINUTE
     released = (d - RELEASE_DAYS) * DAY + 7 * HOUR

@@ -12,7 +12,17 @@ import numpy as np
 import polars as pl
 
 from pipelines.contract import FREQUENCY, RECOMMEND, SURVEY_MODES
-from pipelines.synthetic._util import DAY, HOUR, MINUTE, Window, choice_rows, datetime_series, id_series, label_series, sigmoid
+from pipelines.synthetic._util import (
+    DAY,
+    HOUR,
+    MINUTE,
+    Window,
+    choice_rows,
+    datetime_series,
+    id_series,
+    label_series,
+    sigmoid,
+)
 from pipelines.synthetic.attendance import STATUS
 
 POSITIVE = (
@@ -55,16 +65,34 @@ def surveys_chunk(rng, appts: dict, traits: dict, window: Window) -> dict:
     lead_days = (appts["scheduled_start"][rows] - appts["booked_at"][rows]) / DAY
     top_p = sigmoid(2.2 - 0.04 * (wait_min - 20))
     top = rng.random(n) < top_p
-    rating = np.where(top, np.where(rng.random(n) < 0.7, 10, 9), choice_rows(rng, np.tile([1, 1, 1, 1, 2, 3, 4, 8, 12], (n, 1))))
+    rating = np.where(
+        top,
+        np.where(rng.random(n) < 0.7, 10, 9),
+        choice_rows(rng, np.tile([1, 1, 1, 1, 2, 3, 4, 8, 12], (n, 1))),
+    )
     rating_missing = rng.random(n) < 0.03
-    recommend = np.where(top, choice_rows(rng, np.tile([0.01, 0.02, 0.12, 0.85], (n, 1))),
-                         choice_rows(rng, np.tile([0.10, 0.20, 0.45, 0.25], (n, 1))))
+    recommend = np.where(
+        top,
+        choice_rows(rng, np.tile([0.01, 0.02, 0.12, 0.85], (n, 1))),
+        choice_rows(rng, np.tile([0.10, 0.20, 0.45, 0.25], (n, 1))),
+    )
     timely_happy = rng.random(n) < sigmoid(2.0 - 0.05 * lead_days - 0.02 * (wait_min - 20))
-    mode = choice_rows(rng, np.where(traits["portal_active"][appts["pat"][rows]][:, None], [0.15, 0.10, 0.55, 0.20], [0.55, 0.25, 0.05, 0.15]))
+    mode = choice_rows(
+        rng,
+        np.where(
+            traits["portal_active"][appts["pat"][rows]][:, None],
+            [0.15, 0.10, 0.55, 0.20],
+            [0.55, 0.25, 0.05, 0.15],
+        ),
+    )
 
     commented = rng.random(n) < 0.25
     negative = ~top | (wait_min > 45)
-    text = np.where(negative, rng.integers(0, len(NEGATIVE), n) + len(POSITIVE_TEXTS), rng.integers(0, len(POSITIVE_TEXTS), n))
+    text = np.where(
+        negative,
+        rng.integers(0, len(NEGATIVE), n) + len(POSITIVE_TEXTS),
+        rng.integers(0, len(POSITIVE_TEXTS), n),
+    )
     return {
         "appointment": rows,
         "received_at": received,

@@ -1,0 +1,129 @@
+"""Benchmark ingest: generate N appointments, load them into SQLite, and compare with plain pandas.
+
+    .venv/bin/python bench/ingest.py --appointments 1000000
+
+1. generates a health system with ``pipelines.synthetic.generate_health_system`` (rows/s written);
+2. ingests it with ``pipelines.ingest.ingest`` into a fresh SQLite warehouse (every contract check,
+   the data-quality suites, staging, the one-transaction merge, archive) and prints rows/s;
+3. loads the same files "the plain pandas way" (``pd.read_csv`` + ``DataFrame.to_sql`` through
+   SQLAlchemy into a separate SQLite file) and prints rows/s and the ratio.
+
+Each stage runs in a child process so its peak memory (max RSS) is its own.
+Targets (issue 2): 10M appointments into SQLite in under 3 minutes; >= 10x pandas' rows/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import math
+import multiprocessing as mp
+import resource
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+AS_OF = dt.date(2026, 6, 30)
+MONTHS = 12
+APPOINTMENTS_PER_PATIENT_YEAR = 3.65  # what the generator produces over 12 months (measured)
+
+
+def _in_child(target, *args):
+    """Run ``target(*args)`` in a forked process; returns (its result, its peak RSS in MB)."""
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+
+    def run():
+        result = target(*args)
+        queue.put((result, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+
+    proc = ctx.Process(target=run)
+    proc.start()
+    result = queue.get()
+    proc.join()
+    if proc.exitcode:
+        raise SystemExit(f"{target.__name__} failed (exit {proc.exitcode})")
+    return result
+
+
+def generate(out: Path, appointments: int, seed: int) -> dict:
+    from pipelines.synthetic import generate_health_system
+
+    patients = max(100, math.ceil(appointments / APPOINTMENTS_PER_PATIENT_YEAR))
+    started = time.perf_counter()
+    summary = generate_health_system(out, patients=patients, months=MONTHS, seed=seed, as_of=AS_OF, progress=False)
+    return {"seconds": time.perf_counter() - started, "rows": dict(summary.rows), "patients": patients}
+
+
+def carepulse_ingest(source: Path, data_dir: Path) -> dict:
+    from pipelines import warehouse
+    from pipelines.ingest import ingest
+    from pipelines.settings import Settings
+
+    settings = Settings(data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'warehouse.sqlite'}")
+    engine = warehouse.make_engine(settings)
+    started = time.perf_counter()
+    summary = ingest(source, engine=engine, settings=settings, accept_warnings=True)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "counts": summary.counts, "status": summary.status}
+
+
+def pandas_load(source: Path, db_path: Path, names: list[str]) -> dict:
+    import pandas as pd
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"sqlite:///{db_path}")
+    started, rows = time.perf_counter(), 0
+    for name in names:
+        frame = pd.read_csv(source / f"{name}.csv")
+        frame.to_sql(name, engine, if_exists="replace", index=False)
+        rows += len(frame)
+    return {"seconds": time.perf_counter() - started, "rows": rows}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--appointments", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--work-dir", type=Path, default=None, help="Where to write (default: a temp dir, removed).")
+    parser.add_argument("--skip-pandas", action="store_true")
+    args = parser.parse_args()
+
+    work = args.work_dir or Path(tempfile.mkdtemp(prefix="carepulse-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    source, data = work / "extracts", work / "data"
+    shutil.rmtree(data, ignore_errors=True)
+    try:
+        gen, gen_mb = _in_child(generate, source, args.appointments, args.seed)
+        total_rows = sum(gen["rows"].values())
+        appts = gen["rows"]["appointments"]
+        size_mb = sum(p.stat().st_size for p in source.glob("*.csv")) / 1e6
+        print(f"generate: {gen['patients']:,} patients, {appts:,} appointments, {total_rows:,} rows in all "
+              f"({size_mb:,.0f} MB CSV) in {gen['seconds']:.1f} s = {total_rows / gen['seconds']:,.0f} rows/s "
+              f"({appts / gen['seconds']:,.0f} appointments/s); peak memory {gen_mb:,.0f} MB", flush=True)
+
+        data.mkdir(parents=True)
+        ing, ing_mb = _in_child(carepulse_ingest, source, data)
+        read = ing["counts"]["rows_read"]
+        ours = read / ing["seconds"]
+        print(f"ingest:   {read:,} rows ({ing['counts']['quarantined']:,} quarantined, status {ing['status']}) "
+              f"in {ing['seconds']:.1f} s = {ours:,.0f} rows/s ({appts / ing['seconds']:,.0f} appointments/s); "
+              f"peak memory {ing_mb:,.0f} MB", flush=True)
+        if args.appointments >= 10_000_000:
+            print(f"          target: 10M appointments under 180 s -> {'met' if ing['seconds'] < 180 else 'NOT met'}")
+
+        if not args.skip_pandas:
+            names = [p.stem for p in sorted(source.glob("*.csv"))]
+            pd_res, pd_mb = _in_child(pandas_load, source, work / "pandas.sqlite", names)
+            theirs = pd_res["rows"] / pd_res["seconds"]
+            print(f"pandas:   {pd_res['rows']:,} rows (read_csv + to_sql, no checks, no upsert) in "
+                  f"{pd_res['seconds']:.1f} s = {theirs:,.0f} rows/s; peak memory {pd_mb:,.0f} MB", flush=True)
+            print(f"ratio:    CarePulse ingest is {ours / theirs:.1f}x pandas' rows/s (target >= 10x)")
+    finally:
+        if args.work_dir is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,186 @@
+"""The dashboard in headless Chromium against `carepulse serve` (Playwright; few tests: they are slow).
+
+Sign in, see the overview, change a filter (the URL follows), open the QI page's SPC chart, add an
+annotation (it lands in the warehouse), download a table export and the meeting pack. Screenshots go
+to ``test-artifacts/`` (not committed).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from pipelines import annotations as notes
+from pipelines import warehouse
+from pipelines.access import accounts, list_audit
+from tests.dashboard_support import PASSWORD, copy_warehouse
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served(request, tmp_path_factory):
+    """`carepulse serve` on a free port over a private copy of the loaded warehouse, with a QI account."""
+    from pipelines.settings import Settings
+    from tests.dashboard_support import loaded_warehouse_file
+
+    source = loaded_warehouse_file(request, tmp_path_factory)
+    home = tmp_path_factory.mktemp("served")
+    settings = Settings(data_dir=home / "data")
+    copy_warehouse(source, settings)
+    engine = warehouse.make_engine(settings)
+    accounts.create_user(engine, "browser_qi", "qi", PASSWORD, actor="test")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAREPULSE_")}
+    env |= {"CAREPULSE_DATA_DIR": str(settings.data_dir), "CAREPULSE_SETTINGS_FILE": str(home / "none.toml")}
+    carepulse = Path(sys.executable).with_name("carepulse")
+    server = subprocess.Popen(
+        [str(carepulse), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, cwd=home, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        server.kill()
+        pytest.fail("carepulse serve did not start: " + server.stdout.read().decode(errors="replace")[-2000:])
+    yield url, engine
+    server.terminate()
+    try:
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+    engine.dispose()
+
+
+@pytest.fixture
+def page(served):
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        yield context.new_page()
+        context.close()
+        browser.close()
+
+
+def settle(page, timeout: float = 60_000) -> None:
+    """Wait until the script run is over: no spinner, no running indicator, no stale element."""
+    page.wait_for_timeout(300)
+    page.wait_for_function(
+        """() => !document.querySelector('[data-testid="stSpinner"]')
+                 && !document.querySelector('[data-testid="stStatusWidget"] [data-testid="stStatusWidgetRunningIcon"]')
+                 && !document.querySelector('[data-stale="true"]')""",
+        timeout=timeout,
+    )
+    page.wait_for_timeout(300)
+
+
+def sign_in(page, url: str) -> None:
+    page.goto(url + "/")
+    page.get_by_label("Username").fill("browser_qi")
+    page.get_by_role("textbox", name="Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Overview").wait_for(timeout=60_000)
+    page.locator('[data-testid="stMetric"]').nth(8).wait_for(timeout=60_000)
+    settle(page)
+
+
+def tile_values(page) -> list[str]:
+    return page.locator('[data-testid="stMetricValue"]').all_inner_texts()
+
+
+def test_overview_filter_spc_annotation_and_downloads(served, page):
+    url, engine = served
+    sign_in(page, url)
+    page.screenshot(path=ARTIFACTS / "01-overview.png", full_page=True)
+    before = tile_values(page)
+    assert len(before) == 9
+
+    # A filter changes the tiles and the URL (a shared link shows the same view).
+    payer = page.locator('[data-testid="stSidebar"]').get_by_role("combobox", name="Payer class")
+    payer.click()
+    payer.press_sequentially("commercial")
+    page.get_by_role("option", name="commercial", exact=True).click()
+    page.keyboard.press("Escape")
+    settle(page)
+    page.wait_for_function("() => location.search.includes('payer=commercial')", timeout=30_000)
+    after = tile_values(page)
+    assert after != before
+    page.screenshot(path=ARTIFACTS / "02-overview-filtered.png", full_page=True)
+
+    # The filter holds across pages; "Reset filters" clears it (the small test system needs every
+    # payer class for monthly counts above the small-cell threshold).
+    page.get_by_role("link", name="QI meeting").click()
+    page.get_by_role("heading", name="QI meeting").wait_for(timeout=60_000)
+    settle(page)
+    assert "payer=commercial" in page.url
+    page.get_by_role("button", name="Reset filters").click()
+    settle(page)
+    page.wait_for_function("() => !location.search.includes('payer=')", timeout=30_000)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    page.get_by_text("Month", exact=True).first.click()  # the period radio
+    settle(page)
+    page.screenshot(path=ARTIFACTS / "03-qi-spc.png", full_page=True)
+
+    # Add an annotation through the form; it is stored with who added it and drawn on the chart.
+    form = page.locator('[data-testid="stForm"]').filter(has=page.get_by_role("button", name="Add annotation"))
+    form.get_by_label("Title").fill("Browser: text reminders started")
+    form.get_by_label("Description").fill("=HYPERLINK(\"http://example.org\")")
+    form.get_by_role("button", name="Add annotation").click()
+    settle(page)
+    stored = notes.list_annotations(engine, "no_show_rate")
+    assert stored.select("title", "created_by").rows() == [("Browser: text reminders started", "browser_qi")]
+    page.locator(".js-plotly-plot .annotation-text", has_text="Browser: text reminders").first.wait_for(timeout=30_000)
+    page.screenshot(path=ARTIFACTS / "04-qi-annotated.png", full_page=True)
+
+    # Download a table as CSV (formula cells escaped) and the meeting pack.
+    with page.expect_download(timeout=60_000) as download_info:
+        page.locator('[data-testid="stDownloadButton"] button', has_text="CSV").first.click()
+    csv_text = Path(download_info.value.path()).read_text(encoding="utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(csv_text)))
+    assert rows and "phase" in rows[0]
+    with page.expect_download(timeout=120_000) as download_info:
+        page.get_by_role("button", name="Download meeting pack (HTML)").click()
+    download = download_info.value
+    assert download.suggested_filename.startswith("carepulse-meeting-pack-")
+    pack = Path(download.path()).read_text(encoding="utf-8")
+    assert "<!DOCTYPE html>" in pack and "No-show rate" in pack and "Browser: text reminders started" in pack
+    (ARTIFACTS / "meeting-pack.html").write_text(pack, encoding="utf-8")
+    exports = list_audit(engine, action="export")
+    assert set(exports["target"]) >= {"meeting_pack"}
+    assert page.get_by_text("Traceback").count() == 0

@@ -1,0 +1,127 @@
+"""The QI page: SPC chart with limits and phases, annotations through the page, the meeting pack."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from pipelines import annotations as notes
+from pipelines import warehouse
+from pipelines.access import list_audit
+from tests.dashboard_support import copy_warehouse, problems, signed_in_app
+
+
+@pytest.fixture(scope="session")
+def warehouse_file(request, tmp_path_factory):
+    from tests.dashboard_support import loaded_warehouse_file
+
+    return loaded_warehouse_file(request, tmp_path_factory)
+
+
+@pytest.fixture
+def wh(settings, warehouse_file, fast_password_hashing):
+    copy_warehouse(warehouse_file, settings)
+    engine = warehouse.make_engine(settings)
+    yield engine
+    engine.dispose()
+
+
+def qi_page(wh, role="qi"):
+    at = signed_in_app(wh, role)
+    at.switch_page("views/qi.py").run()
+    at.radio(key="qi.period").set_value("month").run()  # monthly: counts above the small-cell threshold
+    assert problems(at) == []
+    return at
+
+
+def spc_spec(at) -> dict:
+    return json.loads(at.get("plotly_chart")[0].proto.spec)
+
+
+def trace_names(spec) -> list[str]:
+    return [t.get("name") for t in spec["data"]]
+
+
+def test_spc_chart_shows_limits_and_a_worded_title(wh):
+    spec = spc_spec(qi_page(wh))
+    assert spec["layout"]["title"]["text"] == "No-show rate, by month (whole selection)"
+    assert trace_names(spec).count("Centre line") == 1
+    assert {"Upper limit", "Lower limit", "Value"} <= set(trace_names(spec))
+    assert spec["layout"]["yaxis"]["title"]["text"] == "Percent"
+
+
+def test_adding_an_annotation_through_the_page(wh):
+    at = qi_page(wh)
+    at.date_input(key="qi.ann.date").set_value(dt.date(2026, 2, 2))
+    at.text_input(key="qi.ann.title").input("SMS reminders started")
+    at.text_area(key="qi.ann.description").input("Two days before each visit")
+    at.checkbox(key="qi.ann.phase").check()
+    at.button(key="qi.ann.add").click().run()
+    assert problems(at) == []
+    stored = notes.list_annotations(wh, "no_show_rate")
+    assert stored.select("title", "starts_phase", "created_by").rows() == [("SMS reminders started", True, "test_qi")]
+    spec = spc_spec(at)
+    assert any("SMS reminders started" in a.get("text", "") for a in spec["layout"]["annotations"])
+    assert trace_names(spec).count("Centre line") == 2, "a phase annotation recomputes the limits from its date"
+    assert list_audit(wh, action="annotation")["action"].to_list() == ["annotation.create"]
+
+
+def test_annotation_appears_on_every_chart_of_its_metric(wh):
+    notes.add_annotation(wh, metric="no_show_rate", annotated_on=dt.date(2026, 3, 2), title="Overbooking rule",
+                         created_by="someone")
+    at = signed_in_app(wh, "manager")
+    at.switch_page("views/access_flow.py").run()
+    texts = [a.get("text", "") for c in at.get("plotly_chart") for a in json.loads(c.proto.spec)["layout"].get(
+        "annotations", [])]
+    assert any("Overbooking rule" in t for t in texts)
+
+
+def test_editing_and_deleting_through_the_page(wh):
+    annotation = notes.add_annotation(wh, metric="no_show_rate", annotated_on=dt.date(2026, 1, 5),
+                                      title="Old title", created_by="someone")
+    at = qi_page(wh)
+    at.text_input(key=f"qi.edit.title.{annotation}").input("New title")
+    at.checkbox(key=f"qi.edit.phase.{annotation}").check()
+    at.button(key="qi.edit.save").click().run()
+    assert problems(at) == []
+    row = notes.list_annotations(wh, "no_show_rate").row(0, named=True)
+    assert (row["title"], row["starts_phase"]) == ("New title", True)
+    at.button(key="qi.edit.delete").click().run()
+    assert notes.list_annotations(wh, "no_show_rate").is_empty()
+    assert list_audit(wh, action="annotation").sort("audit_id")["action"].to_list() == [
+        "annotation.create", "annotation.update", "annotation.delete"]
+
+
+def test_roles_without_the_permission_cannot_annotate(wh):
+    at = qi_page(wh, role="analyst")
+    assert not [b for b in at.button if b.key == "qi.ann.add"]
+
+
+def test_an_empty_title_is_refused_with_a_message(wh):
+    at = qi_page(wh)
+    at.button(key="qi.ann.add").click().run()
+    assert any("title" in e.value for e in at.error)
+    assert notes.list_annotations(wh).is_empty()
+
+
+def test_meeting_pack_is_self_contained_and_escaped(wh):
+    from dashboard import meeting_pack
+    from dashboard.filters import Filters
+    from pipelines.access import accounts
+    from tests.dashboard_support import create_account
+
+    notes.add_annotation(wh, metric="no_show_rate", annotated_on=dt.date(2026, 2, 2),
+                         title="<script>alert(1)</script> reminders", created_by="qi_lead", starts_phase=True)
+    create_account(wh, "qi")
+    user = accounts.get_user(wh, "test_qi")
+    view = Filters(start=dt.date(2025, 7, 1), end=dt.date(2026, 6, 30))
+    html = meeting_pack.downloader(warehouse.latest_load_run_id(wh), view, user)().decode("utf-8")
+    assert html.startswith("<!DOCTYPE html>")
+    assert "No-show rate" in html and "Top movers" in html and "Data quality" in html
+    assert "<script>alert(1)" not in html  # escaped in the tables and in the charts' JSON
+    assert "https://cdn" not in html.split("plotly.js")[0]  # plotly.js inlined, no CDN
+    assert html.count("class='chart'") >= 5
+    exports = list_audit(wh, action="export")
+    assert exports.select("username", "target").rows() == [("test_qi", "meeting_pack")]

@@ -1,0 +1,195 @@
+"""The whole catalogue on a generated health system, and the ``metrics``/``spc`` commands on a loaded warehouse."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+import metrics
+from metrics import Conventions
+from pipelines.contract import EXTRACTS
+from pipelines.settings import get_settings
+
+
+@pytest.fixture(scope="module")
+def system_frames(synthetic_dir) -> dict[str, pl.DataFrame]:
+    """The generated extracts read with the real reader (typed as the contract says)."""
+    from pipelines.extract import read_extract
+
+    return {
+        name: read_extract(synthetic_dir / f"{name}.csv", extract, timezone="America/New_York").frame.drop("_line")
+        for name, extract in EXTRACTS.items()
+    }
+
+
+@pytest.fixture(scope="module")
+def prepared(system_frames):
+    return metrics.prepare(system_frames)
+
+
+def test_every_metric_computes_on_the_generated_system(prepared):
+    out = metrics.compute_catalogue(prepared)
+    assert set(out["metric"]) == set(metrics.REGISTRY)
+    for definition in metrics.list_metrics():
+        rows = out.filter(pl.col("metric") == definition.name)
+        assert rows["n"].sum() > 0, f"{definition.name} has no data on the generated system"
+    rates = out.filter(pl.col("kind") == "rate")
+    assert rates["value"].is_between(0, 1).all()
+    bounded = rates.filter(pl.col("ci_low").is_not_null())
+    assert ((bounded["ci_low"] <= bounded["value"]) & (bounded["value"] <= bounded["ci_high"])).all()
+    times = out.filter(pl.col("kind") == "time")
+    assert (times["median"] <= times["p90"]).all() and (times["median"] >= 0).all()
+    scores = out.filter(pl.col("kind") == "score")
+    assert scores["value"].is_between(0, 100).all()
+
+
+def test_groups_add_up_to_the_total(prepared):
+    total = metrics.compute("no_show_rate", prepared).row(0, named=True)
+    by_department = metrics.compute("no_show_rate", prepared, by=["department"], period="month")
+    assert by_department["numerator"].sum() == total["numerator"]
+    assert by_department["denominator"].sum() == total["denominator"]
+    by_age = metrics.compute("no_show_rate", prepared, by=["age_band", "sex"])
+    assert by_age["denominator"].sum() == total["denominator"]
+    assert set(by_age["age_band"].drop_nulls()) <= set(metrics.AGE_BANDS)
+
+
+def test_counting_late_cancellations_moves_exactly_the_late_cancellations(prepared):
+    plain = metrics.compute("no_show_rate", prepared).row(0, named=True)
+    late = metrics.compute("late_cancellation_rate", prepared).row(0, named=True)
+    counted = metrics.compute(
+        "no_show_rate", prepared, settings=Conventions(count_late_cancels_as_no_shows=True)
+    ).row(0, named=True)
+    assert late["numerator"] > 0
+    assert counted["numerator"] == plain["numerator"] + late["numerator"]
+    assert counted["denominator"] == plain["denominator"]
+
+
+def test_catalogue_by_department_and_month_for_a_year(prepared):
+    out = metrics.compute_catalogue(prepared, by=["department"], period="month", start="2025-07-01", end="2026-06-30")
+    months = out.filter(pl.col("metric") == "no_show_rate")["period"].unique()
+    assert months.min().isoformat() == "2025-07-01" and months.max().isoformat() == "2026-06-01"
+    suppressed = metrics.suppress_small_cells(out, threshold=10)
+    small = suppressed.filter(pl.col("n").is_null() & pl.col("suppressed"))
+    assert small.height > 0  # a small system has small cells, and they are hidden
+
+
+# --- Command line --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def warehouse_url(request, synthetic_dir, tmp_path_factory) -> str:
+    """The shared loaded warehouse when the suite provides one, else one loaded here."""
+    try:
+        return request.getfixturevalue("loaded_sqlite_url")
+    except pytest.FixtureLookupError:
+        from pipelines import warehouse
+        from pipelines.ingest import ingest
+        from pipelines.settings import Settings
+
+        data_dir = tmp_path_factory.mktemp("metrics-warehouse")
+        settings = Settings(data_dir=data_dir)
+        engine = warehouse.make_engine(settings)
+        ingest(synthetic_dir, engine=engine, settings=settings)
+        engine.dispose()
+        return settings.warehouse_url
+
+
+@pytest.fixture
+def cli(warehouse_url, monkeypatch):
+    from pipelines.cli import app
+
+    monkeypatch.setenv("CAREPULSE_DATABASE_URL", warehouse_url)
+    get_settings.cache_clear()
+    runner = CliRunner()
+
+    def run(*args: str):
+        result = runner.invoke(app, list(args))
+        return result
+
+    return run
+
+
+@pytest.fixture
+def warehouse_prepared(warehouse_url):
+    from pipelines import warehouse
+    from pipelines.cli.metrics import read_metric_frames
+
+    engine = warehouse.make_engine(get_settings(), url=warehouse_url)
+    try:
+        return metrics.prepare(read_metric_frames(engine, list(metrics.REGISTRY)))
+    finally:
+        engine.dispose()
+
+
+def test_metrics_json_matches_the_library(cli, warehouse_prepared):
+    result = cli("metrics", "--metric", "no_show_rate", "--by", "department", "--start", "2026-01-01",
+                 "--end", "2026-06-30", "--format", "json")
+    assert result.exit_code == 0, result.output
+    records = json.loads(result.stdout)
+    expected = metrics.compute("no_show_rate", warehouse_prepared, by=["department"], start="2026-01-01", end="2026-06-30")
+    assert len(records) == expected.height
+    first = records[0]
+    assert set(first) >= {"metric", "department", "numerator", "denominator", "value", "ci_low", "ci_high", "n",
+                          "definition"}
+    assert first["definition"] == metrics.get_metric("no_show_rate").short_name
+    got = {r["department"]: (r["numerator"], r["denominator"]) for r in records}
+    assert got == {r["department"]: (r["numerator"], r["denominator"]) for r in expected.iter_rows(named=True)}
+
+
+def test_metrics_filter_and_csv(cli, warehouse_prepared):
+    site = warehouse_prepared["appointments"].select(pl.col("site").drop_nulls().first()).collect().item()
+    result = cli("metrics", "--metric", "cycle_time_minutes", "--metric", "initial_denial_rate",
+                 "--filter", f"site={site}", "--format", "csv")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [r["metric"] for r in rows] == ["cycle_time_minutes", "initial_denial_rate"]
+    expected = metrics.compute("cycle_time_minutes", warehouse_prepared, filters={"site": [site]}).row(0, named=True)
+    assert float(rows[0]["median"]) == pytest.approx(expected["median"])
+    everywhere = metrics.compute("cycle_time_minutes", warehouse_prepared).row(0, named=True)
+    assert int(rows[0]["n"]) < everywhere["n"]
+
+
+def test_metrics_table_lists_the_whole_catalogue(cli):
+    result = cli("metrics")
+    assert result.exit_code == 0, result.output
+    for name in ("no_show_rate", "followup_7d_rate", "initial_denial_rate", "provider_rating_top_box"):
+        assert name in result.stdout
+    assert "95% CI" in result.stdout
+
+
+def test_metrics_errors_name_the_problem(cli):
+    result = cli("metrics", "--metric", "no_show_rates")
+    assert result.exit_code != 0 and "no_show_rate" in str(result.exception)
+    result = cli("metrics", "--metric", "no_show_rate", "--by", "postal_code")
+    assert result.exit_code != 0 and "postal_code" in str(result.exception)
+    result = cli("metrics", "--filter", "site")
+    assert result.exit_code != 0 and "COLUMN=VALUE" in result.output
+
+
+def test_spc_json_points_with_limits_and_phases(cli):
+    result = cli("spc", "no_show_rate", "--by", "month", "--phase-at", "2026-01-01", "--format", "json")
+    assert result.exit_code == 0, result.output
+    chart = json.loads(result.stdout)
+    assert chart["metric"] == "no_show_rate" and chart["chart"] == "p"
+    points = chart["points"]
+    assert len(points) == 12
+    assert {"period", "value", "centre", "lcl", "ucl", "rules"} <= set(points[0])
+    assert {p["phase"] for p in points} == {1, 2}
+    assert points[0]["centre"] != points[-1]["centre"]  # limits recomputed after the change date
+    assert all(p["lcl"] <= p["centre"] <= p["ucl"] for p in points)
+
+
+def test_spc_table_for_a_time_metric(cli):
+    result = cli("spc", "cycle_time_minutes", "--by", "month")
+    assert result.exit_code == 0, result.output
+    assert "I chart" in result.stdout and "centre" in result.stdout
+
+
+def test_spc_refuses_a_category_metric(cli):
+    result = cli("spc", "denials_by_payer", "--by", "month")
+    assert result.exit_code != 0 and "payer_name" in str(result.exception)
