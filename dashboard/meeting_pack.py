@@ -126,7 +126,7 @@ def render_html(pack: MeetingPack) -> str:
 def collect(run: int, view, user) -> MeetingPack:
     """Compute the pack's content for the sidebar view, through the pages' cached loaders."""
     import metrics
-    from metrics.kpis import KPI_METRICS, change, rag_status, spc_arguments, top_movers  # noqa: F401
+    from metrics.kpis import KPI_METRICS, change, rag_status, top_movers
 
     from dashboard import data, ui
     from dashboard.qi_data import spc_view
@@ -205,15 +205,13 @@ def downloader(run: int, view, user) -> Callable[[], bytes]:
     def build() -> bytes:
         pack = collect(run, view, user)
         payload = render_html(pack).encode("utf-8")
-        try:
-            from pipelines.access import record
+        from pipelines.access import record
 
-            from dashboard import data
+        from dashboard import data
 
-            record(data.engine(), getattr(user, "username", None), "export", target="meeting_pack",
-                   detail={"format": "html", "from": view.start, "to": view.end}, rows=len(pack.kpis))
-        except Exception:  # noqa: BLE001, S110 - the download must not fail on the audit write
-            pass
+        # No audit row, no file: the download fails rather than leave an export unrecorded.
+        record(data.engine(), getattr(user, "username", None), "export", target="meeting_pack",
+               detail={"format": "html", "from": view.start, "to": view.end}, rows=len(pack.kpis))
         return payload
 
     return build

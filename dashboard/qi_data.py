@@ -57,7 +57,13 @@ def spc_view(definition, run: int, view, user, *, period: str = "week", group: s
         )
     phases = None
     if use_phases and not annotations.is_empty():
-        starts = annotations.filter(pl.col("starts_phase")).get_column("annotated_on").to_list()
+        # A department's change restarts the limits only on a chart of that department alone; on wider
+        # charts it is a marker (the other departments did not change).
+        charted = {group_value} if group == "department" and group_value is not None else set(view.values("dept"))
+        scoped = pl.col("department_id").is_null()
+        if len(charted) == 1:
+            scoped = scoped | pl.col("department_id").is_in(list(charted))
+        starts = annotations.filter(pl.col("starts_phase") & scoped).get_column("annotated_on").to_list()
         phases = sorted(set(starts)) or None
     target = data.settings().targets.get(definition.name)
     usable = series.filter(pl.col("value").is_not_null())

@@ -47,12 +47,12 @@ def metric_picker(family_names: tuple[str, ...], key: str):
     """A select box of the registered metrics of some families; returns the chosen definition."""
     import metrics
 
-    choices = [m for family in family_names for m in metrics.list_metrics(family)]
+    choices = [m.name for family in family_names for m in metrics.list_metrics(family)]
     if not choices:
         st.info("No metric of this family is registered.")
         st.stop()
-    chosen = st.selectbox("Metric", choices, format_func=lambda m: m.title, key=key)
-    return chosen
+    chosen = st.selectbox("Metric", choices, format_func=lambda name: metrics.get_metric(name).title, key=key)
+    return metrics.get_metric(chosen)
 
 
 def grouping_picker(definition, key: str, default: str = "department") -> str:

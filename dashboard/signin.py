@@ -76,6 +76,7 @@ def require_user() -> User:
     if user is None and not ended and providers and _sso_logged_in():
         user = _sso_signin(settings)
     if user is None:
+        _hide_navigation()
         _signin_page(providers)
         st.stop()
     st.session_state[LAST_ACTIVITY_KEY] = now()
@@ -153,6 +154,22 @@ def _sso_signin(settings) -> User | None:
     audit.record(engine(), user.username, "signin", detail={"method": "sso", "role": user.role})
     _start_session(user)
     return user
+
+
+def _no_page() -> None:
+    """The only page an anonymous visitor's navigation holds (the sign-in form is drawn outside it)."""
+
+
+def _hide_navigation() -> None:
+    """Replace the menu a previous run drew (after sign-out or log-off) with an empty, hidden one,
+    so no page name or link is left on the screen. Every page's address is kept (as a blank
+    stand-in) so a bookmarked or shared link lands on the sign-in rather than on "page not found"."""
+    from dashboard.pages import PAGES
+
+    stand_ins = [st.Page(_no_page, title="Sign in", url_path=spec.url_path) for spec in PAGES]
+    st.navigation(
+        [st.Page(_no_page, title="Sign in", url_path="signin", default=True), *stand_ins], position="hidden"
+    )
 
 
 def _signin_page(providers: list[str | None]) -> None:

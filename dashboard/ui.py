@@ -134,12 +134,12 @@ def suppress(frame: pl.DataFrame, user) -> pl.DataFrame:
 
 def _audited(build: Callable[[], bytes], user, target: str, fmt: str, rows: int) -> Callable[[], bytes]:
     def run() -> bytes:
-        payload = build()
-        with contextlib.suppress(Exception):
-            from pipelines.access import record
+        from pipelines.access import record
 
-            record(data.engine(), getattr(user, "username", None), "export", target=target,
-                   detail={"format": fmt}, rows=rows)
+        payload = build()
+        # No audit row, no file: the download fails rather than leave an export unrecorded.
+        record(data.engine(), getattr(user, "username", None), "export", target=target, detail={"format": fmt},
+               rows=rows)
         return payload
 
     return run

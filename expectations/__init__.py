@@ -5,9 +5,14 @@ Public API (used by ``pipelines.ingest``):
 - :func:`validate_batch` -- run every suite on a batch of contract-typed extract frames.
 - :func:`record_validation` -- persist a report (validation_runs / validation_results).
 - :class:`ValidationReport`, :class:`ExpectationResult` -- the uniform result shape.
+- :data:`CHECKS` -- the check catalogue (one :class:`Check` per row), for pages and docs.
+
+Importing this package never imports Great Expectations (2-3 s); only running the GX executor or
+rendering Data Docs does.
 """
 
+from expectations._checks import CHECKS, Check
 from expectations._report import ExpectationResult, ValidationReport
 from expectations.runner import record_validation, validate_batch
 
-__all__ = ["ExpectationResult", "ValidationReport", "record_validation", "validate_batch"]
+__all__ = ["CHECKS", "Check", "ExpectationResult", "ValidationReport", "record_validation", "validate_batch"]

@@ -17,6 +17,16 @@ import sqlalchemy as sa
 from pipelines.contract import EXTRACTS
 
 
+#: Warehouse columns the checks read, by table (read together, once per batch).
+WAREHOUSE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "appointments": ("appointment_id", "patient_id", "status"),
+    "claims": ("claim_id", "appointment_id"),
+    "surveys": ("survey_id", "appointment_id"),
+    "referrals": ("referral_id", "patient_id"),
+    "encounters": ("encounter_id", "patient_id"),
+}
+
+
 def years_before(day: date, years: int) -> date:
     """``day`` moved back ``years`` calendar years (29 February becomes 28 February)."""
     try:
@@ -38,13 +48,24 @@ class BatchContext:
     #: a claim for an appointment that is itself quarantined is quarantined too (nothing dangles).
     quarantined_lines: dict[str, pl.Series] = field(default_factory=dict)
     _warehouse_cache: dict[str, pl.DataFrame] = field(default_factory=dict)
+    _keys_cache: dict[tuple, pl.Series] = field(default_factory=dict)
 
     @property
     def today(self) -> date:
         return self.as_of.date()
 
     def _warehouse(self, table: str, columns: list[str], where: str | None = None) -> pl.DataFrame:
-        """Columns of a warehouse table (empty when there is no warehouse or no such table yet)."""
+        """Columns of a warehouse table (empty when there is no warehouse or no such table yet).
+
+        Unfiltered reads fetch every column any check needs from that table at once (one scan of
+        a 10M-row appointments table, not three), cached for the batch.
+        """
+        if where is None:
+            wanted = list(dict.fromkeys([*WAREHOUSE_COLUMNS.get(table, ()), *columns]))
+            return self._read(table, wanted, None).select(columns)
+        return self._read(table, columns, where)
+
+    def _read(self, table: str, columns: list[str], where: str | None) -> pl.DataFrame:
         cache_key = f"{table}:{','.join(columns)}:{where}"
         if cache_key not in self._warehouse_cache:
             frame = pl.DataFrame(schema={c: EXTRACTS[table].column(c).polars_dtype for c in columns})
@@ -56,14 +77,30 @@ class BatchContext:
         return self._warehouse_cache[cache_key]
 
     def known_keys(self, extract: str, column: str) -> pl.Series:
-        """Every value of ``extract.column`` in the warehouse or in the batch's rows that will load."""
-        parts = [self._warehouse(extract, [column])[column]]
-        if extract in self.frames and column in self.frames[extract].columns:
-            batch = self.frames[extract]
-            if extract in self.quarantined_lines:
-                batch = batch.filter(~pl.col("_line").is_in(self.quarantined_lines[extract].implode()))
-            parts.append(batch[column])
-        return pl.concat(parts).drop_nulls().unique()
+        """Every value of ``extract.column`` in the warehouse or in the batch's rows that will load.
+
+        Not deduplicated (``is_in`` hashes it anyway); cached until the extract's quarantine changes,
+        since several checks look up the same key set (claims, surveys and referrals -> appointments).
+        """
+        excluded = self.quarantined_lines.get(extract)
+        cache_key = (extract, column, None if excluded is None else excluded.len())
+        if cache_key not in self._keys_cache:
+            parts = [self._warehouse(extract, [column])[column]]
+            if extract in self.frames and column in self.frames[extract].columns:
+                batch = self.frames[extract]
+                if excluded is not None:
+                    batch = batch.filter(~pl.col("_line").is_in(excluded.implode()))
+                parts.append(batch[column])
+            self._keys_cache[cache_key] = pl.concat(parts).drop_nulls()
+        return self._keys_cache[cache_key]
+
+    def known_key_hashes(self, extract: str, column: str) -> pl.Series:
+        """64-bit hashes of :meth:`known_keys`, for fast membership tests (see ``_unknown_reference``)."""
+        keys = self.known_keys(extract, column)
+        cache_key = ("hash", extract, column, keys.len())
+        if cache_key not in self._keys_cache:
+            self._keys_cache[cache_key] = keys.hash()
+        return self._keys_cache[cache_key]
 
     def reused_keys(self, extract: str, key: str, identity: str) -> pl.Series:
         """Keys of the batch already in the warehouse for a different ``identity`` (e.g. patient)."""

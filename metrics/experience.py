@@ -164,13 +164,9 @@ def survey_respondents(ctx: MetricContext) -> pl.LazyFrame:
     date_basis="visit date",
 )
 def survey_response_rate(ctx: MetricContext) -> pl.LazyFrame:
-    answered = ctx.frame("surveys").select("appointment_id").unique().with_columns(pl.lit(1, pl.Int64).alias("_num"))
+    # prepare marks the appointments that have a survey (``surveyed``) when surveys are loaded.
     return (
         ctx.frame("appointments")
         .filter(pl.col("status") == "completed")
-        .join(answered, on="appointment_id", how="left")
-        .with_columns(
-            pl.col("_num").fill_null(0),
-            pl.lit(1, pl.Int64).alias("_den"),
-        )
+        .with_columns(pl.col("surveyed").cast(pl.Int64).alias("_num"), pl.lit(1, pl.Int64).alias("_den"))
     )

@@ -116,33 +116,29 @@ AGE_BANDS: tuple[str, ...] = ("0-17", "18-34", "35-49", "50-64", "65-74", "75+")
 _VISIT_DIMENSIONS = ("department", "site", "provider", "visit_type", "modality", "age_band", "sex", "race", "ethnicity")
 
 
-def age_band(birth_date: pl.Expr, at: pl.Expr) -> pl.Expr:
-    """The age band (``AGE_BANDS``) of someone born on ``birth_date`` at the datetime ``at``."""
-    at_date = at.dt.date()
-    had_birthday = (at_date.dt.month() * 100 + at_date.dt.day()) >= (birth_date.dt.month() * 100 + birth_date.dt.day())
-    age = at_date.dt.year().cast(pl.Int32) - birth_date.dt.year().cast(pl.Int32) - (~had_birthday).cast(pl.Int32)
-    return (
-        pl.when(age.is_null())
-        .then(pl.lit(None, pl.String))
-        .when(age < 18)
-        .then(pl.lit("0-17"))
-        .when(age < 35)
-        .then(pl.lit("18-34"))
-        .when(age < 50)
-        .then(pl.lit("35-49"))
-        .when(age < 65)
-        .then(pl.lit("50-64"))
-        .when(age < 75)
-        .then(pl.lit("65-74"))
-        .otherwise(pl.lit("75+"))
-    )
+#: Age (years) at which each band after the first starts.
+_BAND_STARTS: tuple[int, ...] = (18, 35, 50, 65, 75)
 
 
-def _check_columns(name: str, frame: pl.LazyFrame) -> None:
-    present = set(frame.collect_schema().names())
-    missing = [c for c in REQUIRED_COLUMNS[name] if c not in present]
-    if missing:
-        raise MetricError(f"extract {name} is missing column(s) {', '.join(missing)} needed by the metrics")
+def band_birthdays(birth_date: pl.Expr) -> list[pl.Expr]:
+    """The dates on which someone born on ``birth_date`` enters each band after 0-17 (``_turns_18`` ...).
+
+    Computed once per patient, so the age band of each visit is a few date comparisons (a 29 February
+    birthday falls on 28 February in common years).
+    """
+    return [birth_date.dt.offset_by(f"{years}y").alias(f"_turns_{years}") for years in _BAND_STARTS]
+
+
+def age_band(at_date: pl.Expr) -> pl.Expr:
+    """The age band (``AGE_BANDS``) on the date ``at_date``, from the ``_turns_N`` columns."""
+    expr = pl.when(pl.col("_turns_18").is_null() | at_date.is_null()).then(pl.lit(None, pl.String))
+    labels = AGE_BANDS
+    for years, label in zip(_BAND_STARTS, labels[:-1], strict=True):
+        expr = expr.when(at_date < pl.col(f"_turns_{years}")).then(pl.lit(label))
+    return expr.otherwise(pl.lit(labels[-1])).cast(pl.Categorical)
+
+
+_BAND_COLUMNS = [f"_turns_{years}" for years in _BAND_STARTS]
 
 
 #: Low-cardinality text columns held as Categorical in prepared frames: filters and group-bys on them
@@ -174,6 +170,13 @@ def _dated(frame: pl.LazyFrame, name: str) -> pl.LazyFrame:
     return frame.with_columns(day.alias("_date")).with_columns(
         pl.col("_date").dt.truncate("1w").alias("_week"), pl.col("_date").dt.month_start().alias("_month")
     )
+
+
+def _check_columns(name: str, frame: pl.LazyFrame) -> None:
+    present = set(frame.collect_schema().names())
+    missing = [c for c in REQUIRED_COLUMNS[name] if c not in present]
+    if missing:
+        raise MetricError(f"extract {name} is missing column(s) {', '.join(missing)} needed by the metrics")
 
 
 def _null_dimensions(frame: pl.LazyFrame) -> pl.LazyFrame:
@@ -208,7 +211,11 @@ def prepare(frames: Mapping[str, pl.DataFrame | pl.LazyFrame]) -> dict[str, pl.L
             _check_columns(name, frame)
 
     departments = lazy["departments"].select("department_id", "site")
-    patients = lazy["patients"].select("patient_id", "birth_date", "sex", "race", "ethnicity", "payer_class")
+    patients = lazy["patients"].select(
+        "patient_id",
+        pl.col("sex", "race", "ethnicity", "payer_class").cast(pl.String).cast(pl.Categorical),
+        *band_birthdays(pl.col("birth_date")),
+    )
 
     appointments = (
         lazy["appointments"]
@@ -217,12 +224,17 @@ def prepare(frames: Mapping[str, pl.DataFrame | pl.LazyFrame]) -> dict[str, pl.L
         .with_columns(
             pl.col("department_id").alias("department"),
             pl.col("provider_id").alias("provider"),
-            age_band(pl.col("birth_date"), pl.col("scheduled_start")).alias("age_band"),
+            age_band(pl.col("scheduled_start").dt.date()).alias("age_band"),
             pl.col("scheduled_start").dt.weekday().cast(pl.Int8).alias("weekday"),
             pl.col("scheduled_start").dt.hour().cast(pl.Int8).alias("hour"),
         )
-        .drop("birth_date")
+        .drop(_BAND_COLUMNS)
     )
+    if "surveys" in lazy:  # for the survey response rate
+        surveyed = lazy["surveys"].select("appointment_id").unique().with_columns(pl.lit(True).alias("surveyed"))
+        appointments = appointments.join(surveyed, on="appointment_id", how="left").with_columns(
+            pl.col("surveyed").fill_null(False)
+        )
     # Materialise the appointments once: claims and surveys take their visit's dimensions from them.
     appointments = _categorical(_dated(_null_dimensions(appointments).drop(_PHI, strict=False), "appointments"))
     appointments = appointments.collect().lazy()
@@ -244,9 +256,9 @@ def prepare(frames: Mapping[str, pl.DataFrame | pl.LazyFrame]) -> dict[str, pl.L
             .with_columns(
                 pl.col("target_department_id").alias("department"),
                 pl.col("referring_provider_id").alias("provider"),
-                age_band(pl.col("birth_date"), pl.col("created_at")).alias("age_band"),
+                age_band(pl.col("created_at").dt.date()).alias("age_band"),
             )
-            .drop("birth_date")
+            .drop(_BAND_COLUMNS)
         )
     if "claims" in lazy:
         out["claims"] = lazy["claims"].join(visit_dims, on="appointment_id", how="left")
@@ -259,8 +271,8 @@ def prepare(frames: Mapping[str, pl.DataFrame | pl.LazyFrame]) -> dict[str, pl.L
         out["encounters"] = (
             lazy["encounters"]
             .join(patients, on="patient_id", how="left")
-            .with_columns(age_band(pl.col("birth_date"), pl.col("admitted_at")).alias("age_band"))
-            .drop("birth_date")
+            .with_columns(age_band(pl.col("admitted_at").dt.date()).alias("age_band"))
+            .drop(_BAND_COLUMNS)
         )
     if "slots" in lazy:
         out["slots"] = (

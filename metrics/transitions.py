@@ -29,24 +29,24 @@ def followups(ctx: MetricContext, days: int) -> pl.LazyFrame:
     )
     if ctx.as_of is not None:
         discharges = discharges.filter(pl.col("discharged_at") + pl.duration(days=days) <= ctx.as_of)
+    # Visits of discharged patients only (a semi-join), then each discharge against its patient's visits.
     visits = (
         ctx.frame("appointments")
         .filter(pl.col("status") == "completed")
         .select("patient_id", pl.col("scheduled_start").alias("_visit_at"))
-        .sort("_visit_at")
+        .join(discharges.select("patient_id").unique(), on="patient_id", how="semi")
     )
-    matched = discharges.sort("discharged_at").join_asof(
-        visits,
-        left_on="discharged_at",
-        right_on="_visit_at",
-        by="patient_id",
-        strategy="forward",
-        allow_exact_matches=False,
-        check_sortedness=False,
+    window = pl.duration(days=days)
+    followed = (
+        discharges.select("encounter_id", "patient_id", "discharged_at")
+        .join(visits, on="patient_id", how="inner")
+        .filter((pl.col("_visit_at") > pl.col("discharged_at")) & (pl.col("_visit_at") <= pl.col("discharged_at") + window))
+        .select("encounter_id")
+        .unique()
+        .with_columns(pl.lit(1, pl.Int64).alias("_num"))
     )
-    within = (pl.col("_visit_at") <= pl.col("discharged_at") + pl.duration(days=days)).fill_null(False)
-    return matched.with_columns(
-        within.cast(pl.Int64).alias("_num"), pl.lit(1, pl.Int64).alias("_den")
+    return discharges.join(followed, on="encounter_id", how="left").with_columns(
+        pl.col("_num").fill_null(0), pl.lit(1, pl.Int64).alias("_den")
     )
 
 

@@ -111,30 +111,33 @@ def current_scores(risk_scores: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def latest_outcome_per_appointment(outcomes: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
-    """The last outcome recorded for each appointment: appointment_id, patient_id, outcome, note?,
-    recorded_by, recorded_at (ties broken by the row id when present)."""
+def _in_recorded_order(outcomes: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+    """Outcome rows oldest first (ties broken by the row id when present), checked for columns."""
     lazy = _require(outcomes, "outreach_outcomes", tuple(_OUTCOME_SCHEMA))
-    order = ["recorded_at", "outreach_id"] if "outreach_id" in lazy.collect_schema().names() else ["recorded_at"]
-    return lazy.sort(order).group_by("appointment_id").agg(pl.all().last())
+    order = [c for c in ("recorded_at", "outreach_id") if c in lazy.collect_schema().names()]
+    return lazy.sort(order)
+
+
+def latest_outcome_per_appointment(outcomes: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+    """The last outcome recorded for each appointment: appointment_id, patient_id, outcome,
+    recorded_by, recorded_at (and any other column of ``outcomes``)."""
+    return _in_recorded_order(outcomes).group_by("appointment_id").agg(pl.all().last())
 
 
 def latest_outcome_per_patient(outcomes: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
     """The last outcome recorded for each patient, on whichever appointment: patient_id,
     appointment_id, outcome, recorded_by, recorded_at."""
-    lazy = _require(outcomes, "outreach_outcomes", tuple(_OUTCOME_SCHEMA))
-    order = ["recorded_at", "outreach_id"] if "outreach_id" in lazy.collect_schema().names() else ["recorded_at"]
-    return lazy.sort(order).group_by("patient_id").agg(pl.all().last())
+    return _in_recorded_order(outcomes).group_by("patient_id").agg(pl.all().last())
 
 
 def _last_outcome_elsewhere(outcomes: pl.LazyFrame, rows: pl.LazyFrame) -> pl.LazyFrame:
     """For each (patient, appointment) row: the patient's latest outcome on another appointment."""
+    earlier = _in_recorded_order(outcomes).select(
+        "patient_id", pl.col("appointment_id").alias("_other"), "outcome", "recorded_at")
     return (
         rows.select("appointment_id", "patient_id")
-        .join(outcomes.select("patient_id", pl.col("appointment_id").alias("_other"), "outcome", "recorded_at", *(
-            ["outreach_id"] if "outreach_id" in outcomes.collect_schema().names() else [])), on="patient_id", how="inner")
+        .join(earlier, on="patient_id", how="inner", maintain_order="right")
         .filter(pl.col("_other") != pl.col("appointment_id"))
-        .sort([c for c in ("recorded_at", "outreach_id") if c in outcomes.collect_schema().names()])
         .group_by("appointment_id")
         .agg(pl.col("outcome").last().alias("last_outcome"), pl.col("recorded_at").last().alias("last_outcome_at"))
     )

@@ -54,11 +54,9 @@ def _clean_description(description: str | None) -> str:
 
 
 def _audit(conn: sa.Connection, username: str, action: str, annotation_id: int, detail: dict) -> None:
-    """One audit row, when the access package is installed (it is built alongside this module)."""
-    try:
-        from pipelines.access import record
-    except ImportError:  # pragma: no cover - only before pipelines.access exists
-        return
+    """One audit row in the caller's transaction: the change and its record commit together."""
+    from pipelines.access import record
+
     record(conn, username, action, target=f"annotation:{annotation_id}", detail=detail)
 
 

@@ -131,8 +131,8 @@ def _read_csv(path: Path, newlines: int, ends_with_newline: bool, warnings: list
         raw = pl.read_csv(path, infer_schema=False, empty_string_is_null=False, raise_if_empty=True)
     except pl.exceptions.NoDataError:
         raise ExtractError("the file has no header line; export it again with column names", file=name, line=1)
-    except pl.exceptions.ComputeError as exc:
-        raise _diagnose(path, str(exc)) from None
+    except pl.exceptions.ComputeError:
+        raise _diagnose(path) from None
     if raw.width == 1:
         header = raw.columns[0]
         for sep, label in ((";", "semicolons"), ("\t", "tabs"), ("|", "pipes")):
@@ -210,7 +210,7 @@ def _last_record_fields(path: Path) -> int:
     return len(row)
 
 
-def _diagnose(path: Path, polars_message: str) -> ExtractError:
+def _diagnose(path: Path) -> ExtractError:
     """Turn a low-level reader failure into a message that names the line (and column)."""
     name = path.name
     data = path.read_bytes()
@@ -248,7 +248,8 @@ def _diagnose(path: Path, polars_message: str) -> ExtractError:
         return ExtractError("a quoted field is never closed; fix the quotes", file=name, line=start)
     if text.count('"') % 2:
         return ExtractError("a quoted field is never closed; fix the quotes", file=name, line=start)
-    return ExtractError(f"cannot read the file as CSV ({polars_message.splitlines()[0]})", file=name)
+    # Not the reader's own message: it may quote field values (PHI).
+    return ExtractError("cannot read the file as comma-separated CSV; check its quoting and delimiter", file=name)
 
 
 def _check_columns(raw: pl.DataFrame, extract: Extract, file_name: str, warnings: list[str]) -> pl.DataFrame:
@@ -306,12 +307,12 @@ def _parse(col: Column, s: pl.Expr, timezone: str, *, fast: bool) -> pl.Expr:
         return s.str.replace_all(r"^\$|,", "").cast(pl.Float64, strict=False)
     if col.dtype == "date":
         if fast:
-            return s.str.to_date("%Y-%m-%d", strict=False)
+            return s.str.to_date("%Y-%m-%d", strict=False, cache=False)
         t = s.str.slice(0, 10)
         return pl.coalesce([s.str.to_date(f, strict=False) for f in DATE_FORMATS] + [t.str.to_date("%Y-%m-%d", strict=False)])
     if col.dtype == "datetime":
-        if fast:
-            return s.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us")
+        if fast:  # no "%.f" and no cache: 5x faster on 1M distinct values (fractions go the slow way)
+            return s.str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False, time_unit="us", cache=False)
         t = s.str.replace("T", " ", literal=True).str.replace(r"Z$", "+00:00")
         naive = [t.str.to_datetime(f, strict=False, time_unit="us") for f in DATETIME_FORMATS]
         aware = pl.coalesce([t.str.to_datetime(f, strict=False, time_unit="us") for f in OFFSET_FORMATS])
@@ -354,51 +355,94 @@ def _error(col: Column, raw: pl.Expr, value: pl.Expr, extract: Extract) -> pl.Ex
     return rule.otherwise(None)
 
 
+def _fast(col: Column, raw: pl.Expr) -> pl.Expr:
+    """The common spellings, read straight from the raw text (no trimming): cheap on big files."""
+    if col.dtype == "str":
+        return _cleaned_expr(raw)
+    if col.dtype == "bool":
+        words = {w: v for v, ws in ((True, TRUE_WORDS), (False, FALSE_WORDS)) for w0 in ws for w in (w0, w0.upper(), w0.title())}
+        return raw.replace_strict(words, default=None, return_dtype=pl.Boolean)
+    return _parse(col, raw, "", fast=True)
+
+
+def _cleaned_expr(raw: pl.Expr) -> pl.Expr:
+    s = raw.str.strip_chars()
+    return pl.when(s.str.len_bytes() == 0).then(None).otherwise(s)
+
+
+def _maybe_failed(col: Column, raw: pl.Expr, value: pl.Expr) -> pl.Expr | None:
+    """True where the cell may break the contract (a cheap superset; reasons are computed after)."""
+    parts = []
+    if col.dtype != "str":
+        parts.append(value.is_null() & (raw.str.len_bytes() > 0))
+    if not col.nullable:
+        parts.append(value.is_null())
+    if col.allowed:
+        parts.append((~value.is_in(list(col.allowed))).fill_null(False))
+    if col.min_value is not None:
+        parts.append((value < col.min_value).fill_null(False))
+    if col.max_value is not None:
+        parts.append((value > col.max_value).fill_null(False))
+    return pl.any_horizontal(parts) if parts else None
+
+
 def typed_rows(
     raw: pl.DataFrame, extract: Extract, *, file_name: str, timezone: str
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Split raw string records into contract-typed rows (+ ``_line``) and quarantine rows."""
+    """Split raw string records into contract-typed rows (+ ``_line``) and quarantine rows.
+
+    Three passes, so that big clean files cost little: a fast parse of the usual spellings; a full
+    parse (trim, case, other formats) of only the columns where the fast one failed somewhere; and
+    the reasons, computed for the suspicious rows only.
+    """
     names = extract.column_names
-    cleaned = raw.select(*[_cleaned(c) for c in names], "_line", *(["_fields"] if "_fields" in raw.columns else []))
-    parsed = cleaned.select(*[_parse(extract.column(c), pl.col(c), timezone, fast=True).alias(c) for c in names])
-    # The fast parse reads the common spellings; columns where it failed somewhere get the full one.
+    cols = {c: extract.column(c) for c in names}
+    parsed = raw.select(*[_fast(cols[c], pl.col(c)).alias(c) for c in names], pl.col("_line"))
     unread = [
-        (pl.col(c).is_not_null() & ~pl.col(c).is_in(list(col.allowed))).any().alias(c)
-        if col.allowed
-        else (pl.col(c).is_not_null() & parsed[c].is_null()).any().alias(c)
-        for c, col in ((c, extract.column(c)) for c in names)
-        if col.dtype != "bool" and (col.dtype != "str" or col.allowed)
+        ((~pl.col(c).is_in(list(col.allowed))).fill_null(False) if col.allowed else pl.col(c).is_null()).any().alias(c)
+        if col.dtype == "str"
+        else (pl.col(c).is_null() & (raw[c].str.len_bytes() > 0)).any().alias(c)
+        for c, col in cols.items()
+        if col.dtype != "str" or col.allowed
     ]
-    slow = [c for c, failed in cleaned.select(unread).row(0, named=True).items() if failed] if unread else []
+    slow = [c for c, failed in parsed.select(unread).row(0, named=True).items() if failed] if unread else []
     if slow:
         parsed = parsed.with_columns(
-            cleaned.select(*[_parse(extract.column(c), pl.col(c), timezone, fast=False).alias(c) for c in slow])
+            raw.select(*[_parse(cols[c], _cleaned(c), timezone, fast=False).alias(c) for c in slow])
         )
-    errors = pl.concat([cleaned.rename({c: f"raw:{c}" for c in names}), parsed], how="horizontal").select(
-        "_line",
-        *[_error(extract.column(c), pl.col(f"raw:{c}"), pl.col(c), extract).alias(c) for c in names],
-    )
     key = extract.key
     dup = parsed[key].is_duplicated() & parsed[key].is_not_null()
-    errors = errors.with_columns(
-        pl.when(pl.lit(dup)).then(pl.lit(f"duplicate {key} within the file")).otherwise(pl.col(key)).alias(key)
+    checks = [m for c in names if (m := _maybe_failed(cols[c], raw[c], parsed[c])) is not None]
+    suspect = parsed.select(pl.any_horizontal(checks) if checks else pl.lit(False)).to_series() | dup
+    n_fields = len([c for c in raw.columns if not c.startswith("_")])
+    if "_fields" in raw.columns:
+        suspect = suspect | (raw["_fields"].is_not_null() & (raw["_fields"] < n_fields))
+    if not suspect.any():
+        return parsed, pl.DataFrame(schema=QUARANTINE_SCHEMA)
+
+    bad_raw, bad_parsed, bad_dup = raw.filter(suspect), parsed.filter(suspect), dup.filter(suspect)
+    cleaned = bad_raw.select(*[_cleaned(c).alias(f"raw:{c}") for c in names])
+    errors = pl.concat([cleaned, bad_parsed], how="horizontal").select(
+        "_line", *[_error(cols[c], pl.col(f"raw:{c}"), pl.col(c), extract).alias(c) for c in names]
     )
-    if "_fields" in cleaned.columns:
-        n = len(raw.columns) - len([c for c in raw.columns if c.startswith("_")])
-        short = cleaned["_fields"].is_not_null() & (cleaned["_fields"] < n)
+    errors = errors.with_columns(
+        pl.when(pl.lit(bad_dup)).then(pl.lit(f"duplicate {key} within the file")).otherwise(pl.col(key)).alias(key)
+    )
+    if "_fields" in bad_raw.columns:
+        short = bad_raw["_fields"].is_not_null() & (bad_raw["_fields"] < n_fields)
         errors = errors.with_columns(
-            pl.when(pl.lit(short)).then(pl.lit(f"truncated record: fewer fields than the header's {n}")).otherwise(None).alias("_record")
+            pl.when(pl.lit(short)).then(pl.lit(f"truncated record: fewer fields than the header's {n_fields}"))
+            .otherwise(None).alias("_record")
         )
     err_cols = [c for c in errors.columns if c != "_line"]
-    bad = errors.select(pl.any_horizontal(pl.col(err_cols).is_not_null())).to_series()
-    if not bad.any():
-        return parsed.with_columns(raw["_line"]), pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    errors = errors.filter(pl.any_horizontal(pl.col(err_cols).is_not_null()))
+    if errors.is_empty():
+        return parsed, pl.DataFrame(schema=QUARANTINE_SCHEMA)
     record_cols = [c for c in raw.columns if not c.startswith("_")]
-    bad_raw = raw.filter(bad)
+    bad_raw = bad_raw.join(errors.select("_line"), on="_line", how="semi")
     records = bad_raw.select("_line", pl.struct(record_cols).struct.json_encode().alias("record"))
     long = (
-        errors.filter(bad)
-        .unpivot(index="_line", on=err_cols, variable_name="column_name", value_name="reason")
+        errors.unpivot(index="_line", on=err_cols, variable_name="column_name", value_name="reason")
         .drop_nulls("reason")
         .join(
             bad_raw.select("_line", *record_cols).unpivot(index="_line", variable_name="column_name", value_name="value"),
@@ -417,4 +461,4 @@ def typed_rows(
         pl.lit("contract").alias("expectation"),
         pl.col("record"),
     ).sort("line", "column_name")
-    return parsed.with_columns(raw["_line"]).filter(~bad), quarantine
+    return parsed.join(errors.select("_line"), on="_line", how="anti"), quarantine

@@ -40,6 +40,7 @@ OUTCOMES: dict[str, str] = {
     "telehealth_offered": "Telehealth offered",
 }
 NOTE_MAX = 500
+_CHUNK = 900  # ids per IN (...) list
 
 _APPTS = schema.EXTRACT_TABLES["appointments"]
 _OUT = schema.outreach_outcomes
@@ -185,13 +186,10 @@ OUTCOME_COLUMNS = ["outreach_id", "appointment_id", "patient_id", "score_run_id"
                    "recorded_at"]
 
 
-def read_outcomes(
-    engine: sa.Engine, *, patient_ids: Iterable[str] | None = None, with_notes: bool = False
-) -> pl.DataFrame:
-    """Outreach outcomes (all, or of some patients); notes only with ``with_notes`` (they may hold PHI)."""
-    columns = [c for c in OUTCOME_COLUMNS if with_notes or c != "note"]
-    where = [] if patient_ids is None else [_OUT.c.patient_id.in_(list(patient_ids))]
-    return _frame(engine, _OUT, columns, *where)
+def read_outcomes(engine: sa.Engine, *, with_notes: bool = False) -> pl.DataFrame:
+    """Every outreach outcome; notes only with ``with_notes`` (free text may hold PHI)."""
+    return warehouse.read_table(engine, "outreach_outcomes",
+                                columns=[c for c in OUTCOME_COLUMNS if with_notes or c != "note"])
 
 
 def latest_outcomes(engine: sa.Engine) -> pl.DataFrame:
@@ -246,19 +244,34 @@ def contact_details(engine: sa.Engine, patient_ids: Iterable[str]) -> pl.DataFra
     columns = ["patient_id", "first_name", "last_name", "mrn", "phone", "email"]
     if not ids:
         return pl.DataFrame(schema=warehouse.polars_schema_of(patients, columns))
-    return _frame(engine, patients, columns, patients.c.patient_id.in_(ids))
+    # In chunks: SQLite caps the number of bound parameters in one statement.
+    return pl.concat([
+        _frame(engine, patients, columns, patients.c.patient_id.in_(ids[i : i + _CHUNK]))
+        for i in range(0, len(ids), _CHUNK)
+    ])
 
 
-def effect_frames(engine: sa.Engine) -> dict[str, pl.DataFrame]:
-    """Inputs of :func:`metrics.outreach_effect.outreach_effect`: every score (history included),
-    the scored appointments and the outcomes (no notes)."""
-    scores = warehouse.read_table(engine, "risk_scores",
-                                  columns=["score_run_id", "appointment_id", "risk", "risk_band", "is_current"])
-    appointments = warehouse.read_table(
-        engine, "appointments", columns=["appointment_id", "department_id", "scheduled_start", "status"],
-        where='appointment_id IN (SELECT appointment_id FROM "risk_scores")',
-    )
-    return {"risk_scores": scores, "appointments": appointments, "outcomes": read_outcomes(engine)}
+def _literal_sql(engine: sa.Engine, stmt: sa.Select) -> str:
+    """``stmt`` as SQL text with its values inlined and escaped by SQLAlchemy, for the ADBC reader."""
+    return str(stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+
+
+def effect_frames(engine: sa.Engine, departments: Collection[str] | None = None) -> dict[str, pl.DataFrame]:
+    """Inputs of :func:`metrics.outreach_effect.outreach_effect`: every score (history included) of
+    the scored appointments in ``departments`` (None: all), those appointments, and the outcomes
+    (no notes). One join in the database, read through ADBC."""
+    score_cols = ["score_run_id", "appointment_id", "risk", "risk_band", "is_current"]
+    appt_cols = ["department_id", "scheduled_start", "status"]
+    stmt = sa.select(*(_SCORES.c[c] for c in score_cols), *(_APPTS.c[c] for c in appt_cols)).join_from(
+        _SCORES, _APPTS, _SCORES.c.appointment_id == _APPTS.c.appointment_id)
+    if departments is not None:
+        stmt = stmt.where(_APPTS.c.department_id.in_(sorted(departments)))
+    dtypes = {**warehouse.polars_schema_of(_SCORES, score_cols), **warehouse.polars_schema_of(_APPTS, appt_cols)}
+    joined = warehouse.read_query(engine, _literal_sql(engine, stmt), dtypes)
+    if joined.is_empty():
+        joined = pl.DataFrame(schema=dtypes)
+    appointments = joined.select("appointment_id", *appt_cols).unique("appointment_id")
+    return {"risk_scores": joined.select(score_cols), "appointments": appointments, "outcomes": read_outcomes(engine)}
 
 
 __all__ = [

@@ -44,7 +44,10 @@ def copy_warehouse(source: Path, settings) -> None:
 
 
 def create_account(engine, role: str, *, username: str | None = None, departments: str | None = None) -> str:
-    username = username or f"test_{role}"
+    """A fresh account (a unique name unless given, so tests can share one warehouse)."""
+    import uuid
+
+    username = username or f"t_{role}_{uuid.uuid4().hex[:8]}"
     accounts.create_user(engine, username, role, PASSWORD, actor="test", departments=departments)
     return username
 
@@ -69,3 +72,11 @@ def problems(at: AppTest) -> list[str]:
 
 def tiles(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
+
+
+def use_warehouse_dir(monkeypatch, data_dir: Path) -> None:
+    """Point the settings (and so the app) at ``data_dir`` for this test."""
+    from pipelines.settings import get_settings
+
+    monkeypatch.setenv("CAREPULSE_DATA_DIR", str(data_dir))
+    get_settings.cache_clear()

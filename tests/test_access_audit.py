@@ -9,7 +9,6 @@ import pytest
 import sqlalchemy as sa
 
 from pipelines.access import audit
-from pipelines.schema import audit_log
 
 
 def test_record_and_list(engine):

@@ -152,9 +152,12 @@ def test_overview_filter_spc_annotation_and_downloads(served, page):
     page.get_by_role("button", name="Reset filters").click()
     settle(page)
     page.wait_for_function("() => !location.search.includes('payer=')", timeout=30_000)
-    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
-    page.get_by_text("Month", exact=True).first.click()  # the period radio
+    metric = page.get_by_role("combobox", name="Metric")
+    metric.click()
+    metric.press_sequentially("Lead time")
+    page.get_by_role("option", name="Lead time (booked to visit)").click()
     settle(page)
+    page.locator(".js-plotly-plot .legendtext", has_text="Centre line").first.wait_for(timeout=60_000)
     page.screenshot(path=ARTIFACTS / "03-qi-spc.png", full_page=True)
 
     # Add an annotation through the form; it is stored with who added it and drawn on the chart.
@@ -163,7 +166,7 @@ def test_overview_filter_spc_annotation_and_downloads(served, page):
     form.get_by_label("Description").fill("=HYPERLINK(\"http://example.org\")")
     form.get_by_role("button", name="Add annotation").click()
     settle(page)
-    stored = notes.list_annotations(engine, "no_show_rate")
+    stored = notes.list_annotations(engine, "lead_time_days")
     assert stored.select("title", "created_by").rows() == [("Browser: text reminders started", "browser_qi")]
     page.locator(".js-plotly-plot .annotation-text", has_text="Browser: text reminders").first.wait_for(timeout=30_000)
     page.screenshot(path=ARTIFACTS / "04-qi-annotated.png", full_page=True)
@@ -182,5 +185,5 @@ def test_overview_filter_spc_annotation_and_downloads(served, page):
     assert "<!DOCTYPE html>" in pack and "No-show rate" in pack and "Browser: text reminders started" in pack
     (ARTIFACTS / "meeting-pack.html").write_text(pack, encoding="utf-8")
     exports = list_audit(engine, action="export")
-    assert set(exports["target"]) >= {"meeting_pack"}
+    assert set(exports["target"]) >= {"meeting_pack", "spc_lead_time_days"}
     assert page.get_by_text("Traceback").count() == 0

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-import polars as pl
 import pytest
 
 import metrics
@@ -30,8 +29,32 @@ def warehouse_file(request, tmp_path_factory):
     return loaded_warehouse_file(request, tmp_path_factory)
 
 
+@pytest.fixture(scope="session")
+def shared_dir(warehouse_file, tmp_path_factory):
+    """One copy of the loaded warehouse for the tests that only read it (and add accounts): the app's
+    per-load-run caches then serve every test after the first, as in a running server."""
+    from pipelines.settings import Settings
+
+    folder = tmp_path_factory.mktemp("dashboard_shared") / "data"
+    copy_warehouse(warehouse_file, Settings(data_dir=folder))
+    return folder
+
+
 @pytest.fixture
-def wh(settings, warehouse_file, fast_password_hashing):
+def wh(shared_dir, monkeypatch, fast_password_hashing):
+    """The shared warehouse (read-only apart from accounts and audit rows)."""
+    from pipelines.settings import get_settings
+    from tests.dashboard_support import use_warehouse_dir
+
+    use_warehouse_dir(monkeypatch, shared_dir)
+    engine = warehouse.make_engine(get_settings())
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def private_wh(settings, warehouse_file, fast_password_hashing):
+    """A private copy, for tests that write to the warehouse."""
     copy_warehouse(warehouse_file, settings)
     engine = warehouse.make_engine(settings)
     yield engine
@@ -142,9 +165,9 @@ def test_each_page_rechecks_its_permission_on_the_server(wh):
     from pipelines.access import accounts
     from tests.dashboard_support import APP, create_account
 
-    create_account(wh, "coordinator")
+    username = create_account(wh, "coordinator")
     page = AppTest.from_file(APP.replace("app.py", "views/qi.py"), default_timeout=60)
-    page.session_state["carepulse_user"] = accounts.get_user(wh, "test_coordinator")
+    page.session_state["carepulse_user"] = accounts.get_user(wh, username)
     page.run()
     assert "does not allow" in page.error[0].value
     assert not page.get("plotly_chart")
@@ -188,9 +211,10 @@ def test_comments_only_for_roles_allowed_to_read_them(wh):
     assert set(shown["comment"]) <= set(comments["comment"].to_list())
 
 
-def test_quarantined_values_only_with_permission(wh):
+def test_quarantined_values_only_with_permission(private_wh):
     from pipelines import schema
 
+    wh = private_wh
     with wh.begin() as conn:
         conn.execute(schema.quarantine.insert().values(
             run_id=1, extract="patients", file_name="patients.csv", line=7, column_name="phone",
@@ -203,3 +227,39 @@ def test_quarantined_values_only_with_permission(wh):
     admin = signed_in_app(wh, "admin")
     admin.switch_page("views/data_quality.py").run()
     assert "SECRET" in json.dumps([df.value.to_dict() for df in admin.dataframe], default=str)
+
+
+def test_a_new_load_shows_up_without_a_restart(private_wh):
+    """The caches are keyed on the latest load run: a new run, new numbers, same server session."""
+    import datetime as _dt
+
+    from pipelines import schema
+
+    at = signed_in_app(private_wh, "coordinator")
+    before = tiles(at)["No-show rate"]
+    with private_wh.begin() as conn:
+        conn.exec_driver_sql("update appointments set status = 'completed' where status = 'no_show'")
+        conn.execute(schema.load_runs.insert().values(
+            started_at=_dt.datetime(2026, 7, 1), finished_at=_dt.datetime(2026, 7, 1), status="succeeded",
+            source_dir="test", rows_read=0, inserted=0, updated=0, unchanged=0, quarantined=0))
+    at.run()
+    assert before != "0.0%"
+    assert tiles(at)["No-show rate"] == "0.0%"
+
+
+def test_model_page_shows_card_performance_and_monitoring(settings, scored_warehouse_file, fast_password_hashing):
+    copy_warehouse(scored_warehouse_file, settings)
+    engine = warehouse.make_engine(settings)
+    at = signed_in_app(engine, "qi")
+    at.switch_page("views/model.py").run()
+    assert problems(at) == []
+    from metrics.no_show_model import current_version
+
+    version = current_version(engine)
+    assert version.version in at.caption[0].value
+    assert any("Held-out test window" == s.value for s in at.subheader)
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    assert any(t.startswith("Calibration on the test window") for t in titles)
+    markdown = " ".join(str(m.value) for m in at.markdown)
+    assert (version.model_card or "")[:40].strip() in markdown
+    engine.dispose()

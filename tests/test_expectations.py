@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -289,12 +290,12 @@ def _store(engine: sa.Engine, extract: str, rows: list[dict]) -> None:
         conn.execute(sa.insert(schema.EXTRACT_TABLES[extract]), records)
 
 
-def test_foreign_keys_resolve_against_the_warehouse(settings, sqlite_engine):
-    _store(sqlite_engine, "patients", [{**good_rows()["patients"][0], "patient_id": "X77"}])
+def test_foreign_keys_resolve_against_the_warehouse(settings, engine):
+    _store(engine, "patients", [{**good_rows()["patients"][0], "patient_id": "X77"}])
     rows = good_rows()
     rows["appointments"][4] = {**rows["appointments"][4], "patient_id": "X77"}
     assert run(rows, settings).row_failures.height == 1  # batch only: X77 unknown
-    report = run(rows, settings, engine=sqlite_engine)
+    report = run(rows, settings, engine=engine)
     assert report.row_failures.height == 0
 
 
@@ -311,7 +312,8 @@ def test_survey_for_appointment_completed_in_the_warehouse_passes(settings, sqli
     ]
 
 
-def test_daily_volume_below_half_of_usual_refuses(settings, sqlite_engine):
+def test_daily_volume_below_half_of_usual_refuses(settings, engine):
+    sqlite_engine = engine  # both backends
     history = [appointment(i) for i in range(1000, 1200)]  # 100 a department over 20 days
     _store(sqlite_engine, "appointments", history)
     rows = good_rows()
@@ -399,3 +401,65 @@ def test_key_reused_for_another_patient_across_files_is_quarantined(settings, sq
     assert report.row_failures.select("line", "column_name", "expectation").rows() == [
         (6, "appointment_id", "appointments.appointment_id.same_patient_id_as_stored")
     ]
+
+
+# --- The catalogue in the docs, the validate command -------------------------------------------------
+
+
+def test_docs_catalogue_is_in_step_with_the_checks():
+    """Regenerate with: python -c 'from expectations._checks import catalogue_markdown as c; print(c())'."""
+    from pathlib import Path
+
+    from expectations._checks import catalogue_markdown
+
+    doc = (Path(__file__).parents[1] / "docs" / "data-quality.md").read_text()
+    start, end = "<!-- catalogue:start -->\n", "<!-- catalogue:end -->"
+    assert doc[doc.index(start) + len(start) : doc.index(end)] == catalogue_markdown()
+
+
+def _cli(*args):
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    return CliRunner().invoke(app, list(args), env={"COLUMNS": "250"})
+
+
+def test_validate_command_dry_run_prints_and_loads_nothing(synthetic_dir, settings, tmp_path):
+    import shutil
+
+    source = Path(shutil.copytree(synthetic_dir, tmp_path / "x", ignore=shutil.ignore_patterns("truth")))
+    claims = pl.read_csv(source / "claims.csv", infer_schema=False).with_row_index("_i")
+    paid = claims.filter(pl.col("paid_amount").is_not_null())["_i"].head(3)
+    claims.with_columns(
+        pl.when(pl.col("_i").is_in(paid.implode())).then(pl.lit("99999.5")).otherwise("paid_amount").alias("paid_amount")
+    ).drop("_i").write_csv(source / "claims.csv")
+    ratings = pl.read_csv(source / "surveys.csv", infer_schema=False)
+    ratings.with_columns(pl.lit("12").alias("provider_rating")).head(2).vstack(ratings.slice(2)).write_csv(
+        source / "surveys.csv"
+    )
+    result = _cli("validate", str(source), "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    paid_check = next(r for r in payload["results"] if r["expectation"] == "claims.paid_amount.not_above_billed")
+    assert (paid_check["unexpected_count"], paid_check["examples"]) == (3, ["99999.5"])
+    assert payload["refused"] is False and payload["rows_to_quarantine"] == 3
+    # the contract reader's own quarantine (the out-of-range ratings) is reported too
+    assert sum(r["rows"] for r in payload["contract_quarantine"] if r["extract"] == "surveys") == 2
+    assert not (settings.data_dir / "warehouse.sqlite").exists() or not sa.inspect(
+        sa.create_engine(settings.warehouse_url)
+    ).has_table("appointments")
+    table = _cli("validate", str(source))
+    assert table.exit_code == 0 and "claims.paid_amount.not_above_billed" in table.output
+
+
+def test_validate_command_exits_non_zero_when_the_batch_would_be_refused(synthetic_dir, settings, tmp_path):
+    import shutil
+
+    source = Path(shutil.copytree(synthetic_dir, tmp_path / "x", ignore=shutil.ignore_patterns("truth")))
+    frame = pl.read_csv(source / "appointments.csv", infer_schema=False)
+    frame.with_columns(pl.lit(None, pl.String).alias("provider_id")).write_csv(source / "appointments.csv")
+    refused = _cli("validate", str(source))
+    assert refused.exit_code == 3
+    assert "appointments.provider_id.missing_rate" in refused.output and "REFUSE" in refused.output
+    assert _cli("validate", str(source), "--accept-warnings", "--json").exit_code == 0

@@ -473,3 +473,31 @@ def test_discharges_with_partial_follow_up(system):
     share = follow["encounter_id"].n_unique() / discharged.height
     assert 0.25 < share < 0.85
     assert set(e["encounter_class"]) == {"inpatient", "emergency", "observation"}
+
+
+def test_slots_busier_specialties_booked_further_ahead(system):
+    _, frames, _ = system
+    slots = frames["slots"]
+    assert slots["provider_id"].n_unique() <= 2 * frames["departments"].height  # a panel, not everyone
+    ahead = (
+        slots.drop_nulls("booked_at")
+        .with_columns(days=(pl.col("slot_start") - pl.col("booked_at")).dt.total_hours() / 24)
+        .group_by("department_id")
+        .agg(pl.col("days").mean())
+    )
+    days = dict(ahead.iter_rows())
+    assert days["D06"] > 1.5 * days["D01"]  # dermatology's backlog vs family medicine
+    assert (slots["released_at"] < slots["booked_at"]).drop_nulls().all()
+    assert (slots["booked_at"] < slots["slot_start"]).drop_nulls().all()
+    assert slots.filter(pl.col("blocked"))["booked_at"].null_count() == slots["blocked"].sum()
+
+
+def test_progress_callback_reaches_every_patient(tmp_path, monkeypatch):
+    monkeypatch.setattr("pipelines.synthetic.generator.CHUNK_PATIENTS", 40)
+    calls = []
+    generate_health_system(
+        tmp_path, patients=100, months=2, seed=1, as_of=AS_OF, progress=lambda *a: calls.append(a)
+    )
+    patient_steps = [(done, total) for stage, done, total in calls if stage.startswith("Patients")]
+    assert patient_steps[-1] == (100, 100)
+    assert len(patient_steps) == 4  # start + three chunks

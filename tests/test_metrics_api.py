@@ -75,14 +75,28 @@ def test_group_by_site_and_age_band(prepared):
     }
 
 
-def test_age_band_is_age_at_the_visit():
-    # P3 turns 76 on 2026-03-03 and was 75 the day before: both visits fall in 75+; P2 turns 16 on 03-02.
-    birthday = [appointment("B1", "completed", dt.datetime(2026, 3, 1, 9), patient_id="P2"),
-                appointment("B2", "completed", dt.datetime(2026, 3, 2, 9), patient_id="P2")]
-    out = metrics.prepare(frames(appointments=birthday))["appointments"].collect()
-    assert out.sort("appointment_id")["age_band"].to_list() == ["0-17", "0-17"]
-    band = metrics.prepare(frames(appointments=[appointment("B3", "completed", dt.datetime(2028, 3, 2), patient_id="P2")]))
-    assert band["appointments"].collect()["age_band"].to_list() == ["18-34"]
+@pytest.mark.parametrize(
+    ("visit", "band"),
+    [
+        (dt.datetime(2028, 3, 1, 23, 59), "0-17"),  # P2 (born 2010-03-02) the day before turning 18
+        (dt.datetime(2028, 3, 2, 0, 0), "18-34"),  # on the 18th birthday
+        (dt.datetime(2045, 3, 1, 12), "18-34"),  # still 34
+        (dt.datetime(2045, 3, 2, 12), "35-49"),  # 35
+    ],
+)
+def test_age_band_is_age_on_the_visit_day(visit, band):
+    data = frames(appointments=[appointment("B1", "completed", visit, patient_id="P2")])
+    assert metrics.prepare(data)["appointments"].collect()["age_band"].cast(pl.String).to_list() == [band]
+
+
+def test_age_band_of_a_leap_day_birth():
+    data = frames(appointments=[appointment("B1", "completed", dt.datetime(2022, 2, 28, 9), patient_id="P1"),
+                                appointment("B2", "completed", dt.datetime(2022, 2, 27, 9), patient_id="P1")])
+    data["patients"] = data["patients"].with_columns(
+        pl.when(pl.col("patient_id") == "P1").then(dt.date(2004, 2, 29)).otherwise(pl.col("birth_date")).alias("birth_date")
+    )
+    out = metrics.prepare(data)["appointments"].collect().sort("appointment_id")
+    assert out["age_band"].cast(pl.String).to_list() == ["18-34", "0-17"]  # 18 on 28 Feb in a common year
 
 
 def test_period_month_and_week(prepared):

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from metrics.no_show_model import registry
 from metrics.no_show_model.actions import ACTIONABILITY
-from metrics.no_show_model.pipeline import ModelParams, inner_pipeline, to_model_input
+from metrics.no_show_model.pipeline import ModelParams, calibrated_risk, inner_pipeline, to_model_input
 from metrics.no_show_model.reasons import GROUP_NAMES, reason_contributions
 from metrics.no_show_model.scoring import monitoring_frame, score_frame, score_upcoming, write_scores
 from metrics.no_show_model.toy import toy_health_system
@@ -93,6 +93,14 @@ def test_scores_carry_reasons_actions_and_benefit(trained):
     expected = scored["risk"] * scored["suggested_action"].replace_strict(ACTIONABILITY, return_dtype=pl.Float64)
     assert np.allclose(scored["expected_benefit"].to_numpy(), expected.to_numpy())
     assert scored.sort("rank")["expected_benefit"].is_sorted(descending=True)
+
+
+def test_risk_from_encoded_scores_equals_predict_proba(trained):
+    _, _, frames, mv = trained
+    x = to_model_input(labelled_dataset(frames, AS_OF, mv.artifact["centre_zip"]).head(500))
+    model = mv.artifact["model"]
+    inner = inner_pipeline(model)
+    assert np.allclose(calibrated_risk(model, inner.decision_function(x)), model.predict_proba(x)[:, 1])
 
 
 def test_reasons_follow_the_planted_effects(trained):

@@ -8,7 +8,6 @@ role on a loaded warehouse and looks for the test data's patient identifiers in 
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import polars as pl
@@ -22,7 +21,6 @@ from pipelines.access import accounts, audit, can
 from pipelines.access.roles import PERMISSIONS, ROLES
 
 ROOT = Path(__file__).resolve().parents[1]
-PW = "a sound passphrase"
 
 A, M, Q, C, N = "admin", "manager", "qi", "coordinator", "analyst"
 #: permission -> the roles allowed (everything else is refused).
@@ -117,6 +115,7 @@ def test_excel_export_escapes_formulas():
 
 # --- On a loaded warehouse, through the real pages -------------------------------------------------
 
+from tests.dashboard_support import PASSWORD  # noqa: E402
 from tests.dashboard_support import copy_warehouse, create_account, loaded_warehouse_file, signed_in_app  # noqa: E402
 
 
@@ -230,7 +229,7 @@ REFUSED = [(role, page.script) for role in ROLES for page in PAGES if role not i
 def role_accounts(sqlite_engine, fast_password_hashing):
     """One account per role (no data needed: a refused page must stop before reading any)."""
     for role in ROLES:
-        create_account(sqlite_engine, role, departments="D01" if role == "coordinator" else None)
+        create_account(sqlite_engine, role, username=f"test_{role}", departments="D01" if role == "coordinator" else None)
     return sqlite_engine
 
 
@@ -240,7 +239,9 @@ def test_pages_refuse_a_role_on_the_server(role_accounts, role, script):
     from dashboard import signin
 
     at = AppTest.from_file(str(ROOT / "dashboard" / script), default_timeout=60)
-    at.session_state[signin.USER_KEY] = accounts.get_user(role_accounts, f"test_{role}")
+    user = accounts.get_user(role_accounts, f"test_{role}")
+    assert user is not None and user.role == role
+    at.session_state[signin.USER_KEY] = user
     at.session_state[signin.LAST_ACTIVITY_KEY] = audit.utcnow()
     at.run()
     assert not at.exception
@@ -278,3 +279,50 @@ def test_sql_metacharacters_in_url_filters_and_text_fields(loaded):
         stored = conn.execute(select(annotations.c.title, annotations.c.description)).all()
     assert (title, SQL_NASTY[2]) in [tuple(r) for r in stored]  # stored verbatim, executed nowhere
     assert counts() == before
+
+
+@pytest.mark.slow
+def test_coordinator_sees_contact_details_only_for_assigned_departments(
+    scored_warehouse_file, settings, fast_password_hashing, deferred_downloads
+):
+    """Minimum necessary for coordinators: names and phones of their departments' patients only,
+    on screen and in the worklist export; the view is audited once as ``page.view``."""
+    from pipelines import outreach
+
+    copy_warehouse(scored_warehouse_file, settings)
+    engine = warehouse.make_engine(settings)
+    try:
+        scored = outreach.scored_frames(engine)["appointments"]
+        busiest = scored.group_by("department_id").len().sort(["len", "department_id"], descending=[True, False])
+        mine, others = busiest["department_id"][0], busiest["department_id"][1:].to_list()
+        in_mine = set(scored.filter(pl.col("department_id") == mine)["patient_id"])
+        only_elsewhere = set(scored.filter(pl.col("department_id").is_in(others))["patient_id"]) - in_mine
+        patients = warehouse.read_table(engine, "patients", columns=["patient_id", "phone", "mrn"])
+        phones_elsewhere = set(patients.filter(pl.col("patient_id").is_in(list(only_elsewhere)))["phone"].drop_nulls())
+        mrns_elsewhere = set(patients.filter(pl.col("patient_id").is_in(list(only_elsewhere)))["mrn"])
+        mrns_mine = set(patients.filter(pl.col("patient_id").is_in(list(in_mine)))["mrn"])
+        assert phones_elsewhere and mrns_elsewhere and mrns_mine, "the test data must have patients on both sides"
+
+        username = create_account(engine, "coordinator", departments=mine)
+        at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=90)
+        at.run()
+        at.text_input(key="signin_username").input(username)
+        at.text_input(key="signin_password").input(PASSWORD)
+        at.button[0].click()
+        at.run()
+        at.switch_page("views/worklist.py").run()
+        assert not at.exception, [e.value for e in at.exception]
+        text = rendered_text(at)
+        tokens = set(re.findall(r"[\w.+@-]+", text))
+        tables = [d.value for d in at.dataframe if "mrn" in d.value.columns]
+        assert tables and len(tables[0]) > 0, "the coordinator's worklist shows patients with their MRN"
+        assert set(tables[0]["mrn"].astype(str)) <= mrns_mine
+        assert not (mrns_elsewhere & tokens) and not [p for p in phones_elsewhere if p in text]
+        exported = [build() for name, build in deferred_downloads.items() if name.endswith(".csv")]
+        assert exported, "the worklist offers a CSV export to coordinators"
+        csv_text = exported[0].decode("utf-8-sig")
+        assert not [p for p in phones_elsewhere if p in csv_text]
+        views = audit.list_audit(engine, action="page.view", username=username)
+        assert views.height == 1 and views["target"][0] == "worklist"
+    finally:
+        engine.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 
 import polars as pl
@@ -339,7 +340,8 @@ def _scored_departments(engine) -> list[str]:
 def _signed_in(engine, role: str, departments: list[str] | None = None):
     from streamlit.testing.v1 import AppTest
 
-    username = create_account(engine, role, departments=",".join(departments) if departments else None)
+    username = create_account(engine, role, username=f"test_{role}",
+                              departments=",".join(departments) if departments else None)
     at = AppTest.from_file(APP, default_timeout=90)
     at.run()
     at.text_input(key="signin_username").input(username)
@@ -391,11 +393,11 @@ def test_page_coordinator_records_an_outcome_and_the_row_leaves_the_queue(scored
     assert set(table["Patient"] if "Patient" in table else table["patient_name"]) == set(
         mine_pats.select(pl.concat_str("first_name", pl.lit(" "), "last_name")).to_series())
     text = _rendered_text(at)
-    only_elsewhere = set(others.get_column("phone")) - set(mine_pats.get_column("phone"))
+    only_elsewhere = set(others.get_column("phone").drop_nulls()) - set(mine_pats.get_column("phone"))
     assert only_elsewhere and not [p for p in only_elsewhere if p in text]
     views = list_audit(scored_wh, action="page.view")
     assert views.height == 1 and views.item(0, "rows") == expected and views.item(0, "target") == "worklist"
-    assert not [p for p in mine_pats.get_column("phone") if p in (views.item(0, "detail") or "")]
+    assert not [p for p in mine_pats.get_column("phone").drop_nulls() if p in (views.item(0, "detail") or "")]
 
     picked = at.selectbox(key="wl_pick").value
     at.text_area(key="wl_note").input("Asked about a ride; =cmd|' /C calc'!A0")
@@ -428,8 +430,8 @@ def test_page_manager_is_refused_and_sees_no_patient_data(scored_wh):
     assert not page.dataframe and not page.get("selectbox")
     text = _rendered_text(page)
     pats = _patients(scored_wh)
-    assert not [p for p in pats.get_column("phone") if p in text]
-    assert not [e for e in pats.get_column("email") if e in text]
+    assert not [p for p in pats.get_column("phone").drop_nulls() if p in text]
+    assert not [e for e in pats.get_column("email").drop_nulls() if e in text]
     assert list_audit(scored_wh, action="access.denied").item(0, "target") == "page:worklist"
     assert list_audit(scored_wh, action="page.view").is_empty()
 
@@ -452,3 +454,41 @@ def test_page_coordinator_without_departments_sees_an_empty_list(scored_wh):
     at.switch_page("views/worklist.py").run()
     assert problems(at) == [] and not at.dataframe
     assert any("No departments are assigned" in i.value for i in at.info)
+
+
+def test_page_my_list_assignment_and_audited_export(scored_wh, monkeypatch):
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    from pipelines import outreach
+    from pipelines.access import list_audit
+
+    captured: dict = {}
+    real = MediaFileManager.add_deferred
+
+    def spy(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        captured[file_name] = data_callable
+        return real(self, data_callable, mimetype, coordinates, file_name=file_name, **kwargs)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", spy)
+    mine = _scored_departments(scored_wh)[:1]
+    at = _signed_in(scored_wh, "coordinator", mine)
+    at.switch_page("views/worklist.py").run()
+    total = len(at.dataframe[0].value)
+    picked = at.selectbox(key="wl_pick").value
+    at.button(key="wl_assign_me").click().run()
+    assert problems(at) == []
+    assert outreach.read_assignments(scored_wh).select("appointment_id", "assigned_to").rows() == [
+        (picked, "test_coordinator")]
+    at.toggle(key="wl_mine").set_value(True).run()
+    assert len(at.dataframe[0].value) == 1
+    at.toggle(key="wl_mine").set_value(False).run()
+    assert len(at.dataframe[0].value) == total
+    assert list_audit(scored_wh, action="outreach.assign").height == 1
+
+    csv_build = next(build for name, build in captured.items() if name.endswith(".csv"))
+    text = csv_build().decode("utf-8-sig")
+    assert text.splitlines()[0].startswith("rank,appointment_id,patient_name,mrn,phone,email")
+    assert len(text.splitlines()) == total + 1
+    exports = list_audit(scored_wh, action="export")
+    assert exports.select("target", "rows").rows() == [("worklist", total)]
+    assert json.loads(exports.item(0, "detail")) == {"format": "csv"}

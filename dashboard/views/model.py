@@ -63,30 +63,37 @@ with perf_tab, ui.friendly_errors("show the model's performance"):
                                x_title="Predicted no-show probability (bin mean)", y_title="Observed no-show rate",
                                unit="share", hover_n=count)
             st.plotly_chart(fig, key="model.calibration")
-    if not report.subgroups.is_empty():
+    subgroups = model_pkg.subgroup_calibration(data.engine())
+    if not subgroups.is_empty():
         st.subheader("Calibration and discrimination by subgroup")
         st.caption("Flags mark a subgroup whose AUROC is well below the overall one, or whose observed rate is "
                    "materially and significantly away from the predicted rate.")
-        ui.table(report.subgroups, "model_subgroups", user, key="model.subgroups")
+        if ui.suppresses_small_cells(user) and {"n", "no_shows"} <= set(subgroups.columns):
+            subgroups = ui.suppress(subgroups.with_columns(pl.col("no_shows").alias("numerator")), user).drop(
+                "numerator")
+        ui.table(subgroups, "model_subgroups", user, key="model.subgroups")
 
 with monitor_tab, ui.friendly_errors("show the monitoring"):
-    monitoring = getattr(model_pkg, "monitoring_frame", None)
-    if monitoring is None:
-        st.info("Monitoring needs scored appointments that have since happened: score with `carepulse score`; "
-                "the weekly comparison appears once those visits are in a later load.")
+    frame = model_pkg.monitoring_frame(data.engine())
+    if frame.is_empty():
+        st.info("No scored appointment has happened yet: score the coming visits with `carepulse score`; the "
+                "weekly comparison appears once those visits are in a later load.")
     else:
-        frame = monitoring(data.engine())
-        if frame.is_empty():
-            st.info("No scored appointment has happened yet: monitoring starts after the next load.")
-        else:
-            week = "week" if "week" in frame.columns else frame.columns[0]
-            predicted = next(c for c in frame.columns if "pred" in c)
-            observed = next(c for c in frame.columns if "obs" in c)
-            count = "n" if "n" in frame.columns else None
-            st.plotly_chart(
-                charts.lines(frame.sort(week), x=week, ys=[(predicted, "Predicted"), (observed, "Observed")],
-                             title="Predicted against observed no-show rate, by week of the visit",
-                             x_title="Week of the visit", y_title="No-show rate", unit="share", hover_n=count),
-                key="model.monitoring",
+        shown = ui.suppress(frame.rename({"no_shows": "numerator"}).with_columns(pl.col("n").alias("denominator")),
+                            user)
+        if ui.suppresses_small_cells(user):
+            shown = shown.with_columns(
+                pl.when(pl.col("suppressed")).then(None).otherwise(pl.col(c)).alias(c)
+                for c in ("predicted_rate", "observed_rate")
             )
-            ui.table(frame, "model_monitoring", user, key="model.monitoring_table")
+        st.plotly_chart(
+            charts.lines(shown.sort("week"), x="week", ys=[("predicted_rate", "Predicted"), ("observed_rate", "Observed")],
+                         title="Predicted against observed no-show rate, by week of the visit",
+                         x_title="Week of the visit", y_title="No-show rate", unit="share", hover_n="n"),
+            key="model.monitoring",
+        )
+        st.caption("Scored visits whose outcome is known (cancelled visits left out: the risk is that of a no-show "
+                   "if the visit is not cancelled). A persistent gap between the lines means the model needs "
+                   "retraining.")
+        ui.table(shown.rename({"numerator": "no_shows"}).drop("denominator"), "model_monitoring", user,
+                 key="model.monitoring_table")

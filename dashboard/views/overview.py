@@ -43,12 +43,16 @@ filters = view.metric_filters()
 previous = view.previous()
 with ui.friendly_errors("compute the headline measures"), st.spinner("Computing the headline measures..."):
     current = ui.suppress(data.catalogue(KPI_METRICS, run, start=view.start, end=view.end, filters=filters), user)
-    before = ui.suppress(
-        data.catalogue(KPI_METRICS, run, start=previous.start, end=previous.end, filters=filters), user
-    )
-    weekly = ui.suppress(
-        data.catalogue(KPI_METRICS, run, period="week", start=view.start, end=view.end, filters=filters), user
-    )
+    if previous.end < data.filter_options(run).first_date:  # nothing loaded that early: no query
+        before = current.clear()
+    else:
+        before = ui.suppress(
+            data.catalogue(KPI_METRICS, run, start=previous.start, end=previous.end, filters=filters), user
+        )
+    # The SPC icons read the weekly series unsuppressed: an icon reveals no count, and dropping the small
+    # weeks would bias the limits. The sparkline shows the same weeks, suppressed like every number shown.
+    weekly = data.catalogue(KPI_METRICS, run, period="week", start=view.start, end=view.end, filters=filters)
+    shown_weekly = ui.suppress(weekly, user)
 
     import metrics
     from metrics.spc import spc
@@ -65,10 +69,10 @@ with ui.friendly_errors("compute the headline measures"), st.spinner("Computing 
         delta = change(value, prior)
         target = targets.get(name)
         status = rag_status(value, target, definition.better)
-        series = weekly.filter(pl.col("metric") == name).sort("period")
+        series = shown_weekly.filter(pl.col("metric") == name).sort("period")
         variation, assurance = None, "none"
-        usable = series.filter(pl.col("value").is_not_null())
-        if usable.height >= 2:
+        usable = weekly.filter((pl.col("metric") == name) & pl.col("value").is_not_null()).sort("period")
+        if usable.height >= 3:
             try:
                 result = spc(usable, **spc_arguments(definition, target=target))
                 variation, assurance = result.last_phase.get("nhs_variation"), result.last_phase.get("assurance")
@@ -93,6 +97,8 @@ with ui.friendly_errors("compute the headline measures"), st.spinner("Computing 
             label, colour, icon = RAG_BADGE[status]
             target_text = f"target {charts.format_value(target, definition.unit)}" if target is not None else ""
             st.badge(f"{label} ({target_text})" if target_text else label, color=colour, icon=icon)
+            if delta is None:
+                st.caption("No value for the previous period to compare with.")
             if variation:
                 st.caption(f"{VARIATION.get(variation, variation)}; {ASSURANCE.get(assurance, assurance)}")
             if not series.is_empty():

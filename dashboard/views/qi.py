@@ -19,9 +19,11 @@ import metrics  # noqa: E402
 st.title("QI meeting")
 st.caption(f"Statistical process control: is a change a signal or noise? {view.describe()}.")
 
-charted = [m for m in metrics.REGISTRY.values() if not m.category]
+charted = [m.name for m in metrics.REGISTRY.values() if not m.category]
 c1, c2, c3, c4 = st.columns([3, 2, 2, 1])
-definition = c1.selectbox("Metric", charted, format_func=lambda m: m.title, key="qi.metric")
+definition = metrics.get_metric(
+    c1.selectbox("Metric", charted, format_func=lambda name: metrics.get_metric(name).title, key="qi.metric")
+)
 group = c2.selectbox("Chart for", ["all", *sections.GROUPINGS], key="qi.group",
                      format_func=lambda g: "Whole selection" if g == "all" else sections.GROUPINGS[g])
 group_value, scope = None, "whole selection"
@@ -69,8 +71,20 @@ table = chart.annotations if chart is not None else pl.DataFrame()
 if table.is_empty():
     st.caption("No annotations on this metric in the selected dates.")
 else:
-    st.dataframe(exports.escape_frame(table.select("annotated_on", "title", "description", "starts_phase",
-                                                   "department_id", "created_by")), hide_index=True, key="qi.annotations")
+    st.dataframe(
+        exports.escape_frame(table.select("annotated_on", "title", "description", "starts_phase", "department_id",
+                                          "created_by")),
+        hide_index=True,
+        key="qi.annotations",
+        column_config={
+            "annotated_on": st.column_config.DateColumn("Date", format="YYYY-MM-DD"),
+            "title": "Title",
+            "description": "Description",
+            "starts_phase": st.column_config.CheckboxColumn("Starts a phase"),
+            "department_id": st.column_config.TextColumn("Department", help="Empty: system-wide"),
+            "created_by": "Added by",
+        },
+    )
 
 if ui.can(user, "edit:annotations"):
     department_scope = group_value if group == "department" else None

@@ -52,9 +52,11 @@ def _scored(url: str, load_run_id: int, score_run_id: int) -> dict[str, pl.DataF
     return outreach.scored_frames(engine)
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def _effect(url: str, load_run_id: int, score_run_id: int, outcomes_seen: int, depts: tuple[str, ...]):
-    frames = outreach.effect_frames(engine)
+@st.cache_data(show_spinner="Comparing contacted and uncontacted visits...", max_entries=16)
+def _effect(url: str, load_run_id: int, score_run_id: int, depts: tuple[str, ...]):
+    """Keyed on the load run, not on the outcomes: a comparison only changes when a load brings the
+    attendance of visits (outcomes recorded since then concern visits whose attendance is unknown)."""
+    frames = outreach.effect_frames(engine, depts)
     return outreach_effect(frames["risk_scores"], frames["appointments"], frames["outcomes"], departments=list(depts))
 
 
@@ -75,18 +77,22 @@ dept_labels = dict(scored["departments"].select("department_id", "name").iter_ro
 providers = scored["providers"].filter(pl.col("department_id").is_in(list(departments)))
 prov_labels = dict(providers.select("provider_id", "name").iter_rows())
 
+sidebar = ui.current_filters()  # the sidebar's department / provider choice seeds the page's own filters
 with st.container(border=True):
     cols = st.columns([2, 2, 2, 2])
     dates = cols[0].date_input("Visit dates", value=(as_of.date(), horizon_end), format="YYYY-MM-DD", key="wl_dates")
     chosen_depts = cols[1].multiselect("Department", list(departments), format_func=lambda d: dept_labels.get(d, d),
+                                       default=[d for d in sidebar.values("dept") if d in departments],
                                        placeholder="All of mine", key="wl_dept")
     chosen_provs = cols[2].multiselect("Provider", sorted(prov_labels, key=prov_labels.get),
+                                       default=[p for p in sidebar.values("prov") if p in prov_labels],
                                        format_func=lambda p: prov_labels.get(p, p), placeholder="All", key="wl_prov")
     chosen_bands = cols[3].multiselect("Risk band", list(RISK_BANDS), placeholder="All", key="wl_band")
     toggles = st.columns([2, 2, 4])
     not_yet_worked = toggles[0].toggle("Not yet worked only", value=True, key="wl_unworked")
     mine = toggles[1].toggle("My list only", value=False, key="wl_mine")
 
+outcomes = outreach.read_outcomes(engine)  # no notes: they are free text and not shown in the list
 start, end = (tuple(dates) + (None, None))[:2] if isinstance(dates, (tuple, list)) else (dates, dates)
 view = WorklistFilters(
     start=start,
@@ -102,14 +108,17 @@ with ui.friendly_errors("build the worklist"):
     worklist = build_worklist(
         scored["scores"], scored["appointments"], scored["departments"], scored["providers"],
         allowed_departments=departments,
-        outcomes=outreach.read_outcomes(engine, patient_ids=scored["appointments"].get_column("patient_id").unique()),
+        outcomes=outcomes,
         assignments=outreach.read_assignments(engine),
         filters=view,
         today=as_of,
     )
-    if shows_contact:
-        worklist = with_contact(worklist, outreach.contact_details(engine, worklist.get_column("patient_id")))
-        record_view(user, "worklist", rows=worklist.height, detail=view.describe())
+    if shows_contact:  # read only for the rows on screen; the export reads its own at click time
+        shown_rows = worklist.head(SHOWN_ROWS)
+        shown_rows = with_contact(shown_rows, outreach.contact_details(engine, shown_rows.get_column("patient_id")))
+        record_view(user, "worklist", rows=shown_rows.height, detail=view.describe())
+    else:
+        shown_rows = worklist.head(SHOWN_ROWS)
 
     counts = worklist_counts(worklist)
     tiles = st.columns(4)
@@ -128,7 +137,7 @@ with ui.friendly_errors("build the worklist"):
         else:
             st.info("No upcoming appointments for these filters in your departments.")
     else:
-        display = worklist.head(SHOWN_ROWS).with_columns(
+        display = shown_rows.with_columns(
             pl.when(pl.col("last_outcome").is_not_null())
             .then(pl.format("{} ({})", pl.col("last_outcome").str.replace_all("_", " "),
                             pl.col("last_outcome_at").dt.strftime("%Y-%m-%d")))
@@ -167,10 +176,13 @@ with ui.friendly_errors("build the worklist"):
             st.caption(f"Showing the first {SHOWN_ROWS:,} of {worklist.height:,} rows; narrow the filters or export.")
 
         if ui.can(user, "export:worklist"):
-            export = worklist.drop("patient_id", "score_run_id", "reason_1", "reason_2", "reason_3")
 
             def _download(fmt: str):
-                def build() -> bytes:
+                def build() -> bytes:  # runs on click: contact details are read for the export only then
+                    export = worklist
+                    if shows_contact:
+                        export = with_contact(export, outreach.contact_details(engine, export.get_column("patient_id")))
+                    export = export.drop("patient_id", "score_run_id", "reason_1", "reason_2", "reason_3")
                     payload = exports.to_csv_bytes(export) if fmt == "csv" else exports.to_excel_bytes(export, "worklist")
                     record(engine, user.username, "export", target="worklist", detail={"format": fmt}, rows=export.height)
                     return payload
@@ -186,13 +198,13 @@ with ui.friendly_errors("build the worklist"):
         # --- Work one appointment --------------------------------------------------------------
         st.subheader("Work an appointment")
         rows = {r["appointment_id"]: r for r in display.iter_rows(named=True)}
-        if st.session_state.get("wl_pick") not in rows:
-            st.session_state.pop("wl_pick", None)
 
         def _label(appointment_id: str) -> str:
+            # Stable per appointment (no rank): Streamlit matches the choice by this label, so a row
+            # that leaves the list resets the box to the new first row, on screen too.
             r = rows[appointment_id]
-            who = r.get("patient_name") or "patient"
-            return (f"#{r['rank']} · {r['scheduled_start']:%a %d %b %H:%M} · {who} · {r['department']} · "
+            who = r.get("patient_name") or f"appointment {appointment_id}"
+            return (f"{r['scheduled_start']:%a %d %b %H:%M} · {who} · {r['department']} · "
                     f"{r['risk_pct']:.1f}% {r['risk_band']}")
 
         picked = st.selectbox("Appointment", list(rows), format_func=_label, key="wl_pick")
@@ -221,7 +233,8 @@ with ui.friendly_errors("build the worklist"):
                     st.rerun()
                 if buttons[2].button("Take the next 10", key="wl_take10",
                                      help="Assign to you the 10 best-ranked unassigned rows of this view"):
-                    free = worklist.filter(pl.col("assigned_to").is_null()).head(10).get_column("appointment_id")
+                    free = worklist.filter(pl.col("assigned_to").is_null() & ~pl.col("worked")).head(10)
+                    free = free.get_column("appointment_id")
                     n = outreach.assign(engine, free.to_list(), assigned_to=user.username, assigned_by=user.username,
                                         departments=departments)
                     st.session_state[FLASH] = f"{n} appointments added to your list."
@@ -250,8 +263,7 @@ with ui.friendly_errors("build the worklist"):
 st.divider()
 st.subheader("Afterwards: did contacted patients show up more?")
 with ui.friendly_errors("compare contacted and uncontacted patients"):
-    outcomes_seen = int(outreach.read_outcomes(engine).height)
-    effect = _effect(data.warehouse_url(), run, score_run["score_run_id"], outcomes_seen, departments)
+    effect = _effect(data.warehouse_url(), run, score_run["score_run_id"], departments)
     if effect.empty:
         st.info("No scored appointment in your departments has happened yet with its attendance loaded: the "
                 "comparison appears once worked visits are in a later load.")

@@ -35,14 +35,14 @@ _LINEAR_NUMERIC = tuple(c for c in NUMERIC_FEATURES if c not in ("weekday", "hou
 class ModelParams:
     """Hyper-parameters (small and fixed: the point is a calibrated, explainable ranking)."""
 
-    learning_rate: float = 0.05
-    max_iter: int = 300
+    learning_rate: float = 0.1
+    max_iter: int = 200
     max_leaf_nodes: int = 15
     min_samples_leaf: int = 100
     l2_regularization: float = 5.0
     early_stopping: bool = True
     random_state: int = 0
-    baseline_max_rows: int = 200_000
+    baseline_max_rows: int = 100_000
 
 
 def to_model_input(features: pl.DataFrame) -> pd.DataFrame:
@@ -88,7 +88,7 @@ def logistic_pipeline() -> Pipeline:
             ("numbers", numbers, list(_LINEAR_NUMERIC)),
         ]
     )
-    return Pipeline([("columns", columns), ("classifier", LogisticRegression(C=1.0, max_iter=500))])
+    return Pipeline([("columns", columns), ("classifier", LogisticRegression(C=1.0, max_iter=300))])
 
 
 def fit_models(
@@ -155,7 +155,15 @@ def inner_pipeline(calibrated: CalibratedClassifierCV) -> Pipeline:
     return frozen.estimator if isinstance(frozen, FrozenEstimator) else frozen
 
 
+def calibrated_risk(calibrated: CalibratedClassifierCV, decision_scores: np.ndarray) -> np.ndarray:
+    """P(no-show) from the inner model's decision scores: what ``calibrated.predict_proba(X)[:, 1]``
+    returns, without encoding and predicting the rows a second time."""
+    calibrator = calibrated.calibrated_classifiers_[0].calibrators[0]
+    return np.clip(calibrator.predict(decision_scores), 0.0, 1.0)
+
+
 __all__ = [
+    "calibrated_risk",
     "FEATURES",
     "ModelParams",
     "calibrate",

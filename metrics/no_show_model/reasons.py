@@ -8,8 +8,9 @@ are the reasons. It explains the model that produces the risk (not a surrogate),
 is a real, typical patient. Only rows whose group value differs from the reference are re-predicted,
 all in one batched call on the already encoded matrix, so 100k rows take about a second.
 
-Demographic features (age, sex, payer class) and department/provider stay in the model but are
-never shown as reasons: a coordinator cannot act on them and naming them invites bias.
+Demographic features (age, sex, payer class), department/provider and the time slot stay in the
+model but are never shown as reasons: a coordinator cannot act on them and naming them invites bias.
+A group is only evaluated for rows where it has words (e.g. distance only beyond 10 km).
 """
 
 from __future__ import annotations
@@ -22,9 +23,6 @@ import polars as pl
 from sklearn.pipeline import Pipeline
 
 from metrics.no_show_model.features import CATEGORICAL_FEATURES, FEATURES, NUMERIC_FEATURES
-
-_WEEKDAYS = {1: "Monday", 2: "Tuesday", 3: "Wednesday", 4: "Thursday", 5: "Friday", 6: "Saturday", 7: "Sunday"}
-
 
 def _plural(n: pl.Expr, one: str, many: str) -> pl.Expr:
     return pl.when(n == 1).then(pl.lit(one)).otherwise(pl.lit(many))
@@ -113,20 +111,12 @@ REASON_GROUPS: tuple[ReasonGroup, ...] = (
         ),
     ),
     ReasonGroup(
-        "time_slot",
-        ("weekday", "hour"),
-        pl.format(
-            "{} {}:00 slot",
-            pl.col("weekday").cast(pl.Int64).replace_strict(_WEEKDAYS, default="", return_dtype=pl.String),
-            pl.col("hour").floor().cast(pl.Int64).cast(pl.String).str.zfill(2),
-        ),
-    ),
-    ReasonGroup(
         "modality",
         ("modality",),
-        pl.when(pl.col("modality") == "in_person").then(pl.lit("in-person visit (telehealth possible?)")),
+        pl.when((pl.col("modality") == "in_person") & pl.col("visit_type").is_in(["follow_up", "annual"])).then(
+            pl.lit("in-person visit that could be held by telehealth")
+        ),
     ),
-    ReasonGroup("visit_type", ("visit_type",), pl.format("{} visit", pl.col("visit_type").str.replace_all("_", "-"))),
 )
 
 GROUP_NAMES: tuple[str, ...] = tuple(g.name for g in REASON_GROUPS)
@@ -150,18 +140,61 @@ def _differs(values: np.ndarray, ref: np.ndarray) -> np.ndarray:
     return ((values != ref) & ~both_nan).any(axis=1)
 
 
-def reason_contributions(model: Pipeline, frame: pd.DataFrame, reference: dict[str, object]) -> np.ndarray:
-    """Log-odds contribution of each reason group per row (n_rows x n_groups; 0 where equal to reference)."""
+#: Single-number groups that can only be a reason when the row is above the typical value.
+_ABOVE_TYPICAL = {"lead_time": "lead_time_days", "distance": "distance_km", "days_since_last_visit": "days_since_last_visit"}
+
+
+def reason_texts(features: pl.DataFrame) -> pl.DataFrame:
+    """Each reason group's words for each row (null where the group says nothing about the row)."""
+    return features.select([g.text.alias(g.name) for g in REASON_GROUPS])
+
+
+def eligible_groups(features: pl.DataFrame, texts: pl.DataFrame, reference: dict[str, object]) -> np.ndarray:
+    """Rows x groups that may become a reason: the group has words for the row and, for a single
+    number (lead time, distance, days since the last visit), the row is above the typical value."""
+    checks = []
+    for g in GROUP_NAMES:
+        ok = pl.col(g).is_not_null()
+        if g in _ABOVE_TYPICAL:
+            ref = reference.get(_ABOVE_TYPICAL[g])
+            if ref is not None and ref == ref:  # not NaN
+                ok = ok & (features[_ABOVE_TYPICAL[g]] > ref).fill_null(False)
+        checks.append(ok.alias(g))
+    return texts.select(checks).to_numpy().reshape(features.height, len(GROUP_NAMES))
+
+
+def encode(model: Pipeline, frame: pd.DataFrame) -> np.ndarray:
+    """The pipeline's encoded matrix (what the boosting classifier sees)."""
+    return np.asarray(model[:-1].transform(frame), dtype=np.float64)
+
+
+def reason_contributions(
+    model: Pipeline,
+    frame: pd.DataFrame,
+    reference: dict[str, object],
+    *,
+    eligible: np.ndarray | None = None,
+    encoded: np.ndarray | None = None,
+    base: np.ndarray | None = None,
+) -> np.ndarray:
+    """Log-odds contribution of each reason group per row (n_rows x n_groups).
+
+    0 where the row equals the reference in that group, or where ``eligible`` (n_rows x n_groups
+    booleans, e.g. "has words") is False: those rows are not re-predicted.
+    """
     columns, classifier = model[:-1], model[-1]
-    encoded = np.asarray(columns.transform(frame), dtype=np.float64)
+    if encoded is None:
+        encoded = encode(model, frame)
     ref_frame = pd.DataFrame([{c: reference[c] for c in FEATURES}])[list(frame.columns)]
     ref_encoded = np.asarray(columns.transform(ref_frame), dtype=np.float64)[0]
     position = {name: i for i, name in enumerate(FEATURES)}  # ColumnTransformer keeps this order
-    base = classifier.decision_function(encoded)
+    if base is None:
+        base = classifier.decision_function(encoded)
     blocks, owners = [], []
     for g, group in enumerate(REASON_GROUPS):
         idx = [position[f] for f in group.features]
-        rows = np.flatnonzero(_differs(encoded[:, idx], ref_encoded[idx]))
+        differs = _differs(encoded[:, idx], ref_encoded[idx])
+        rows = np.flatnonzero(differs if eligible is None else differs & eligible[:, g])
         if rows.size:
             block = encoded[rows].copy()
             block[:, idx] = ref_encoded[idx]
@@ -177,12 +210,14 @@ def reason_contributions(model: Pipeline, frame: pd.DataFrame, reference: dict[s
     return contributions
 
 
-def top_reasons(features: pl.DataFrame, contributions: np.ndarray, k: int = 3) -> pl.DataFrame:
+def top_reasons(
+    features: pl.DataFrame, contributions: np.ndarray, k: int = 3, *, texts: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """``reason_1..k`` (words), ``reason_group_1..k`` (group names) per row, strongest first.
 
     Only groups that raise the risk (positive contribution) and have words for this row qualify.
     """
-    texts = features.select([g.text.alias(g.name) for g in REASON_GROUPS])
+    texts = reason_texts(features) if texts is None else texts
     text_matrix = texts.to_numpy().astype(object).reshape(len(features), len(GROUP_NAMES))
     has_words = texts.select(pl.all().is_not_null()).to_numpy().reshape(len(features), len(GROUP_NAMES))
     usable = (contributions > 1e-9) & has_words

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from metrics.no_show_model import registry
 from metrics.no_show_model.actions import suggested_actions
 from metrics.no_show_model.features import appointment_features
-from metrics.no_show_model.pipeline import inner_pipeline, to_model_input
-from metrics.no_show_model.reasons import reason_contributions, top_reasons
+from metrics.no_show_model.pipeline import calibrated_risk, inner_pipeline, to_model_input
+from metrics.no_show_model.reasons import encode, eligible_groups, reason_contributions, reason_texts, top_reasons
 from pipelines import schema
 from pipelines.settings import Settings
 
@@ -46,29 +46,59 @@ def risk_band(risk: pl.Expr, thresholds: list[float]) -> pl.Expr:
 
 
 def score_frame(
-    artifact: dict, frames: dict[str, pl.DataFrame], as_of: dt.datetime, days: int
+    artifact: dict, frames: dict[str, pl.DataFrame], as_of: dt.datetime, days: int, *, timings: dict | None = None
 ) -> pl.DataFrame:
-    """Pure scoring: risk, band, three reasons, action, expected benefit and rank per upcoming visit."""
+    """Pure scoring: risk, band, three reasons, action, expected benefit and rank per upcoming visit.
+
+    ``timings``, when given, receives the seconds spent per stage (for ``bench/model.py``).
+    """
+    clock = _Clock(timings)
     targets = upcoming_targets(frames["appointments"], as_of, days)
     feats = appointment_features(
         targets, frames["appointments"], frames["patients"], frames.get("referrals"), centre_zip=artifact["centre_zip"]
     )
+    clock("features")
     if feats.is_empty():
         return pl.DataFrame(
             schema={c: (pl.Float64 if c in ("risk", "expected_benefit") else pl.Int64 if c == "rank" else pl.String) for c in RISK_SCORE_COLUMNS}
         )
     x = to_model_input(feats)
-    risk = artifact["model"].predict_proba(x)[:, 1]
-    contributions = reason_contributions(inner_pipeline(artifact["model"]), x, artifact["reference"])
-    reasons = top_reasons(feats, contributions)
+    inner = inner_pipeline(artifact["model"])
+    encoded = encode(inner, x)  # once: the risk and every ablation reuse it
+    base = inner[-1].decision_function(encoded)
+    risk = calibrated_risk(artifact["model"], base)
+    clock("risk")
+    texts = reason_texts(feats)
+    eligible = eligible_groups(feats, texts, artifact["reference"])
+    contributions = reason_contributions(inner, x, artifact["reference"], eligible=eligible, encoded=encoded, base=base)
+    clock("reason contributions")
+    reasons = top_reasons(feats, contributions, texts=texts)
     scored = pl.concat(
         [feats.select("appointment_id", "modality", "visit_type"), pl.DataFrame({"risk": risk}), reasons], how="horizontal"
     )
     scored = pl.concat([scored, suggested_actions(scored)], how="horizontal")
-    return scored.with_columns(
+    out = scored.with_columns(
         risk_band(pl.col("risk"), artifact["band_thresholds"]).alias("risk_band"),
         pl.col("expected_benefit").rank("ordinal", descending=True).cast(pl.Int64).alias("rank"),
     ).select(RISK_SCORE_COLUMNS)
+    clock("words, actions, rank")
+    return out
+
+
+class _Clock:
+    """Records wall seconds since the previous call under a stage name (no-op without a dict)."""
+
+    def __init__(self, timings: dict | None):
+        import time
+
+        self._time, self._timings = time.perf_counter, timings
+        self._last = self._time()
+
+    def __call__(self, stage: str) -> None:
+        if self._timings is not None:
+            now = self._time()
+            self._timings[stage] = now - self._last
+            self._last = now
 
 
 def write_scores(engine: sa.Engine, scored: pl.DataFrame, *, model_version: str, as_of: dt.datetime, days: int, scored_at: dt.datetime) -> int:

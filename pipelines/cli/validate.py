@@ -116,7 +116,11 @@ def register(app: typer.Typer) -> None:
             payload = report.to_dict() | {"contract_quarantine": contract.to_dicts()}
             console.print_json(json.dumps(payload, default=str))
         else:
-            console.print(results_table(report, contract, show_all=show_all))
+            table = results_table(report, contract, show_all=show_all)
+            if table.row_count:
+                console.print(table)
+            else:
+                console.print(f"[green]All {len(report.results)} checks passed[/] (--all lists them).")
             to_quarantine = report.to_dict()["rows_to_quarantine"] + int(contract["rows"].sum() or 0)
             console.print(
                 f"{len(report.results)} checks in {report.duration_s:.1f} s; "

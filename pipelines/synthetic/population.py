@@ -21,7 +21,7 @@ from pipelines.synthetic.reference import (
     MALE_FIRST,
 )
 
-LATENT_SD = 0.35
+LATENT_SD = 0.3
 AGE_BANDS = ((0, 18, 0.21), (18, 35, 0.22), (35, 50, 0.18), (50, 65, 0.19), (65, 96, 0.20))
 LANGUAGES = ("en", "es", "zh", "vi", "ko", "ar", "fr")
 PAYER = {name: i for i, name in enumerate(PAYER_CLASSES)}

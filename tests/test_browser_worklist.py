@@ -1,0 +1,125 @@
+"""The worklist in headless Chromium against `carepulse serve`: a coordinator signs in, opens the worklist,
+records an outcome with one click, and the outcome is in the warehouse (who, when, which appointment)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from metrics.worklist import build_worklist
+from pipelines import outreach, warehouse
+from pipelines.access import accounts, list_audit
+from tests.dashboard_support import PASSWORD, copy_warehouse
+from tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, free_port, settle
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def served(scored_warehouse_file, tmp_path_factory):
+    """`carepulse serve` on a free port over a private copy of the scored warehouse, with a coordinator
+    for the busiest department of the upcoming scored visits."""
+    from pipelines.settings import Settings
+
+    home = tmp_path_factory.mktemp("served_worklist")
+    settings = Settings(data_dir=home / "data")
+    copy_warehouse(scored_warehouse_file, settings)
+    engine = warehouse.make_engine(settings)
+    scored = outreach.scored_frames(engine)
+    assert scored["appointments"].height, "the scoring run of the small system found upcoming appointments"
+    busiest = scored["appointments"].group_by("department_id").len().sort(["len", "department_id"],
+                                                                          descending=[True, False]).item(0, 0)
+    accounts.create_user(engine, "browser_coord", "coordinator", PASSWORD, actor="test", departments=busiest)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAREPULSE_")}
+    env |= {"CAREPULSE_DATA_DIR": str(settings.data_dir), "CAREPULSE_SETTINGS_FILE": str(home / "none.toml")}
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("carepulse")), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, cwd=home, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        server.kill()
+        pytest.fail("carepulse serve did not start: " + server.stdout.read().decode(errors="replace")[-2000:])
+    yield url, engine, busiest
+    server.terminate()
+    try:
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+    engine.dispose()
+
+
+@pytest.fixture
+def page(served):
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        context = browser.new_context(viewport={"width": 1500, "height": 1100})
+        yield context.new_page()
+        context.close()
+        browser.close()
+
+
+def test_coordinator_records_an_outcome_and_it_is_persisted(served, page):
+    url, engine, department = served
+    scored = outreach.scored_frames(engine)
+    expected = build_worklist(scored["scores"], scored["appointments"], scored["departments"], scored["providers"],
+                              allowed_departments=[department], today=outreach.latest_score_run(engine)["as_of"])
+    first = expected.item(0, "appointment_id")
+
+    page.goto(url + "/")
+    page.get_by_label("Username").fill("browser_coord")
+    page.get_by_role("textbox", name="Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("link", name="No-show worklist").click(timeout=60_000)
+    page.get_by_role("heading", name="No-show worklist").wait_for(timeout=60_000)
+    page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=60_000)
+    settle(page)
+    in_view = page.locator('[data-testid="stMetricValue"]').first
+    assert in_view.inner_text().strip() == f"{expected.height:,}"
+    page.screenshot(path=ARTIFACTS / "worklist-01-queue.png", full_page=True)
+
+    page.get_by_label("Note (optional)").fill("Confirmed by phone")
+    page.get_by_role("button", name="Confirmed", exact=True).click()
+    page.get_by_text("Recorded 'Confirmed'").wait_for(timeout=60_000)
+    settle(page)
+    page.screenshot(path=ARTIFACTS / "worklist-02-recorded.png", full_page=True)
+
+    stored = outreach.read_outcomes(engine, with_notes=True)
+    assert stored.select("appointment_id", "outcome", "recorded_by", "note").rows() == [
+        (first, "confirmed", "browser_coord", "Confirmed by phone")]
+    assert abs(stored.item(0, "recorded_at") - outreach.local_now()) < dt.timedelta(minutes=5)
+    assert list_audit(engine, action="outreach.record").height == 1
+    # the worked row left the queue the coordinator sees, and the picker moved on to the next one
+    assert in_view.inner_text().strip() == f"{expected.height - 1:,}"
+    box = page.locator('[data-testid="stSelectbox"]').filter(has_text="Appointment")
+    picker = " ".join([box.text_content() or "", *(i.input_value() for i in box.locator("input").all())])
+    if expected.height > 1:
+        nxt = expected.row(1, named=True)
+        assert f"{nxt['scheduled_start']:%a %d %b %H:%M}" in picker
+    assert f"{expected.item(0, 'scheduled_start'):%a %d %b %H:%M}" not in picker or (
+        expected.height > 1 and expected.item(0, "scheduled_start") == expected.item(1, "scheduled_start"))
+    views = list_audit(engine, action="page.view", username="browser_coord")
+    assert views.height == 1 and views.item(0, "rows") == expected.height
+    # no patient identifier travelled in the URL
+    patient = warehouse.read_table(engine, "patients", columns=["patient_id", "mrn", "phone", "last_name"]).filter(
+        pl.col("patient_id") == expected.item(0, "patient_id")).row(0, named=True)
+    assert not any(str(v) in page.url for v in patient.values() if v)

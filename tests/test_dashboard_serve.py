@@ -1,0 +1,36 @@
+"""`carepulse serve`: the Streamlit command line it runs, and its option checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+from pipelines.cli.serve import dashboard_script, serve_dashboard, streamlit_command
+from pipelines.errors import CarePulseError
+
+
+def test_the_command_runs_the_router_headless_on_the_given_address():
+    command = streamlit_command("0.0.0.0", 8765)
+    assert command[1:4] == ["-m", "streamlit", "run"]
+    assert Path(command[4]) == Path(dashboard_script()) and Path(command[4]).name == "app.py"
+    options = dict(zip(command[5::2], command[6::2], strict=True))
+    assert options["--server.address"] == "0.0.0.0"
+    assert options["--server.port"] == "8765"
+    assert options["--server.headless"] == "true"
+    assert options["--browser.gatherUsageStats"] == "false"
+    assert options["--client.showErrorDetails"] == "none"  # no traceback reaches a browser
+
+
+@pytest.mark.parametrize("port", [0, 70000])
+def test_an_impossible_port_is_a_user_error(port):
+    with pytest.raises(CarePulseError, match="--port"):
+        serve_dashboard(host="localhost", port=port)
+
+
+def test_serve_is_a_documented_command():
+    result = CliRunner().invoke(app, ["serve", "--help"])
+    assert result.exit_code == 0
+    assert "--host" in result.output and "--port" in result.output
