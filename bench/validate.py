@@ -39,13 +39,14 @@ def read_batch(source: Path, timezone: str):
     from pipelines.contract import EXTRACTS
     from pipelines.extract import find_extract_files, read_extract
 
-    return {name: read_extract(path, EXTRACTS[name], timezone=timezone).frame for name, path in find_extract_files(source).items()}
+    return {
+        name: read_extract(path, EXTRACTS[name], timezone=timezone).frame
+        for name, path in find_extract_files(source).items()
+    }
 
 
 def gx_sql_appointments(frames, settings, work: Path) -> None:
     """The appointments suite by GX's SQL execution engine on a SQLite table."""
-    import polars as pl
-
     from expectations._checks import checks_for
     from expectations._context import BatchContext
     from expectations._gx import _context, _quiet_gx, build_suites, suite_parameters
@@ -54,10 +55,14 @@ def gx_sql_appointments(frames, settings, work: Path) -> None:
     appointments = frames["appointments"]
     _timed(
         "gx-sql: write appointments to SQLite (ADBC)",
-        lambda: appointments.write_database("appointments", f"sqlite:///{db}", engine="adbc", if_table_exists="replace"),
+        lambda: appointments.write_database(
+            "appointments", f"sqlite:///{db}", engine="adbc", if_table_exists="replace"
+        ),
     )
     ctx = BatchContext(frames, as_of=_as_of(frames), thresholds={})
-    checks = [c for c in checks_for(["appointments"]) if c.gx is not None and "row_condition" not in c.gx(ctx, c)[1]]
+    checks = [
+        c for c in checks_for(["appointments"]) if c.gx is not None and "row_condition" not in c.gx(ctx, c)[1]
+    ]
 
     def run():
         with _quiet_gx():
@@ -66,18 +71,19 @@ def gx_sql_appointments(frames, settings, work: Path) -> None:
             source = context.data_sources.add_sqlite("staging", connection_string=f"sqlite:///{db}")
             batch = source.add_table_asset("appointments", table_name="appointments")
             batch = batch.add_batch_definition_whole_table("all").get_batch()
-            return batch.validate(suite, result_format="SUMMARY", expectation_parameters=suite_parameters(ctx, checks))
+            return batch.validate(
+                suite, result_format="SUMMARY", expectation_parameters=suite_parameters(ctx, checks)
+            )
 
     result, _ = _timed(f"gx-sql: appointments suite ({len(checks)} expectations)", run)
     print(f"{'':<48} success={result.success}")
-    del pl
 
 
 def _as_of(frames):
+    """The generated system's extract time: its latest visit that happened."""
     import polars as pl
 
-    done = frames["appointments"].filter(pl.col("status") != "scheduled")["scheduled_start"].max()
-    return done
+    return frames["appointments"].filter(pl.col("status") == "completed")["scheduled_start"].max()
 
 
 def main() -> None:
@@ -100,16 +106,24 @@ def main() -> None:
         source = work / "extracts"
         _timed(
             f"generate ({patients} patients, 24 months)",
-            lambda: generate_health_system(source, patients=patients, months=24, seed=11, as_of=date(2026, 6, 30)),
+            lambda: generate_health_system(
+                source, patients=patients, months=24, seed=11, as_of=date(2026, 6, 30)
+            ),
         )
-    frames, _ = _timed("read extracts (pipelines.extract, not validation)", lambda: read_batch(source, settings.timezone))
+    frames, _ = _timed(
+        "read extracts (pipelines.extract, not validation)", lambda: read_batch(source, settings.timezone)
+    )
     sizes = ", ".join(f"{name} {frame.height:,}" for name, frame in frames.items())
     print(f"batch: {sizes}")
     n = frames["appointments"].height
     as_of = _as_of(frames)
 
     gx_import = subprocess.run(
-        [sys.executable, "-c", "import time; t=time.perf_counter(); import great_expectations; print(time.perf_counter()-t)"],
+        [
+            sys.executable,
+            "-c",
+            "import time; t=time.perf_counter(); import great_expectations; print(time.perf_counter()-t)",
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -122,7 +136,9 @@ def main() -> None:
             continue
         report, elapsed = _timed(
             f"validate_batch executor={executor}",
-            lambda executor=executor: validate_batch(frames, settings=settings, as_of=as_of, executor=executor, data_docs=False),
+            lambda executor=executor: validate_batch(
+                frames, settings=settings, as_of=as_of, executor=executor, data_docs=False
+            ),
         )
         failed = [r.expectation for r in report.results if not r.success]
         print(

@@ -143,12 +143,21 @@ def _table(url: str, load_run_id: int | None, name: str, columns: tuple[str, ...
     return warehouse.read_table(_engine(url), name, columns=list(columns) if columns else None, where=where)
 
 
+def latest_attempt_id() -> int | None:
+    """The latest load run of any status (a refused or failed load is news for the data-quality page)."""
+    try:
+        with engine().connect() as conn:
+            return conn.execute(sa.select(sa.func.max(schema.load_runs.c.run_id))).scalar()
+    except sa.exc.SQLAlchemyError:
+        return None
+
+
 def system_table(name: str, *, columns: tuple[str, ...] | None = None, where: str | None = None) -> pl.DataFrame:
-    """A small system table (load_runs, quarantine, validation results, model registry...), cached
-    per load run. ``where`` is a trusted fragment written in this code base, never user text."""
+    """A small system table (load_runs, quarantine, validation results...), cached per load attempt.
+    ``where`` is a trusted fragment written in this code base, never user text."""
     if name not in schema.metadata.tables:
         raise KeyError(name)
-    return _table(warehouse_url(), run_id(), name, columns, where)
+    return _table(warehouse_url(), latest_attempt_id(), name, columns, where)
 
 
 def clear_small_caches() -> None:

@@ -69,7 +69,9 @@ class Check:
     def describe(self, threshold: float | None = None) -> str:
         threshold = self.threshold if threshold is None else threshold
         pct = "" if threshold is None else f"{threshold * 100:g}%"
-        return self.description.format(extract=self.extract, column=self.column, threshold_pct=pct, **self.params)
+        return self.description.format(
+            extract=self.extract, column=self.column, threshold_pct=pct, **self.params
+        )
 
 
 # --- Rule builders ------------------------------------------------------------------------------
@@ -80,7 +82,9 @@ def _not_null(column: str) -> RowRule:
 
 
 def _not_in(column: str, allowed: tuple[str, ...]) -> RowRule:
-    return lambda ctx, check: pl.col(column).is_not_null() & ~pl.col(column).is_in(pl.Series(allowed).implode())
+    return lambda ctx, check: (
+        pl.col(column).is_not_null() & ~pl.col(column).is_in(pl.Series(allowed).implode())
+    )
 
 
 def _outside(column: str, low: float | None, high: float | None) -> RowRule:
@@ -140,12 +144,17 @@ def _gx_pair(later: str, earlier: str) -> GxSpec:
 
 
 def _gx_known(column: str, target: tuple[str, str]) -> GxSpec:
-    return _gx("expect_column_values_to_be_in_set", column=column, value_set={"$PARAMETER": f"known_{target[0]}"})
+    return _gx(
+        "expect_column_values_to_be_in_set", column=column, value_set={"$PARAMETER": f"known_{target[0]}"}
+    )
 
 
 def _gx_mostly(type_: str, **kwargs) -> GxSpec:
     """A batch check as GX sees it: at least ``1 - threshold`` of values must pass."""
-    return lambda ctx, check: (type_, {**kwargs, "mostly": 1 - (ctx.thresholds.get(check.name, check.threshold) or 0)})
+    return lambda ctx, check: (
+        type_,
+        {**kwargs, "mostly": 1 - (ctx.thresholds.get(check.name, check.threshold) or 0)},
+    )
 
 
 def _key_reused(key: str, identity: str) -> RowRule:
@@ -180,8 +189,12 @@ def _pattern_rate(column: str, regex: str) -> BatchRule:
         frame = ctx.frames[check.extract]
         values = frame[column].drop_nulls()
         bad = values.filter(~values.str.contains(regex))
-        examples = () if check.is_phi else tuple(bad.unique(maintain_order=True).head(5).cast(pl.String).to_list())
-        return BatchMeasure(values.len(), bad.len(), f"{bad.len()} of {values.len()} values malformed", examples)
+        examples = (
+            () if check.is_phi else tuple(bad.unique(maintain_order=True).head(5).cast(pl.String).to_list())
+        )
+        return BatchMeasure(
+            values.len(), bad.len(), f"{bad.len()} of {values.len()} values malformed", examples
+        )
 
     return rule
 
@@ -209,10 +222,10 @@ def _volume_drop(ctx: BatchContext, check: Check) -> BatchMeasure:
     history = ctx.volume_history
     if history.is_empty():
         return BatchMeasure(0, 0, "no earlier loads to compare with")
-    batch = appointments.select(
-        "department_id", "status", pl.col("scheduled_start").dt.date().alias("day")
+    batch = appointments.select("department_id", "status", pl.col("scheduled_start").dt.date().alias("day"))
+    happened = batch.filter(
+        pl.col("status").is_in(pl.Series(RESOLVED_STATUSES).implode()) & (pl.col("day") <= ctx.today)
     )
-    happened = batch.filter(pl.col("status").is_in(pl.Series(RESOLVED_STATUSES).implode()) & (pl.col("day") <= ctx.today))
     if happened.is_empty():
         return BatchMeasure(0, 0, "no visits that happened in the batch")
     end = min(happened["day"].max(), history["day"].max())
@@ -289,7 +302,9 @@ def _contract_checks() -> list[Check]:
                         "{extract}.{column} is not one of the allowed values ({allowed})",
                         _not_in(col.name, col.allowed),
                         params={"allowed": ", ".join(col.allowed)},
-                        gx=_gx("expect_column_values_to_be_in_set", column=col.name, value_set=list(col.allowed)),
+                        gx=_gx(
+                            "expect_column_values_to_be_in_set", column=col.name, value_set=list(col.allowed)
+                        ),
                     )
                 )
             if col.min_value is not None or col.max_value is not None:
@@ -376,7 +391,11 @@ def _age_outside(ctx: BatchContext, check: Check) -> pl.Expr:
 def _gx_age(ctx: BatchContext, check: Check):
     return (
         "expect_column_values_to_be_between",
-        {"column": "birth_date", "min_value": {"$PARAMETER": "oldest_birth_date"}, "max_value": {"$PARAMETER": "today"}},
+        {
+            "column": "birth_date",
+            "min_value": {"$PARAMETER": "oldest_birth_date"},
+            "max_value": {"$PARAMETER": "today"},
+        },
     )
 
 
@@ -406,8 +425,12 @@ def _explicit_checks() -> list[Check]:
     """Plausibility, formats and batch-level checks that the contract does not imply."""
     return [
         # Temporal plausibility (row)
-        _temporal("appointments", "scheduled_start", "booked_at", "is before the booking (booked after the visit)"),
-        _temporal("appointments", "checkout_at", "checkin_at", "is before check-in (checkout before checkin)"),
+        _temporal(
+            "appointments", "scheduled_start", "booked_at", "is before the booking (booked after the visit)"
+        ),
+        _temporal(
+            "appointments", "checkout_at", "checkin_at", "is before check-in (checkout before checkin)"
+        ),
         _temporal("appointments", "roomed_at", "checkin_at", "is before check-in"),
         _temporal("appointments", "provider_start_at", "roomed_at", "is before rooming"),
         _temporal("claims", "adjudicated_at", "submitted_at", "is before submission"),
@@ -487,7 +510,9 @@ def _explicit_checks() -> list[Check]:
             "{extract}.{column} is not an e-mail address in more than {threshold_pct} of rows",
             _pattern_rate("email", r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
             threshold=0.05,
-            gx=_gx_mostly("expect_column_values_to_match_regex", column="email", regex=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+            gx=_gx_mostly(
+                "expect_column_values_to_match_regex", column="email", regex=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+            ),
         ),
         Check(
             "patients.preferred_language.format",
@@ -499,7 +524,9 @@ def _explicit_checks() -> list[Check]:
             "{extract}.{column} is not an ISO 639-1 code in more than {threshold_pct} of rows",
             _pattern_rate("preferred_language", r"^[a-z]{2}$"),
             threshold=0.05,
-            gx=_gx_mostly("expect_column_values_to_match_regex", column="preferred_language", regex=r"^[a-z]{2}$"),
+            gx=_gx_mostly(
+                "expect_column_values_to_match_regex", column="preferred_language", regex=r"^[a-z]{2}$"
+            ),
         ),
         Check(
             "claims.carc_code.format",
@@ -513,7 +540,9 @@ def _explicit_checks() -> list[Check]:
             _pattern_rate("carc_code", r"^(CO|PR|OA|PI|CR)-[A-Z]?\d{1,3}$"),
             threshold=0.05,
             gx=_gx_mostly(
-                "expect_column_values_to_match_regex", column="carc_code", regex=r"^(CO|PR|OA|PI|CR)-[A-Z]?\d{1,3}$"
+                "expect_column_values_to_match_regex",
+                column="carc_code",
+                regex=r"^(CO|PR|OA|PI|CR)-[A-Z]?\d{1,3}$",
             ),
         ),
         # Completeness (batch)

@@ -16,7 +16,6 @@ import sqlalchemy as sa
 
 from pipelines.contract import EXTRACTS
 
-
 #: Warehouse columns the checks read, by table (read together, once per batch).
 WAREHOUSE_COLUMNS: dict[str, tuple[str, ...]] = {
     "appointments": ("appointment_id", "patient_id", "status"),
@@ -76,15 +75,19 @@ class BatchContext:
             self._warehouse_cache[cache_key] = frame
         return self._warehouse_cache[cache_key]
 
+    def _key_cache_key(self, extract: str, column: str) -> tuple:
+        excluded = self.quarantined_lines.get(extract)
+        return (extract, column, None if excluded is None else id(excluded))
+
     def known_keys(self, extract: str, column: str) -> pl.Series:
         """Every value of ``extract.column`` in the warehouse or in the batch's rows that will load.
 
         Not deduplicated (``is_in`` hashes it anyway); cached until the extract's quarantine changes,
         since several checks look up the same key set (claims, surveys and referrals -> appointments).
         """
-        excluded = self.quarantined_lines.get(extract)
-        cache_key = (extract, column, None if excluded is None else excluded.len())
+        cache_key = self._key_cache_key(extract, column)
         if cache_key not in self._keys_cache:
+            excluded = self.quarantined_lines.get(extract)
             parts = [self._warehouse(extract, [column])[column]]
             if extract in self.frames and column in self.frames[extract].columns:
                 batch = self.frames[extract]
@@ -96,10 +99,9 @@ class BatchContext:
 
     def known_key_hashes(self, extract: str, column: str) -> pl.Series:
         """64-bit hashes of :meth:`known_keys`, for fast membership tests (see ``_unknown_reference``)."""
-        keys = self.known_keys(extract, column)
-        cache_key = ("hash", extract, column, keys.len())
+        cache_key = ("hash", *self._key_cache_key(extract, column))
         if cache_key not in self._keys_cache:
-            self._keys_cache[cache_key] = keys.hash()
+            self._keys_cache[cache_key] = self.known_keys(extract, column).hash()
         return self._keys_cache[cache_key]
 
     def reused_keys(self, extract: str, key: str, identity: str) -> pl.Series:

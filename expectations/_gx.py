@@ -106,7 +106,9 @@ def gx_outcomes(ctx: BatchContext, checks: list[Check]) -> dict:
             mine = [c for c in checks if c.extract == extract]
             params = suite_parameters(ctx, mine)  # after the extracts it references were checked
             frame = ctx.frames[extract].to_pandas()
-            batch_definition = datasource.add_dataframe_asset(extract).add_batch_definition_whole_dataframe("all")
+            batch_definition = datasource.add_dataframe_asset(extract).add_batch_definition_whole_dataframe(
+                "all"
+            )
             batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
             result = batch.validate(
                 suite,
@@ -128,7 +130,9 @@ def gx_outcomes(ctx: BatchContext, checks: list[Check]) -> dict:
                     )
                 examples = ()
                 if failures is not None and not check.is_phi:
-                    examples = tuple(failures["value"].drop_nulls().unique(maintain_order=True).head(MAX_EXAMPLES))
+                    examples = tuple(
+                        failures["value"].drop_nulls().unique(maintain_order=True).head(MAX_EXAMPLES)
+                    )
                 element_count = int(res.get("element_count") or ctx.frames[extract].height)
                 outcomes[check.name] = Outcome(
                     element_count, count, f"{count} of {element_count} rows unexpected", examples, failures
@@ -210,7 +214,9 @@ def render_data_docs(report: ValidationReport, ctx: BatchContext, out_dir: Path)
             validation = _validation_result(ctx, extract, report, CHECKS_BY_NAME)
             if not validation.results:
                 continue
-            (folder / f"{extract}.html").write_text(view.render(renderer.render(validation)), encoding="utf-8")
+            (folder / f"{extract}.html").write_text(
+                view.render(renderer.render(validation)), encoding="utf-8"
+            )
             pages[extract] = f"{extract}.html"
     index = folder / "index.html"
     index.write_text(_index_html(report, pages, stamp), encoding="utf-8")
@@ -229,7 +235,9 @@ def _index_html(report: ValidationReport, pages: dict[str, str], stamp: str) -> 
         "<tr class='{cls}'><td>{extract}</td><td>{name}</td><td>{kahn}</td><td>{severity}</td><td>{ok}</td>"
         "<td>{count}</td><td>{pct:.2f}%</td><td>{threshold}</td><td>{examples}</td><td>{desc}</td></tr>".format(
             cls="fail" if not r.success else "ok",
-            extract=f"<a href='{pages[r.extract]}'>{esc(r.extract)}</a>" if r.extract in pages else esc(r.extract),
+            extract=f"<a href='{pages[r.extract]}'>{esc(r.extract)}</a>"
+            if r.extract in pages
+            else esc(r.extract),
             name=esc(r.expectation),
             kahn=esc(f"{r.kahn_category} / {r.kahn_subcategory}"),
             severity=esc(r.severity),

@@ -66,13 +66,14 @@ class ValidationReport:
     def refusal_message(self) -> str:
         """What failed and how to override: the text of :class:`pipelines.errors.BatchRefused`."""
         failed = "; ".join(
-            f"{r.expectation} ({r.observed_value}; threshold {r.threshold:.1%})" for r in self.failed_batch_checks
+            f"{r.expectation} ({r.observed_value}; threshold {r.threshold:.1%})"
+            for r in self.failed_batch_checks
         )
         names = ", ".join(f'"{r.expectation}" = <fraction>' for r in self.failed_batch_checks)
         return (
             f"batch refused by {len(self.failed_batch_checks)} data-quality check(s): {failed}. "
             "The warehouse is unchanged. To load anyway, rerun with --accept-warnings, or raise the "
-            f"threshold in carepulse.toml under [expectation_thresholds]: {names}."
+            f"threshold in the expectation_thresholds table of carepulse.toml: {names}."
         )
 
     @property

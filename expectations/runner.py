@@ -48,14 +48,18 @@ def effective_thresholds(settings: Settings) -> dict[str, float]:
     thresholds = {c.name: c.threshold for c in CHECKS if c.severity == "batch"}
     for name, value in settings.expectation_thresholds.items():
         if name not in CHECKS_BY_NAME:
-            raise CarePulseError(f"expectation_thresholds: unknown expectation {name!r} (see docs/data-quality.md)")
+            raise CarePulseError(
+                f"expectation_thresholds: unknown expectation {name!r} (see docs/data-quality.md)"
+            )
         if name not in thresholds:
             raise CarePulseError(
                 f"expectation_thresholds: {name!r} is a row-level check (its rows are quarantined); "
                 "only batch-level checks have a threshold"
             )
         if not 0.0 <= float(value) <= 1.0:
-            raise CarePulseError(f"expectation_thresholds: {name!r} must be a fraction between 0 and 1, got {value}")
+            raise CarePulseError(
+                f"expectation_thresholds: {name!r} must be a fraction between 0 and 1, got {value}"
+            )
         thresholds[name] = float(value)
     return thresholds
 

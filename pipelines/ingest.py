@@ -120,31 +120,7 @@ def ingest(
                     raise BatchRefused(message)
                 report.accepted_warnings = True
 
-            files: list[FileSummary] = []
-            quarantine_frames = []
-            with contextlib.closing(load.adbc_connect(engine)) as reader:  # closed before the merge
-                for name, read in reads.items():
-                    change = load.changes(reader, EXTRACTS[name], read.frame)
-                    archived = load.archive_file(read.path, read.sha256, settings.data_dir)
-                    files.append(
-                        FileSummary(
-                            name, read.path.name, read.sha256, str(archived), read.rows_read,
-                            change.inserted, change.updated, change.unchanged, read.quarantined_rows,
-                        )
-                    )
-                    _check_accounting(files[-1], loaded=read.frame.height)
-                    if change.rows.height:
-                        staging.write(name, change.rows.with_columns(pl.lit(run_id, pl.Int64).alias("_load_run_id")))
-                    if read.quarantine.height:
-                        quarantine_frames.append(read.quarantine)
-                    read.frame = change = None  # free memory as we go (large extracts)
-                    step(name)
-            if quarantine_frames:
-                staging.write(
-                    "quarantine",
-                    pl.concat(quarantine_frames).select(pl.lit(run_id, pl.Int64).alias("run_id"), *QUARANTINE_SCHEMA),
-                )
-
+            files = _stage_changes(reads, engine, staging, settings, run_id, step)
             summary = LoadRunSummary(run_id, "succeeded", files, warnings=warnings)
             _merge(engine, staging, summary, report, started)
             for name in reads:
@@ -160,6 +136,35 @@ def ingest(
         with contextlib.suppress(Exception):
             staging.drop()
     return summary
+
+
+def _stage_changes(reads: dict[str, ExtractRead], engine, staging: load.Staging, settings: Settings, run_id: int, step) -> list[FileSummary]:
+    """Archive each file, work out its new and changed rows, and stage them (and the quarantine)."""
+    files: list[FileSummary] = []
+    quarantine_frames = []
+    with contextlib.closing(load.adbc_connect(engine)) as reader:  # closed before the merge
+        for name, read in reads.items():
+            change = load.changes(reader, EXTRACTS[name], read.frame)
+            archived = load.archive_file(read.path, read.sha256, settings.data_dir)
+            files.append(
+                FileSummary(
+                    name, read.path.name, read.sha256, str(archived), read.rows_read,
+                    change.inserted, change.updated, change.unchanged, read.quarantined_rows,
+                )
+            )
+            _check_accounting(files[-1], loaded=read.frame.height)
+            if change.rows.height:
+                staging.write(name, change.rows.with_columns(pl.lit(run_id, pl.Int64).alias("_load_run_id")))
+            if read.quarantine.height:
+                quarantine_frames.append(read.quarantine)
+            read.frame = change = None  # free memory as we go (large extracts)
+            step(name)
+    if quarantine_frames:
+        staging.write(
+            "quarantine",
+            pl.concat(quarantine_frames).select(pl.lit(run_id, pl.Int64).alias("run_id"), *QUARANTINE_SCHEMA),
+        )
+    return files
 
 
 def _merge(engine: sa.Engine, staging: load.Staging, summary: LoadRunSummary, report, started: float) -> None:

@@ -20,7 +20,7 @@ def test_hash_is_argon2id_salted_and_verifies():
 
 
 @pytest.mark.parametrize("bad_hash", [None, "", "not-a-hash", "$argon2id$v=19$m=1,t=1,p=1$xx$yy"])
-def test_malformed_or_missing_hash_never_verifies(bad_hash):
+def test_malformed_or_missing_hash_never_verifies(bad_hash, fast_password_hashing):
     assert passwords.verify_password(bad_hash, "anything at all") is False
 
 

@@ -62,7 +62,10 @@ def _edit_row(d: Path, extract: str, where: pl.Expr, **values: str | None) -> in
     frame = _read(d, extract).with_row_index("_i")
     index = frame.filter(where)["_i"][0]
     frame = frame.with_columns(
-        [pl.when(pl.col("_i") == index).then(pl.lit(v, pl.String)).otherwise(pl.col(c)).alias(c) for c, v in values.items()]
+        [
+            pl.when(pl.col("_i") == index).then(pl.lit(v, pl.String)).otherwise(pl.col(c)).alias(c)
+            for c, v in values.items()
+        ]
     )
     _write(d, extract, frame.drop("_i"))
     return index + 2
@@ -80,26 +83,36 @@ COMPLETED = pl.col("status") == "completed"
 
 
 def unknown_status_code(d):
-    return Quarantined("appointments", _edit_row(d, "appointments", COMPLETED, status="arrived"), "status", None)
+    return Quarantined(
+        "appointments", _edit_row(d, "appointments", COMPLETED, status="arrived"), "status", None
+    )
 
 
 def unknown_visit_type(d):
-    return Quarantined("appointments", _edit_row(d, "appointments", COMPLETED, visit_type="walk_in"), "visit_type", None)
+    return Quarantined(
+        "appointments", _edit_row(d, "appointments", COMPLETED, visit_type="walk_in"), "visit_type", None
+    )
 
 
 def completed_visit_in_the_future(d):
     line = _edit_row(d, "appointments", COMPLETED, scheduled_start="2099-03-02 09:00:00")
-    return Quarantined("appointments", line, "scheduled_start", "appointments.scheduled_start.completed_not_in_future")
+    return Quarantined(
+        "appointments", line, "scheduled_start", "appointments.scheduled_start.completed_not_in_future"
+    )
 
 
 def checkout_before_checkin(d):
-    line = _edit_row(d, "appointments", COMPLETED & pl.col("checkin_at").is_not_null(), checkout_at="2020-01-01 08:00:00")
+    line = _edit_row(
+        d, "appointments", COMPLETED & pl.col("checkin_at").is_not_null(), checkout_at="2020-01-01 08:00:00"
+    )
     return Quarantined("appointments", line, "checkout_at", "appointments.checkout_at.after_checkin_at")
 
 
 def booked_after_the_visit(d):
     line = _edit_row(d, "appointments", COMPLETED, booked_at="2026-06-30 23:00:00")
-    return Quarantined("appointments", line, "scheduled_start", "appointments.scheduled_start.after_booked_at")
+    return Quarantined(
+        "appointments", line, "scheduled_start", "appointments.scheduled_start.after_booked_at"
+    )
 
 
 def negative_amount(d):
@@ -144,7 +157,9 @@ def key_reused_across_files(d):
     first = appointments.row(0, named=True)
     other = appointments.filter(pl.col("patient_id") != first["patient_id"])["patient_id"][0]
     line = _edit_row(d, "appointments", pl.col("appointment_id") == first["appointment_id"], patient_id=other)
-    return Quarantined("appointments", line, "appointment_id", "appointments.appointment_id.same_patient_id_as_stored")
+    return Quarantined(
+        "appointments", line, "appointment_id", "appointments.appointment_id.same_patient_id_as_stored"
+    )
 
 
 def age_over_120(d):
@@ -158,7 +173,9 @@ def rating_outside_0_to_10(d):
 
 
 def discharged_before_admitted(d):
-    line = _edit_row(d, "encounters", pl.col("discharged_at").is_not_null(), discharged_at="2000-01-01 00:00:00")
+    line = _edit_row(
+        d, "encounters", pl.col("discharged_at").is_not_null(), discharged_at="2000-01-01 00:00:00"
+    )
     return Quarantined("encounters", line, "discharged_at", "encounters.discharged_at.after_admitted_at")
 
 
@@ -196,7 +213,10 @@ def implausible_no_show_rate(d):
         "appointments",
         frame.with_columns(
             pl.when(flip).then(pl.lit("no_show")).otherwise(pl.col("status")).alias("status"),
-            *[pl.when(flip).then(None).otherwise(pl.col(c)).alias(c) for c in ("checkin_at", "roomed_at", "provider_start_at", "checkout_at")],
+            *[
+                pl.when(flip).then(None).otherwise(pl.col(c)).alias(c)
+                for c in ("checkin_at", "roomed_at", "provider_start_at", "checkout_at")
+            ],
         ).drop("_i"),
     )
     return Refused("appointments.status.no_show_rate", "status")
@@ -208,7 +228,10 @@ def malformed_postal_codes(d):
         d,
         "patients",
         frame.with_columns(
-            pl.when(pl.col("_i") % 5 == 0).then(pl.lit("ZIP??")).otherwise(pl.col("postal_code")).alias("postal_code")
+            pl.when(pl.col("_i") % 5 == 0)
+            .then(pl.lit("ZIP??"))
+            .otherwise(pl.col("postal_code"))
+            .alias("postal_code")
         ).drop("_i"),
     )
     return Refused("patients.postal_code.format", "postal_code")
@@ -254,7 +277,9 @@ def _content(engine) -> dict[str, list]:
 @pytest.fixture
 def batch(synthetic_dir, loaded_sqlite_url, settings, tmp_path):
     """A copy of the generated extracts and an engine on a copy of the warehouse that holds them."""
-    source = Path(shutil.copytree(synthetic_dir, tmp_path / "extracts", ignore=shutil.ignore_patterns("truth")))
+    source = Path(
+        shutil.copytree(synthetic_dir, tmp_path / "extracts", ignore=shutil.ignore_patterns("truth"))
+    )
     for path in source.glob("*.csv"):  # line = row + 2 below only holds without quoted newlines
         assert path.read_bytes().count(b"\n") == pl.read_csv(path, infer_schema=False).height + 1, path
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -281,7 +306,9 @@ def test_bad_content(case, batch, settings):
         assert _content(engine) == before  # a refused batch changes nothing
         run = warehouse.read_table(engine, "load_runs").sort("run_id").row(-1, named=True)
         assert run["status"] == "refused"
-        validations = warehouse.read_table(engine, "validation_runs").filter(pl.col("run_id") == run["run_id"])
+        validations = warehouse.read_table(engine, "validation_runs").filter(
+            pl.col("run_id") == run["run_id"]
+        )
         assert validations["refused"].to_list() == [True]
         return
 
@@ -303,5 +330,9 @@ def test_bad_content(case, batch, settings):
     by_extract = {f.extract: f for f in summary.files}
     assert by_extract[expected.extract].quarantined >= 1
     # the validation was recorded with the load run, and its Data Docs exist
-    validation = warehouse.read_table(engine, "validation_runs").filter(pl.col("run_id") == summary.run_id).row(0, named=True)
+    validation = (
+        warehouse.read_table(engine, "validation_runs")
+        .filter(pl.col("run_id") == summary.run_id)
+        .row(0, named=True)
+    )
     assert Path(validation["data_docs_path"]).is_file()

@@ -263,3 +263,20 @@ def test_model_page_shows_card_performance_and_monitoring(settings, scored_wareh
     markdown = " ".join(str(m.value) for m in at.markdown)
     assert (version.model_card or "")[:40].strip() in markdown
     engine.dispose()
+
+
+def test_a_refused_load_appears_on_the_data_quality_page(private_wh):
+    import datetime as _dt
+
+    from pipelines import schema
+
+    at = signed_in_app(private_wh, "admin")
+    at.switch_page("views/data_quality.py").run()
+    with private_wh.begin() as conn:
+        conn.execute(schema.load_runs.insert().values(
+            started_at=_dt.datetime(2026, 7, 1), finished_at=_dt.datetime(2026, 7, 1), status="refused",
+            source_dir="x", rows_read=5, inserted=0, updated=0, unchanged=0, quarantined=0,
+            message="batch refused: appointments.status unexpected values above threshold"))
+    at.run()
+    assert problems(at) == []
+    assert any("refused" in w.value and "batch refused" in w.value for w in at.warning)

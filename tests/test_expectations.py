@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import date, datetime, timedelta
@@ -60,7 +61,8 @@ def good_rows(n_appointments: int = 60) -> dict[str, list[dict]]:
     """A small internally consistent batch (every check passes on it)."""
     return {
         "departments": [
-            {"department_id": d, "name": f"Clinic {d}", "specialty": "primary_care", "site": "Main"} for d in ("D1", "D2")
+            {"department_id": d, "name": f"Clinic {d}", "specialty": "primary_care", "site": "Main"}
+            for d in ("D1", "D2")
         ],
         "providers": [
             {"provider_id": p, "name": f"Dr {p}", "specialty": "primary_care", "department_id": d}
@@ -102,7 +104,13 @@ def good_rows(n_appointments: int = 60) -> dict[str, list[dict]]:
             }
         ],
         "surveys": [
-            {"survey_id": "S1", "appointment_id": "A1", "received_at": D(2026, 6, 10), "mode": "web", "provider_rating": 9}
+            {
+                "survey_id": "S1",
+                "appointment_id": "A1",
+                "received_at": D(2026, 6, 10),
+                "mode": "web",
+                "provider_rating": 9,
+            }
         ],
         "encounters": [
             {
@@ -161,25 +169,165 @@ def test_clean_batch_passes_every_check(settings):
 
 ROW_CASES = [
     # (case id, extract, row index, overrides, expected check, column)
-    ("unknown_visit_type", "appointments", 4, {"visit_type": "walk_in"}, "appointments.visit_type.allowed_values", "visit_type"),
-    ("unknown_status", "appointments", 5, {"status": "arrived"}, "appointments.status.allowed_values", "status"),
-    ("missing_required", "appointments", 6, {"booked_at": None}, "appointments.booked_at.required", "booked_at"),
-    ("checkout_before_checkin", "appointments", 7, {"checkout_at": D(2026, 6, 8, 8)}, "appointments.checkout_at.after_checkin_at", "checkout_at"),
-    ("booked_after_visit", "appointments", 8, {"booked_at": D(2026, 6, 20)}, "appointments.scheduled_start.after_booked_at", "scheduled_start"),
-    ("completed_in_future", "appointments", 8, {"scheduled_start": D(2026, 7, 15, 9), "booked_at": D(2026, 6, 1), "checkin_at": None, "roomed_at": None, "provider_start_at": None, "checkout_at": None}, "appointments.scheduled_start.completed_not_in_future", "scheduled_start"),
-    ("unknown_patient", "appointments", 10, {"patient_id": "X404"}, "appointments.patient_id.foreign_key", "patient_id"),
-    ("unknown_provider", "appointments", 11, {"provider_id": "P404"}, "appointments.provider_id.foreign_key", "provider_id"),
-    ("unknown_department", "appointments", 12, {"department_id": "D404"}, "appointments.department_id.foreign_key", "department_id"),
-    ("duration_out_of_range", "appointments", 13, {"duration_min": 900}, "appointments.duration_min.range", "duration_min"),
-    ("negative_amount", "claims", 0, {"billed_amount": -5.0, "paid_amount": None}, "claims.billed_amount.range", "billed_amount"),
-    ("paid_above_billed", "claims", 0, {"paid_amount": 250.0}, "claims.paid_amount.not_above_billed", "paid_amount"),
-    ("claim_unknown_appointment", "claims", 0, {"appointment_id": "A9999"}, "claims.appointment_id.foreign_key", "appointment_id"),
-    ("adjudicated_before_submitted", "claims", 0, {"adjudicated_at": D(2026, 6, 1)}, "claims.adjudicated_at.after_submitted_at", "adjudicated_at"),
-    ("survey_for_no_show", "surveys", 0, {"appointment_id": "A10"}, "surveys.appointment_id.visit_happened", "appointment_id"),
-    ("rating_above_10", "surveys", 0, {"provider_rating": 11}, "surveys.provider_rating.range", "provider_rating"),
-    ("age_over_120", "patients", 3, {"birth_date": date(1890, 5, 1)}, "patients.birth_date.age_range", "birth_date"),
-    ("born_in_future", "patients", 3, {"birth_date": date(2027, 1, 1)}, "patients.birth_date.age_range", "birth_date"),
-    ("discharged_before_admitted", "encounters", 0, {"discharged_at": D(2026, 4, 1)}, "encounters.discharged_at.after_admitted_at", "discharged_at"),
+    (
+        "unknown_visit_type",
+        "appointments",
+        4,
+        {"visit_type": "walk_in"},
+        "appointments.visit_type.allowed_values",
+        "visit_type",
+    ),
+    (
+        "unknown_status",
+        "appointments",
+        5,
+        {"status": "arrived"},
+        "appointments.status.allowed_values",
+        "status",
+    ),
+    (
+        "missing_required",
+        "appointments",
+        6,
+        {"booked_at": None},
+        "appointments.booked_at.required",
+        "booked_at",
+    ),
+    (
+        "checkout_before_checkin",
+        "appointments",
+        7,
+        {"checkout_at": D(2026, 6, 8, 8)},
+        "appointments.checkout_at.after_checkin_at",
+        "checkout_at",
+    ),
+    (
+        "booked_after_visit",
+        "appointments",
+        8,
+        {"booked_at": D(2026, 6, 20)},
+        "appointments.scheduled_start.after_booked_at",
+        "scheduled_start",
+    ),
+    (
+        "completed_in_future",
+        "appointments",
+        8,
+        {
+            "scheduled_start": D(2026, 7, 15, 9),
+            "booked_at": D(2026, 6, 1),
+            "checkin_at": None,
+            "roomed_at": None,
+            "provider_start_at": None,
+            "checkout_at": None,
+        },
+        "appointments.scheduled_start.completed_not_in_future",
+        "scheduled_start",
+    ),
+    (
+        "unknown_patient",
+        "appointments",
+        10,
+        {"patient_id": "X404"},
+        "appointments.patient_id.foreign_key",
+        "patient_id",
+    ),
+    (
+        "unknown_provider",
+        "appointments",
+        11,
+        {"provider_id": "P404"},
+        "appointments.provider_id.foreign_key",
+        "provider_id",
+    ),
+    (
+        "unknown_department",
+        "appointments",
+        12,
+        {"department_id": "D404"},
+        "appointments.department_id.foreign_key",
+        "department_id",
+    ),
+    (
+        "duration_out_of_range",
+        "appointments",
+        13,
+        {"duration_min": 900},
+        "appointments.duration_min.range",
+        "duration_min",
+    ),
+    (
+        "negative_amount",
+        "claims",
+        0,
+        {"billed_amount": -5.0, "paid_amount": None},
+        "claims.billed_amount.range",
+        "billed_amount",
+    ),
+    (
+        "paid_above_billed",
+        "claims",
+        0,
+        {"paid_amount": 250.0},
+        "claims.paid_amount.not_above_billed",
+        "paid_amount",
+    ),
+    (
+        "claim_unknown_appointment",
+        "claims",
+        0,
+        {"appointment_id": "A9999"},
+        "claims.appointment_id.foreign_key",
+        "appointment_id",
+    ),
+    (
+        "adjudicated_before_submitted",
+        "claims",
+        0,
+        {"adjudicated_at": D(2026, 6, 1)},
+        "claims.adjudicated_at.after_submitted_at",
+        "adjudicated_at",
+    ),
+    (
+        "survey_for_no_show",
+        "surveys",
+        0,
+        {"appointment_id": "A10"},
+        "surveys.appointment_id.visit_happened",
+        "appointment_id",
+    ),
+    (
+        "rating_above_10",
+        "surveys",
+        0,
+        {"provider_rating": 11},
+        "surveys.provider_rating.range",
+        "provider_rating",
+    ),
+    (
+        "age_over_120",
+        "patients",
+        3,
+        {"birth_date": date(1890, 5, 1)},
+        "patients.birth_date.age_range",
+        "birth_date",
+    ),
+    (
+        "born_in_future",
+        "patients",
+        3,
+        {"birth_date": date(2027, 1, 1)},
+        "patients.birth_date.age_range",
+        "birth_date",
+    ),
+    (
+        "discharged_before_admitted",
+        "encounters",
+        0,
+        {"discharged_at": D(2026, 4, 1)},
+        "encounters.discharged_at.after_admitted_at",
+        "discharged_at",
+    ),
 ]
 
 
@@ -215,14 +363,19 @@ def test_duplicate_keys_quarantine_every_copy(settings):
 def test_phi_columns_never_give_example_values(settings):
     rows = good_rows()
     rows["patients"][0] = {**rows["patients"][0], "birth_date": date(1850, 1, 1), "postal_code": "ABCDE"}
-    report = run(rows, settings)
+    report = run(rows, settings, data_docs=True)
     age = result(report, "patients.birth_date.age_range")
     assert age.unexpected_count == 1 and age.examples == ()
     zip_check = result(report, "patients.postal_code.format")
     assert zip_check.unexpected_count == 1 and zip_check.examples == ()
     assert "1850" not in json.dumps(report.to_dict()) and "ABCDE" not in json.dumps(report.to_dict())
+    for page in Path(report.data_docs_path).parent.glob("*.html"):
+        text = page.read_text()
+        assert "1850" not in text and "ABCDE" not in text, page.name
     # the quarantine itself keeps the value (admin-only table), so nothing is lost
-    assert report.row_failures.filter(pl.col("column_name") == "birth_date")["value"].to_list() == ["1850-01-01"]
+    assert report.row_failures.filter(pl.col("column_name") == "birth_date")["value"].to_list() == [
+        "1850-01-01"
+    ]
 
 
 # --- Batch-level checks: threshold, refusal, overrides --------------------------------------------
@@ -250,7 +403,9 @@ def test_threshold_override_from_settings(tmp_path):
     rows = good_rows(60)
     for i in (3, 5):
         rows["appointments"][i] = {**rows["appointments"][i], "provider_id": None}
-    relaxed = Settings(data_dir=tmp_path, expectation_thresholds={"appointments.provider_id.missing_rate": 0.05})
+    relaxed = Settings(
+        data_dir=tmp_path, expectation_thresholds={"appointments.provider_id.missing_rate": 0.05}
+    )
     report = run(rows, relaxed)
     assert not report.refused
     assert result(report, "appointments.provider_id.missing_rate").threshold == 0.05
@@ -271,7 +426,9 @@ def test_bad_threshold_overrides_are_user_errors(tmp_path, override, fragment):
 
 def test_no_show_rate_above_sixty_percent_refuses(settings):
     rows = good_rows(20)
-    rows["appointments"] = [appointment(i, status="no_show" if i <= 13 else "completed") for i in range(1, 21)]
+    rows["appointments"] = [
+        appointment(i, status="no_show" if i <= 13 else "completed") for i in range(1, 21)
+    ]
     rows["surveys"] = []
     rows["claims"] = []
     report = run(rows, settings)
@@ -300,7 +457,11 @@ def test_foreign_keys_resolve_against_the_warehouse(settings, engine):
 
 
 def test_survey_for_appointment_completed_in_the_warehouse_passes(settings, sqlite_engine):
-    _store(sqlite_engine, "appointments", [appointment(500, status="completed"), appointment(501, status="cancelled")])
+    _store(
+        sqlite_engine,
+        "appointments",
+        [appointment(500, status="completed"), appointment(501, status="cancelled")],
+    )
     rows = good_rows()
     rows["surveys"] = [
         {"survey_id": "S5", "appointment_id": "A500", "received_at": D(2026, 6, 20), "mode": "web"},
@@ -327,7 +488,9 @@ def test_daily_volume_below_half_of_usual_refuses(settings, engine):
     assert report.refused
     # the whole batch again: back to the usual volume
     rows["appointments"] = history
-    assert result(run(rows, settings, engine=sqlite_engine), "appointments.department_id.daily_volume").success
+    assert result(
+        run(rows, settings, engine=sqlite_engine), "appointments.department_id.daily_volume"
+    ).success
 
 
 def test_volume_check_passes_on_first_load(settings, sqlite_engine):
@@ -346,13 +509,23 @@ def test_record_validation_persists_run_and_every_result(settings, engine):
         vid = record_validation(conn, report, run_id=42)
     with engine.connect() as conn:
         run_row = conn.execute(sa.select(schema.validation_runs)).mappings().one()
-        results = conn.execute(
-            sa.select(schema.validation_results).where(schema.validation_results.c.validation_run_id == vid)
-        ).mappings().all()
+        results = (
+            conn.execute(
+                sa.select(schema.validation_results).where(
+                    schema.validation_results.c.validation_run_id == vid
+                )
+            )
+            .mappings()
+            .all()
+        )
     assert run_row["run_id"] == 42 and run_row["success"] is False and run_row["refused"] is False
     assert len(results) == len(report.results)
     rating = next(r for r in results if r["expectation"] == "surveys.provider_rating.range")
-    assert (rating["unexpected_count"], json.loads(rating["examples"]), rating["kahn_category"]) == (1, ["12"], "plausibility")
+    assert (rating["unexpected_count"], json.loads(rating["examples"]), rating["kahn_category"]) == (
+        1,
+        ["12"],
+        "plausibility",
+    )
 
 
 def test_data_docs_are_rendered_into_the_data_dir(settings):
@@ -373,8 +546,10 @@ def test_gx_executor_agrees_with_polars(settings):
             rows[name][index] = {**rows[name][index], **overrides}
     polars_report = run(rows, settings)
     gx_report = run(rows, settings, executor="gx")
+
     def counts(report):
         return {r.expectation: r.unexpected_count for r in report.results}
+
     assert counts(gx_report) == counts(polars_report)
     assert gx_report.row_failures.sort("extract", "line", "expectation").equals(polars_report.row_failures)
 
@@ -432,7 +607,10 @@ def test_validate_command_dry_run_prints_and_loads_nothing(synthetic_dir, settin
     claims = pl.read_csv(source / "claims.csv", infer_schema=False).with_row_index("_i")
     paid = claims.filter(pl.col("paid_amount").is_not_null())["_i"].head(3)
     claims.with_columns(
-        pl.when(pl.col("_i").is_in(paid.implode())).then(pl.lit("99999.5")).otherwise("paid_amount").alias("paid_amount")
+        pl.when(pl.col("_i").is_in(paid.implode()))
+        .then(pl.lit("99999.5"))
+        .otherwise("paid_amount")
+        .alias("paid_amount")
     ).drop("_i").write_csv(source / "claims.csv")
     ratings = pl.read_csv(source / "surveys.csv", infer_schema=False)
     ratings.with_columns(pl.lit("12").alias("provider_rating")).head(2).vstack(ratings.slice(2)).write_csv(
@@ -441,7 +619,9 @@ def test_validate_command_dry_run_prints_and_loads_nothing(synthetic_dir, settin
     result = _cli("validate", str(source), "--json")
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
-    paid_check = next(r for r in payload["results"] if r["expectation"] == "claims.paid_amount.not_above_billed")
+    paid_check = next(
+        r for r in payload["results"] if r["expectation"] == "claims.paid_amount.not_above_billed"
+    )
     assert (paid_check["unexpected_count"], paid_check["examples"]) == (3, ["99999.5"])
     assert payload["refused"] is False and payload["rows_to_quarantine"] == 3
     # the contract reader's own quarantine (the out-of-range ratings) is reported too
@@ -459,7 +639,15 @@ def test_validate_command_exits_non_zero_when_the_batch_would_be_refused(synthet
     source = Path(shutil.copytree(synthetic_dir, tmp_path / "x", ignore=shutil.ignore_patterns("truth")))
     frame = pl.read_csv(source / "appointments.csv", infer_schema=False)
     frame.with_columns(pl.lit(None, pl.String).alias("provider_id")).write_csv(source / "appointments.csv")
-    refused = _cli("validate", str(source))
-    assert refused.exit_code == 3
-    assert "appointments.provider_id.missing_rate" in refused.output and "REFUSE" in refused.output
+    # through the real entry point: one error line naming the check, exit code 3
+    env = {**os.environ, "CAREPULSE_DATA_DIR": str(settings.data_dir), "COLUMNS": "250"}
+    refused = subprocess.run(
+        [sys.executable, "-c", "from pipelines.cli import main; main()", "validate", str(source)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert refused.returncode == 3, refused.stderr
+    assert "appointments.provider_id.missing_rate" in refused.stdout and "REFUSE" in refused.stdout
+    assert refused.stderr.startswith("error: batch refused") and "--accept-warnings" in refused.stderr
     assert _cli("validate", str(source), "--accept-warnings", "--json").exit_code == 0

@@ -265,7 +265,7 @@ def test_cli_ingest_then_runs_lists_the_run(source, settings, tmp_path):
     from pipelines.cli import app
 
     runner = CliRunner()
-    result = runner.invoke(app, ["ingest", str(source), "--no-progress"])
+    result = runner.invoke(app, ["ingest", str(source)])  # with the progress bars
     assert result.exit_code == 0, result.output
     assert "18 inserted" in result.output
     listed = runner.invoke(app, ["runs", "--format", "json"])

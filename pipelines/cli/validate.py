@@ -25,9 +25,14 @@ def dry_run(source_dir: Path, *, settings, engine=None):
         for name, path in find_extract_files(source_dir).items()
     }
     report = validate_batch({n: r.frame for n, r in reads.items()}, settings=settings, engine=engine)
-    quarantined = [r.quarantine.select("extract", "line", "expectation") for r in reads.values() if r.quarantine.height]
+    quarantined = [
+        r.quarantine.select("extract", "line", "expectation") for r in reads.values() if r.quarantine.height
+    ]
     contract = (
-        pl.concat(quarantined).group_by("extract", "expectation").agg(pl.col("line").n_unique().alias("rows")).sort("extract")
+        pl.concat(quarantined)
+        .group_by("extract", "expectation")
+        .agg(pl.col("line").n_unique().alias("rows"))
+        .sort("extract")
         if quarantined
         else pl.DataFrame(schema={"extract": pl.String, "expectation": pl.String, "rows": pl.UInt32})
     )
@@ -36,6 +41,7 @@ def dry_run(source_dir: Path, *, settings, engine=None):
 
 def results_table(report, contract, *, show_all: bool):
     """The rich table of check results (failed first; passed ones only with ``show_all``)."""
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title="Data-quality checks (dry run: nothing loaded)")
@@ -53,8 +59,15 @@ def results_table(report, contract, *, show_all: bool):
         table.add_column(name, justify=justify, overflow="fold")
     for row in contract.iter_rows(named=True):
         table.add_row(
-            row["extract"], f"contract: {row['expectation']}", "conformance", "row", "[red]quarantine[/]",
-            f"{row['rows']:,}", "", "", "",
+            row["extract"],
+            f"contract: {row['expectation']}",
+            "conformance",
+            "row",
+            "[red]quarantine[/]",
+            f"{row['rows']:,}",
+            "",
+            "",
+            "",
         )
     results = sorted(report.results, key=lambda r: (r.success, r.extract, r.expectation))
     for r in results:
@@ -75,7 +88,7 @@ def results_table(report, contract, *, show_all: bool):
             f"{r.unexpected_count or 0:,}",
             f"{r.unexpected_percent or 0:.2f}",
             "" if r.threshold is None else f"{r.threshold:.1%}",
-            ", ".join(r.examples)[:60],
+            escape(", ".join(r.examples)[:60]),  # values from the data: never markup
         )
     return table
 
@@ -89,18 +102,24 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
         show_all: bool = typer.Option(False, "--all", help="List passed checks too."),
         accept_warnings: bool = typer.Option(
-            False, "--accept-warnings", help="Exit 0 even if a batch-level check fails (as ingest would load)."
+            False,
+            "--accept-warnings",
+            help="Exit 0 even if a batch-level check fails (as ingest would load).",
         ),
     ) -> None:
         """Check a folder of extracts as ingest would, without loading anything.
 
         Exit code 3 when ingest would refuse the batch (a batch-level check failed).
+        The table lists failed checks (``--all``: every check) and the rows the contract reader
+        would quarantine; every validation is recorded when a warehouse exists.
         """
         import sqlalchemy as sa
         from rich.console import Console
+        from rich.markup import escape
 
         from expectations import record_validation
         from pipelines import schema, warehouse
+        from pipelines.errors import BatchRefused
         from pipelines.settings import get_settings
 
         settings = get_settings()
@@ -128,8 +147,7 @@ def register(app: typer.Typer) -> None:
                 f"quarantined. Data Docs: {report.data_docs_path}",
                 highlight=False,
             )
-            if report.refused:
-                style = "yellow" if report.accepted_warnings else "bold red"
-                console.print(f"[{style}]{report.refusal_message()}[/]", highlight=False)
+            if report.refused and report.accepted_warnings:
+                console.print(f"[yellow]accepted:[/] {escape(report.refusal_message())}", highlight=False)
         if report.refused and not report.accepted_warnings:
-            raise typer.Exit(3)
+            raise BatchRefused(report.refusal_message())  # the CLI prints it and exits 3
