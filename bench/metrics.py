@@ -127,8 +127,10 @@ def pd_prepare(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     e["age_band"] = pd_age_band(e["birth_date"], e["admitted_at"])
     sl = frames["slots"].merge(dep, on="department_id", how="left")
     sl["department"], sl["provider"] = sl["department_id"], sl["provider_id"]
+    happened = frames["appointments"]["status"].isin(["completed", "no_show", "left_without_being_seen"])
     as_of = max(
         frames["appointments"][["booked_at", "cancelled_at", "checkout_at"]].max().max(),
+        frames["appointments"].loc[happened, "scheduled_start"].max(),
         frames["referrals"]["created_at"].max(), frames["claims"]["submitted_at"].max(),
         frames["surveys"]["received_at"].max(), frames["encounters"]["discharged_at"].max(),
         frames["slots"][["released_at", "booked_at"]].max().max(),
@@ -154,7 +156,7 @@ def pd_units(p: dict, settings=metrics.Conventions()) -> dict[str, pd.DataFrame]
     a, r, c, s, e, sl, as_of = (p[k] for k in ("appointments", "referrals", "claims", "surveys", "encounters", "slots", "as_of"))
     out: dict[str, pd.DataFrame] = {}
     a = a.assign(_date=a["scheduled_start"].dt.normalize())
-    res = a[a["status"] != "scheduled"]
+    res = a[(a["status"] != "scheduled") & ((a["status"] != "cancelled") | (a["scheduled_start"] <= as_of))]
     window = pd.Timedelta(hours=settings.late_cancel_hours)
     late = (res["status"] == "cancelled") & (res["cancelled_at"] >= res["scheduled_start"] - window)
     patient_late = late & (res["cancelled_by"].isna() | (res["cancelled_by"] == "patient"))

@@ -39,8 +39,15 @@ def is_patient_late_cancellation(hours: int) -> pl.Expr:
 
 
 def resolved_appointments(ctx: MetricContext) -> pl.LazyFrame:
-    """Appointments whose date has come (any outcome)."""
-    return ctx.frame("appointments").filter(pl.col("status").is_in(RESOLVED))
+    """Appointments whose date has come by the data's as-of time (any outcome).
+
+    A cancellation of a visit still in the future is left out with the bookings still pending, or
+    periods after the as-of time would show nothing but cancellations.
+    """
+    appointments = ctx.frame("appointments").filter(pl.col("status").is_in(RESOLVED))
+    if ctx.as_of is not None:
+        appointments = appointments.filter((pl.col("status") != "cancelled") | (pl.col("scheduled_start") <= ctx.as_of))
+    return appointments
 
 
 @metric(
@@ -55,7 +62,8 @@ def resolved_appointments(ctx: MetricContext) -> pl.LazyFrame:
     denominator="Appointments still booked at the visit: completed, no-show, left without being seen, and "
     "cancellations made within late_cancel_hours (24 h) of the start",
     definition="Share of booked appointment slots the patient did not attend, without notice.",
-    exclusions="Future appointments (status scheduled); cancellations made earlier than late_cancel_hours "
+    exclusions="Future appointments (status scheduled); cancellations of visits after the data's as-of time; "
+    "cancellations made earlier than late_cancel_hours "
     "before the start (the slot was freed); cancellations without a cancellation time.",
     better="lower",
     standard="IHI no-show percentage (no-shows / scheduled appointment slots); late cancellations reported "
@@ -89,7 +97,7 @@ def no_show_rate(ctx: MetricContext) -> pl.LazyFrame:
     denominator="Completed, no-show and left-without-being-seen appointments",
     definition="No-shows among the appointments that were not cancelled at all (the basis many practice "
     "benchmarks such as MGMA's use).",
-    exclusions="Every cancellation, whenever made; future appointments.",
+    exclusions="Every cancellation, whenever made; future appointments (status scheduled).",
     better="lower",
     standard="Practice-benchmark basis excluding cancellations (MGMA Stat no-show polls)",
     source="MGMA Stat polls 2019-2023 (median no-show 5-7%)",
@@ -113,10 +121,10 @@ def no_show_rate_excl_cancellations(ctx: MetricContext) -> pl.LazyFrame:
     kind="rate",
     unit="share",
     numerator="Appointments with status cancelled (by patient, provider or clinic)",
-    denominator="Appointments whose date has come, any outcome (completed, no-show, cancelled, left "
-    "without being seen)",
+    denominator="Appointments whose date has come by the data's as-of time, any outcome (completed, no-show, "
+    "cancelled, left without being seen)",
     definition="Share of appointments cancelled before they took place.",
-    exclusions="Future appointments (status scheduled).",
+    exclusions="Future appointments (status scheduled) and cancellations of visits after the data's as-of time.",
     better="lower",
     standard="Common scheduling measure (all initiators)",
     source=f"{_IHI}",
@@ -141,7 +149,8 @@ def cancellation_rate(ctx: MetricContext) -> pl.LazyFrame:
     "(24 h) of the start, or after it",
     denominator="Appointments whose date has come, any outcome",
     definition="Share of appointments the patient cancelled too late for the slot to be re-used.",
-    exclusions="Future appointments; cancellations by the provider or clinic; cancellations without a time.",
+    exclusions="Future appointments and cancellations of visits after the as-of time; cancellations by the "
+    "provider or clinic; cancellations without a time.",
     better="lower",
     standard="ASGE: late cancellations tracked separately from no-shows; window from settings "
     "(late_cancel_hours, default 24)",
@@ -165,7 +174,8 @@ def late_cancellation_rate(ctx: MetricContext) -> pl.LazyFrame:
     numerator="Cancellations (any initiator) made on the calendar day of the visit",
     denominator="Appointments whose date has come, any outcome",
     definition="Share of appointments cancelled on the day they were due.",
-    exclusions="Future appointments; cancellations without a time.",
+    exclusions="Future appointments and cancellations of visits after the as-of time; cancellations without a "
+    "time.",
     better="lower",
     standard="Common scheduling measure (same calendar day, site local time)",
     source=f"{_IHI}",

@@ -200,7 +200,7 @@ def prepare(frames: Mapping[str, pl.DataFrame | pl.LazyFrame]) -> dict[str, pl.L
     -------
     dict of name to LazyFrame: the facts present, ``departments``/``providers`` as given and
     ``_meta`` (one row: ``as_of`` datetime, the latest event recorded: booking, cancellation, checkout,
-    referral, claim, survey, discharge, slot release or slot booking).
+    start of a visit that was seen or missed, referral, claim, survey, discharge, slot release or booking).
     """
     lazy = {name: f.lazy() for name, f in frames.items() if f is not None}
     for name in CORE:
@@ -298,6 +298,9 @@ def prepare(frames: Mapping[str, pl.DataFrame | pl.LazyFrame]) -> dict[str, pl.L
     ):
         if name in lazy:
             as_of_parts.append(lazy[name].select(pl.col(column).max().alias("t")))
+    # A visit with an outcome (seen, missed) has happened: the extract is at least as late as its start.
+    happened = pl.col("status").is_in(["completed", "no_show", "left_without_being_seen"])
+    as_of_parts.append(lazy["appointments"].select(pl.col("scheduled_start").filter(happened).max().alias("t")))
     meta = pl.concat(as_of_parts).select(pl.col("t").max().alias("as_of"))
 
     names = list(out)

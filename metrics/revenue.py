@@ -24,8 +24,13 @@ def initial_claims(ctx: MetricContext) -> pl.LazyFrame:
     return ctx.frame("claims").filter(~pl.col("is_resubmission"))
 
 
+#: A claim was initially denied when its first adjudication denied it. ``status`` is the latest
+#: state (an overturned appeal reads ``paid``), so the denial's reason code is what marks it.
+WAS_DENIED = pl.col("carc_code").is_not_null() | pl.col("denial_category").is_not_null() | (pl.col("status") == "denied")
+
+
 def initial_denials(ctx: MetricContext) -> pl.LazyFrame:
-    return initial_claims(ctx).filter(pl.col("status") == "denied")
+    return initial_claims(ctx).filter(WAS_DENIED)
 
 
 def _flag(expr: pl.Expr, frame: pl.LazyFrame) -> pl.LazyFrame:
@@ -51,7 +56,7 @@ _REV = dict(family="revenue", frame="claims", date_basis="claim submission date"
     **_REV,
 )
 def initial_denial_rate(ctx: MetricContext) -> pl.LazyFrame:
-    return _flag(pl.col("status") == "denied", initial_claims(ctx).filter(pl.col("status").is_in(ADJUDICATED)))
+    return _flag(WAS_DENIED, initial_claims(ctx).filter(pl.col("status").is_in(ADJUDICATED)))
 
 
 @metric(
@@ -71,7 +76,7 @@ def initial_denial_rate(ctx: MetricContext) -> pl.LazyFrame:
     **_REV,
 )
 def initial_denial_rate_dollars(ctx: MetricContext) -> pl.LazyFrame:
-    denied = pl.col("status") == "denied"
+    denied = WAS_DENIED
     return initial_claims(ctx).filter(pl.col("status").is_in(ADJUDICATED)).with_columns(
         pl.when(denied).then(pl.col("billed_amount")).otherwise(0.0).alias("_num"),
         pl.col("billed_amount").alias("_den"),
@@ -95,7 +100,7 @@ def initial_denial_rate_dollars(ctx: MetricContext) -> pl.LazyFrame:
     **_REV,
 )
 def clean_claim_rate(ctx: MetricContext) -> pl.LazyFrame:
-    return _flag(pl.col("status") == "paid", initial_claims(ctx).filter(pl.col("status").is_in(ADJUDICATED)))
+    return _flag((pl.col("status") == "paid") & ~WAS_DENIED, initial_claims(ctx).filter(pl.col("status").is_in(ADJUDICATED)))
 
 
 def _pareto(name: str, title: str, column: str, what: str) -> None:
@@ -206,7 +211,7 @@ def denial_resolution_days(ctx: MetricContext) -> pl.LazyFrame:
     **_REV,
 )
 def denial_write_off_rate(ctx: MetricContext) -> pl.LazyFrame:
-    denied = pl.col("status") == "denied"
+    denied = WAS_DENIED
     written_off = pl.when(denied).then(pl.col("written_off_amount").fill_null(0.0)).otherwise(0.0)
     return initial_claims(ctx).with_columns(
         written_off.alias("_num"),

@@ -130,7 +130,7 @@ def _read_csv(path: Path, newlines: int, ends_with_newline: bool, warnings: list
     try:
         raw = pl.read_csv(path, infer_schema=False, empty_string_is_null=False, raise_if_empty=True)
     except pl.exceptions.NoDataError:
-        raise ExtractError("the file has no header line; export it again with column names", file=name, line=1)
+        raise ExtractError("the file has no header line; export it again with column names", file=name, line=1) from None
     except pl.exceptions.ComputeError:
         raise _diagnose(path) from None
     if raw.width == 1:

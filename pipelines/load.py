@@ -146,11 +146,6 @@ class Staging:
         table = f"_stg_{self.run_id}_{name}"
         if self.conn is None:
             self.conn = adbc_connect(self.engine, self.path if self.sqlite else None)
-            if self.sqlite:  # a throwaway file: no journal, no fsync
-                cur = self.conn.cursor()
-                cur.execute("PRAGMA journal_mode=OFF")
-                cur.execute("PRAGMA synchronous=OFF")
-                cur.close()
         storable(frame, self.engine).write_database(table, self.conn, engine="adbc", if_table_exists="replace")
         self.tables[name] = f'stg."{table}"' if self.sqlite else f'"{table}"'
 

@@ -177,9 +177,12 @@ ADJUDICATION_CLAIMS = [
     claim("C3", "partially_paid", billed_amount=600.0),
     claim("C4", "pending", billed_amount=5000.0),
     claim("C5", "denied", billed_amount=7000.0, is_resubmission=True, original_claim_id="C2"),
+    # Overturned on appeal: the latest status is paid, but it was an initial denial (regression: it
+    # used to count as a clean claim and overturn_rate read 0 on generated data).
+    claim("C6", "paid", billed_amount=400.0, carc_code="CO-16", denial_category="coding", appeal_outcome="overturned"),
 ]
 DENIALS = [
-    claim("C1", "denied", appointment_id="A1", payer_name="Aetna", denial_category="coding", carc_code="CO-16",
+    claim("C1", "paid", appointment_id="A1", payer_name="Aetna", denial_category="coding", carc_code="CO-16",
           adjudicated_at=at(days=8), appeal_filed_at=at(days=9), appeal_outcome="overturned", resolved_at=at(days=13)),
     claim("C2", "denied", appointment_id="A2", payer_name="Cigna", denial_category="eligibility", carc_code="CO-27",
           adjudicated_at=at(days=8), resolved_at=at(days=18)),
@@ -191,8 +194,8 @@ DENIALS = [
 ]
 # (C1 and C3 are appealed: overturned + upheld; C2 is on A2, whose insurance was not verified)
 RATE_CASES += [
-    ("initial_denial_rate", {"claims": ADJUDICATION_CLAIMS}, 1, 3),
-    ("clean_claim_rate", {"claims": ADJUDICATION_CLAIMS}, 1, 3),
+    ("initial_denial_rate", {"claims": ADJUDICATION_CLAIMS}, 2, 4),
+    ("clean_claim_rate", {"claims": ADJUDICATION_CLAIMS}, 1, 4),
     ("appeal_rate", {"claims": DENIALS}, 2, 3),
     ("overturn_rate", {"claims": DENIALS}, 1, 2),
     ("denials_insurance_unverified_rate", {"claims": DENIALS}, 1, 3),
@@ -200,8 +203,8 @@ RATE_CASES += [
 TIME_CASES.append(("denial_resolution_days", {"claims": DENIALS}, 3, 10.0, 26.0, 15.0))
 DOLLAR_CASES = [
     # metric, facts, numerator $, denominator $, numerator_n, n
-    ("initial_denial_rate_dollars", {"claims": ADJUDICATION_CLAIMS}, 300.0, 1000.0, 1, 3),
-    ("denial_write_off_rate", {"claims": ADJUDICATION_CLAIMS}, 300.0, 6000.0, 1, 4),
+    ("initial_denial_rate_dollars", {"claims": ADJUDICATION_CLAIMS}, 700.0, 1400.0, 2, 4),
+    ("denial_write_off_rate", {"claims": ADJUDICATION_CLAIMS}, 300.0, 6400.0, 1, 5),
 ]
 
 # --- Experience -----------------------------------------------------------------------------------------
@@ -354,6 +357,20 @@ def test_late_cancel_window_comes_from_settings(settings):
     assert (row["numerator"], row["denominator"]) == (1, 4)
     late = _compute("late_cancellation_rate", data, settings=wide).row(0, named=True)
     assert (late["numerator"], late["denominator"]) == (2, 4)
+
+
+def test_cancelled_future_visit_is_not_in_the_cancellation_rate():
+    # Regression: a visit next month already cancelled, beside bookings still pending, made the month
+    # after the as-of time read 100% cancelled.
+    rows = [
+        appointment("A1", "completed", booked_at=at(days=-10)),
+        appointment("A2", "cancelled", at(days=30), booked_at=at(days=-20), cancelled_at=at(days=-1)),
+        appointment("A3", "scheduled", at(days=31), booked_at=at(days=-1)),
+    ]
+    out = _compute("cancellation_rate", frames(appointments=rows), period="month")
+    assert [(r["period"], r["numerator"], r["denominator"]) for r in out.iter_rows(named=True)] == [
+        (dt.date(2026, 3, 1), 0, 1)
+    ]
 
 
 def test_on_time_grace_comes_from_settings():

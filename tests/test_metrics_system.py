@@ -82,21 +82,9 @@ def test_catalogue_by_department_and_month_for_a_year(prepared):
 
 
 @pytest.fixture(scope="module")
-def warehouse_url(request, synthetic_dir, tmp_path_factory) -> str:
-    """The shared loaded warehouse when the suite provides one, else one loaded here."""
-    try:
-        return request.getfixturevalue("loaded_sqlite_url")
-    except pytest.FixtureLookupError:
-        from pipelines import warehouse
-        from pipelines.ingest import ingest
-        from pipelines.settings import Settings
-
-        data_dir = tmp_path_factory.mktemp("metrics-warehouse")
-        settings = Settings(data_dir=data_dir)
-        engine = warehouse.make_engine(settings)
-        ingest(synthetic_dir, engine=engine, settings=settings)
-        engine.dispose()
-        return settings.warehouse_url
+def warehouse_url(loaded_sqlite_url) -> str:
+    """The suite's shared warehouse loaded from ``synthetic_dir`` (read only here)."""
+    return loaded_sqlite_url
 
 
 @pytest.fixture
