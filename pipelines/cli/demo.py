@@ -11,6 +11,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import sqlalchemy as sa
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -77,9 +78,15 @@ def run_demo(*, patients: int, months: int, seed: int, fresh: bool = False) -> d
     from metrics.no_show_model import score_upcoming, train_model
 
     version = train_model(engine, settings)
-    done["model_version"] = getattr(version, "version", version)
+    done["model_version"] = version.version
+    _print_model_summary(version)
     console.rule("4/4  Scoring the coming appointments")
     done["score_run_id"] = score_upcoming(engine, settings, days=settings.scoring_horizon_days)
+    with engine.connect() as conn:
+        n_scored = conn.execute(
+            sa.select(schema.score_runs.c.n_scored).where(schema.score_runs.c.score_run_id == done["score_run_id"])
+        ).scalar()
+    console.print(f"Scored {n_scored:,} appointments in the next {settings.scoring_horizon_days} days for the worklist.")
 
     from pipelines.access import demo_accounts
 
@@ -88,10 +95,26 @@ def run_demo(*, patients: int, months: int, seed: int, fresh: bool = False) -> d
     for col in ("username", "role", "password"):
         table.add_column(col)
     for username, role, password in accounts:
-        table.add_row(username, role, password or "(unchanged)")
+        table.add_row(username, role, password or f"(kept; new one: carepulse users reset-password {username} --generate)")
     console.print(table)
     done["accounts"] = [(u, r) for u, r, _ in accounts]
     return done
+
+
+def _print_model_summary(version) -> None:
+    """One line per model on its held-out test window: what a reader wants to know first."""
+    overall = version.metrics.get("overall", {})
+    table = Table(title=f"No-show model {version.version}: held-out test window {version.test_start} to {version.test_end}")
+    for col in ("model", "AUROC", "AUPRC", "Brier", "ECE", "appointments"):
+        table.add_column(col, justify="right" if col != "model" else "left")
+    for name in ("model", "baseline", "oracle"):
+        row = overall.get(name)
+        if row:
+            label = {"model": "gradient boosting (calibrated)", "baseline": "logistic baseline",
+                     "oracle": "oracle (true probabilities)"}[name]
+            table.add_row(label, f"{row['auroc']:.3f}", f"{row['auprc']:.3f}", f"{row['brier']:.4f}",
+                          f"{row['ece']:.4f}", f"{row['n']:,}")
+    console.print(table)
 
 
 def _annotate_planted_interventions(engine, extracts: Path) -> None:
