@@ -69,6 +69,11 @@ def frames(load_run_id: int) -> dict[str, pl.LazyFrame]:
     return _prepared(warehouse_url(), load_run_id)
 
 
+def _filters_key(filters: dict[str, list[str]] | None) -> tuple:
+    """``filters`` as a hashable cache key: empty filters dropped, columns and values sorted."""
+    return tuple(sorted((k, tuple(sorted(v))) for k, v in (filters or {}).items() if v))
+
+
 def _filters_arg(filters_key: tuple) -> dict[str, list[str]] | None:
     out = {column: list(values) for column, values in filters_key}
     return out or None
@@ -101,8 +106,7 @@ def compute(
     filters: dict[str, list[str]] | None = None,
 ) -> pl.DataFrame:
     """``metrics.compute`` on the latest load, cached per (load run, arguments)."""
-    filters_key = tuple(sorted((k, tuple(sorted(v))) for k, v in (filters or {}).items() if v))
-    return _compute(warehouse_url(), load_run_id, name, tuple(by), period, start, end, filters_key)
+    return _compute(warehouse_url(), load_run_id, name, tuple(by), period, start, end, _filters_key(filters))
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -189,5 +193,6 @@ def catalogue(
     filters: dict[str, list[str]] | None = None,
 ) -> pl.DataFrame:
     """``metrics.compute_catalogue`` for some metrics (those whose extracts are loaded), cached."""
-    filters_key = tuple(sorted((k, tuple(sorted(v))) for k, v in (filters or {}).items() if v))
-    return _catalogue(warehouse_url(), load_run_id, tuple(names), tuple(by), period, start, end, filters_key)
+    return _catalogue(
+        warehouse_url(), load_run_id, tuple(names), tuple(by), period, start, end, _filters_key(filters)
+    )

@@ -26,6 +26,23 @@ GROUPINGS: dict[str, str] = {
 _LABEL_KEYS = {"department": "dept", "provider": "prov", "site": "site"}
 
 
+def family_page(permission: str, title: str, blurb: str, *, families: tuple[str, ...], key: str) -> None:
+    """A whole family page: the role check, a metric picker and a grouping picker, then
+    :func:`metric_panel` (widget keys ``{key}.metric``, ``{key}.group`` and ``key``)."""
+    user = ui.require(permission)
+    run = ui.loaded_run_id()
+    view = ui.current_filters()
+
+    st.title(title)
+    st.caption(f"{blurb} {view.describe()}.")
+    left, right = st.columns(2)
+    with left:
+        definition = metric_picker(families, key=f"{key}.metric")
+    with right:
+        group = grouping_picker(definition, key=f"{key}.group")
+    metric_panel(definition, run, view, user, group=group, key=key)
+
+
 def labels_for(column: str, run: int) -> dict[str, str]:
     """Display names for a grouping's ids (department and provider names; ids are not PHI)."""
     key = _LABEL_KEYS.get(column)

@@ -160,3 +160,11 @@ def scored_warehouse_file(request, tmp_path_factory) -> Path:
     score_upcoming(engine, scoring_settings)
     engine.dispose()
     return folder / "warehouse.sqlite"
+
+
+@pytest.fixture
+def deferred_downloads(monkeypatch) -> dict:
+    """Download buttons' deferred callables, {file name: callable}, to run as a click would."""
+    from tests.dashboard_support import capture_deferred_downloads
+
+    return capture_deferred_downloads(monkeypatch)

@@ -52,22 +52,75 @@ def create_account(engine, role: str, *, username: str | None = None, department
     return username
 
 
-def signed_in_app(engine, role: str, *, query_params: dict | None = None, username: str | None = None) -> AppTest:
-    """The router, signed in through the sign-in form as a fresh account of ``role``."""
-    username = create_account(engine, role, username=username)
-    at = AppTest.from_file(APP, default_timeout=60)
+def signed_in_as(
+    username: str,
+    *,
+    app: str = APP,
+    password: str = PASSWORD,
+    timeout: float = 60,
+    query_params: dict | None = None,
+) -> AppTest:
+    """``app`` (the router unless given) signed in through the sign-in form as an existing account."""
+    at = AppTest.from_file(app, default_timeout=timeout)
     for key, value in (query_params or {}).items():
         at.query_params[key] = value
     at.run()
     at.text_input(key="signin_username").input(username)
-    at.text_input(key="signin_password").input(PASSWORD)
+    at.text_input(key="signin_password").input(password)
     at.button[0].click()
     return at.run()
+
+
+def signed_in_app(
+    engine,
+    role: str,
+    *,
+    query_params: dict | None = None,
+    username: str | None = None,
+    departments: str | None = None,
+    timeout: float = 60,
+) -> AppTest:
+    """The router, signed in through the sign-in form as a fresh account of ``role``."""
+    username = create_account(engine, role, username=username, departments=departments)
+    return signed_in_as(username, timeout=timeout, query_params=query_params)
 
 
 def problems(at: AppTest) -> list[str]:
     """Exceptions and error boxes on the current page (should be none)."""
     return [str(e.value) for e in at.exception] + [str(e.value) for e in at.error]
+
+
+def rendered_text(at: AppTest) -> str:
+    """Everything an AppTest run rendered: element protos, table cells and chart specs."""
+    parts: list[str] = []
+
+    def walk(node) -> None:
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+        if getattr(node, "type", None) == "arrow_data_frame":
+            parts.append(node.value.to_csv())
+        proto = getattr(node, "proto", None)
+        if proto is not None:
+            parts.append(str(proto))
+
+    walk(at._tree)
+    return "\n".join(parts)
+
+
+def capture_deferred_downloads(monkeypatch) -> dict:
+    """Download buttons' deferred callables, filled as pages render: {file name: callable}, to run as a
+    click would (the ``deferred_downloads`` fixture in conftest.py)."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    captured: dict = {}
+    real = MediaFileManager.add_deferred
+
+    def spy(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        captured[file_name] = data_callable
+        return real(self, data_callable, mimetype, coordinates, file_name=file_name, **kwargs)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", spy)
+    return captured
 
 
 def tiles(at: AppTest) -> dict[str, str]:

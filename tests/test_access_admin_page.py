@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from pipelines import schema, warehouse
 from pipelines.access import accounts, audit
+from tests.dashboard_support import signed_in_as
 
 PW = "a sound passphrase"
 ADMIN_PAGE = str(Path(__file__).resolve().parents[1] / "dashboard" / "views" / "admin.py")
@@ -25,12 +26,7 @@ def wh(settings, fast_password_hashing):
 
 
 def signed_in(username: str) -> AppTest:
-    at = AppTest.from_file(ADMIN_PAGE, default_timeout=30)
-    at.run()
-    at.text_input(key="signin_username").input(username)
-    at.text_input(key="signin_password").input(PW)
-    at.button[0].click()
-    return at.run()
+    return signed_in_as(username, app=ADMIN_PAGE, password=PW, timeout=30)
 
 
 def test_manager_is_refused_the_admin_page(wh):
@@ -77,22 +73,6 @@ def test_admin_browses_and_filters_the_audit_trail(wh):
     filtered = at.dataframe[-1].value
     assert list(filtered["username"]) == ["mia"] and list(filtered["rows"]) == [5]
     assert [b.label for b in at.get("download_button")] == ["CSV", "Excel"]
-
-
-@pytest.fixture
-def deferred_downloads(monkeypatch):
-    """The callables download buttons register, as {file name: callable}, to run as a click would."""
-    from streamlit.runtime.media_file_manager import MediaFileManager
-
-    captured: dict = {}
-    real = MediaFileManager.add_deferred
-
-    def spy(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
-        captured[file_name] = data_callable
-        return real(self, data_callable, mimetype, coordinates, file_name=file_name, **kwargs)
-
-    monkeypatch.setattr(MediaFileManager, "add_deferred", spy)
-    return captured
 
 
 def test_audit_csv_export_is_escaped_and_audited(wh, deferred_downloads):

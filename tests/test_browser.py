@@ -9,112 +9,35 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from pipelines import annotations as notes
-from pipelines import warehouse
-from pipelines.access import accounts, list_audit
-from tests.dashboard_support import PASSWORD, copy_warehouse
+from pipelines.access import list_audit
+from tests.browser_support import ARTIFACTS, chromium_page, served_with_account, settle, submit_sign_in
+from tests.dashboard_support import loaded_warehouse_file
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def served(request, tmp_path_factory):
     """`carepulse serve` on a free port over a private copy of the loaded warehouse, with a QI account."""
-    from pipelines.settings import Settings
-    from tests.dashboard_support import loaded_warehouse_file
-
-    source = loaded_warehouse_file(request, tmp_path_factory)
-    home = tmp_path_factory.mktemp("served")
-    settings = Settings(data_dir=home / "data")
-    copy_warehouse(source, settings)
-    engine = warehouse.make_engine(settings)
-    accounts.create_user(engine, "browser_qi", "qi", PASSWORD, actor="test")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CAREPULSE_")}
-    env |= {"CAREPULSE_DATA_DIR": str(settings.data_dir), "CAREPULSE_SETTINGS_FILE": str(home / "none.toml")}
-    carepulse = Path(sys.executable).with_name("carepulse")
-    server = subprocess.Popen(
-        [str(carepulse), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, cwd=home, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        server.kill()
-        pytest.fail("carepulse serve did not start: " + server.stdout.read().decode(errors="replace")[-2000:])
-    yield url, engine
-    server.terminate()
-    try:
-        server.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.kill()
-    engine.dispose()
+    source, home = loaded_warehouse_file(request, tmp_path_factory), tmp_path_factory.mktemp("served")
+    with served_with_account(source, home, "browser_qi", "qi") as (url, engine):
+        yield url, engine
 
 
 @pytest.fixture
 def page(served):
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-        yield context.new_page()
-        context.close()
-        browser.close()
-
-
-def settle(page, timeout: float = 60_000) -> None:
-    """Wait until the script run is over: no spinner, no running indicator, no stale element."""
-    page.wait_for_timeout(300)
-    page.wait_for_function(
-        """() => !document.querySelector('[data-testid="stSpinner"]')
-                 && !document.querySelector('[data-testid="stStatusWidget"] [data-testid="stStatusWidgetRunningIcon"]')
-                 && !document.querySelector('[data-stale="true"]')""",
-        timeout=timeout,
-    )
-    page.wait_for_timeout(300)
+    with chromium_page(width=1400, height=1000, accept_downloads=True) as page:
+        yield page
 
 
 def sign_in(page, url: str) -> None:
     page.goto(url + "/")
-    page.get_by_label("Username").fill("browser_qi")
-    page.get_by_role("textbox", name="Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    submit_sign_in(page, "browser_qi")
     page.get_by_role("heading", name="Overview").wait_for(timeout=60_000)
     page.locator('[data-testid="stMetric"]').nth(8).wait_for(timeout=60_000)
     settle(page)

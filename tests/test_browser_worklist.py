@@ -4,12 +4,6 @@ records an outcome with one click, and the outcome is in the warehouse (who, whe
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import polars as pl
 import pytest
@@ -17,8 +11,9 @@ import pytest
 from metrics.worklist import build_worklist
 from pipelines import outreach, warehouse
 from pipelines.access import accounts, list_audit
-from tests.dashboard_support import PASSWORD, copy_warehouse
-from tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, free_port, settle
+from tests.browser_support import ARTIFACTS, carepulse_server, chromium_page, private_warehouse
+from tests.browser_support import settle, submit_sign_in
+from tests.dashboard_support import PASSWORD
 
 pytestmark = pytest.mark.browser
 
@@ -27,55 +22,22 @@ pytestmark = pytest.mark.browser
 def served(scored_warehouse_file, tmp_path_factory):
     """`carepulse serve` on a free port over a private copy of the scored warehouse, with a coordinator
     for the busiest department of the upcoming scored visits."""
-    from pipelines.settings import Settings
-
     home = tmp_path_factory.mktemp("served_worklist")
-    settings = Settings(data_dir=home / "data")
-    copy_warehouse(scored_warehouse_file, settings)
-    engine = warehouse.make_engine(settings)
+    engine = private_warehouse(scored_warehouse_file, home)
     scored = outreach.scored_frames(engine)
     assert scored["appointments"].height, "the scoring run of the small system found upcoming appointments"
     busiest = scored["appointments"].group_by("department_id").len().sort(["len", "department_id"],
                                                                           descending=[True, False]).item(0, 0)
     accounts.create_user(engine, "browser_coord", "coordinator", PASSWORD, actor="test", departments=busiest)
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CAREPULSE_")}
-    env |= {"CAREPULSE_DATA_DIR": str(settings.data_dir), "CAREPULSE_SETTINGS_FILE": str(home / "none.toml")}
-    server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("carepulse")), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, cwd=home, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        server.kill()
-        pytest.fail("carepulse serve did not start: " + server.stdout.read().decode(errors="replace")[-2000:])
-    yield url, engine, busiest
-    server.terminate()
-    try:
-        server.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.kill()
+    with carepulse_server(home) as url:
+        yield url, engine, busiest
     engine.dispose()
 
 
 @pytest.fixture
 def page(served):
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        context = browser.new_context(viewport={"width": 1500, "height": 1100})
-        yield context.new_page()
-        context.close()
-        browser.close()
+    with chromium_page(width=1500, height=1100) as page:
+        yield page
 
 
 def test_coordinator_records_an_outcome_and_it_is_persisted(served, page):
@@ -86,9 +48,7 @@ def test_coordinator_records_an_outcome_and_it_is_persisted(served, page):
     first = expected.item(0, "appointment_id")
 
     page.goto(url + "/")
-    page.get_by_label("Username").fill("browser_coord")
-    page.get_by_role("textbox", name="Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    submit_sign_in(page, "browser_coord")
     page.get_by_role("link", name="No-show worklist").click(timeout=60_000)
     page.get_by_role("heading", name="No-show worklist").wait_for(timeout=60_000)
     page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=60_000)

@@ -115,8 +115,14 @@ def test_excel_export_escapes_formulas():
 
 # --- On a loaded warehouse, through the real pages -------------------------------------------------
 
-from tests.dashboard_support import PASSWORD  # noqa: E402
-from tests.dashboard_support import copy_warehouse, create_account, loaded_warehouse_file, signed_in_app  # noqa: E402
+from tests.dashboard_support import (  # noqa: E402
+    copy_warehouse,
+    create_account,
+    loaded_warehouse_file,
+    rendered_text,
+    signed_in_app,
+    signed_in_as,
+)
 
 
 @pytest.fixture
@@ -144,23 +150,6 @@ def patient_identifiers(synthetic_dir) -> dict[str, set[str]]:
     }
 
 
-def rendered_text(at: AppTest) -> str:
-    """Everything an AppTest run rendered: element protos, table cells and chart specs."""
-    parts: list[str] = []
-
-    def walk(node) -> None:
-        for child in getattr(node, "children", {}).values():
-            walk(child)
-        if getattr(node, "type", None) == "arrow_data_frame":
-            parts.append(node.value.to_csv())
-        proto = getattr(node, "proto", None)
-        if proto is not None:
-            parts.append(str(proto))
-
-    walk(at._tree)
-    return "\n".join(parts)
-
-
 def leaked(text: str, identifiers: dict[str, set[str]]) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     tokens = set(re.findall(r"[\w.+@-]+", text))
@@ -172,22 +161,6 @@ def leaked(text: str, identifiers: dict[str, set[str]]) -> dict[str, list[str]]:
         if hits:
             found[kind] = hits[:3]
     return found
-
-
-@pytest.fixture
-def deferred_downloads(monkeypatch):
-    """Download buttons' deferred callables, {file name: callable}, to run as a click would."""
-    from streamlit.runtime.media_file_manager import MediaFileManager
-
-    captured: dict = {}
-    real = MediaFileManager.add_deferred
-
-    def spy(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
-        captured[file_name] = data_callable
-        return real(self, data_callable, mimetype, coordinates, file_name=file_name, **kwargs)
-
-    monkeypatch.setattr(MediaFileManager, "add_deferred", spy)
-    return captured
 
 
 def test_identifiers_fixture_is_real(patient_identifiers):
@@ -304,12 +277,7 @@ def test_coordinator_sees_contact_details_only_for_assigned_departments(
         assert phones_elsewhere and mrns_elsewhere and mrns_mine, "the test data must have patients on both sides"
 
         username = create_account(engine, "coordinator", departments=mine)
-        at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=90)
-        at.run()
-        at.text_input(key="signin_username").input(username)
-        at.text_input(key="signin_password").input(PASSWORD)
-        at.button[0].click()
-        at.run()
+        at = signed_in_as(username, timeout=90)
         at.switch_page("views/worklist.py").run()
         assert not at.exception, [e.value for e in at.exception]
         text = rendered_text(at)

@@ -314,7 +314,7 @@ def test_no_outcomes_yet_gives_an_empty_comparison_with_everyone_uncontacted():
 
 # --- The page (AppTest) ---------------------------------------------------------------------------
 
-from tests.dashboard_support import APP, PASSWORD, copy_warehouse, create_account, problems  # noqa: E402
+from tests.dashboard_support import APP, copy_warehouse, problems, rendered_text, signed_in_app  # noqa: E402
 
 
 @pytest.fixture
@@ -338,32 +338,8 @@ def _scored_departments(engine) -> list[str]:
 
 
 def _signed_in(engine, role: str, departments: list[str] | None = None):
-    from streamlit.testing.v1 import AppTest
-
-    username = create_account(engine, role, username=f"test_{role}",
-                              departments=",".join(departments) if departments else None)
-    at = AppTest.from_file(APP, default_timeout=90)
-    at.run()
-    at.text_input(key="signin_username").input(username)
-    at.text_input(key="signin_password").input(PASSWORD)
-    at.button[0].click()
-    return at.run()
-
-
-def _rendered_text(at) -> str:
-    parts: list[str] = []
-
-    def walk(node) -> None:
-        for child in getattr(node, "children", {}).values():
-            walk(child)
-        if getattr(node, "type", None) == "arrow_data_frame":
-            parts.append(node.value.to_csv())
-        proto = getattr(node, "proto", None)
-        if proto is not None:
-            parts.append(str(proto))
-
-    walk(at._tree)
-    return "\n".join(parts)
+    return signed_in_app(engine, role, username=f"test_{role}",
+                         departments=",".join(departments) if departments else None, timeout=90)
 
 
 def _patients(engine) -> pl.DataFrame:
@@ -392,7 +368,7 @@ def test_page_coordinator_records_an_outcome_and_the_row_leaves_the_queue(scored
     mine_pats = scored.filter(pl.col("department_id").is_in(mine)).join(pats, on="patient_id")
     assert set(table["Patient"] if "Patient" in table else table["patient_name"]) == set(
         mine_pats.select(pl.concat_str("first_name", pl.lit(" "), "last_name")).to_series())
-    text = _rendered_text(at)
+    text = rendered_text(at)
     only_elsewhere = set(others.get_column("phone").drop_nulls()) - set(mine_pats.get_column("phone"))
     assert only_elsewhere and not [p for p in only_elsewhere if p in text]
     views = list_audit(scored_wh, action="page.view")
@@ -428,7 +404,7 @@ def test_page_manager_is_refused_and_sees_no_patient_data(scored_wh):
     page.run()
     assert "does not allow" in page.error[0].value
     assert not page.dataframe and not page.get("selectbox")
-    text = _rendered_text(page)
+    text = rendered_text(page)
     pats = _patients(scored_wh)
     assert not [p for p in pats.get_column("phone").drop_nulls() if p in text]
     assert not [e for e in pats.get_column("email").drop_nulls() if e in text]
@@ -456,20 +432,10 @@ def test_page_coordinator_without_departments_sees_an_empty_list(scored_wh):
     assert any("No departments are assigned" in i.value for i in at.info)
 
 
-def test_page_my_list_assignment_and_audited_export(scored_wh, monkeypatch):
-    from streamlit.runtime.media_file_manager import MediaFileManager
-
+def test_page_my_list_assignment_and_audited_export(scored_wh, deferred_downloads):
     from pipelines import outreach
     from pipelines.access import list_audit
 
-    captured: dict = {}
-    real = MediaFileManager.add_deferred
-
-    def spy(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
-        captured[file_name] = data_callable
-        return real(self, data_callable, mimetype, coordinates, file_name=file_name, **kwargs)
-
-    monkeypatch.setattr(MediaFileManager, "add_deferred", spy)
     mine = _scored_departments(scored_wh)[:1]
     at = _signed_in(scored_wh, "coordinator", mine)
     at.switch_page("views/worklist.py").run()
@@ -485,7 +451,7 @@ def test_page_my_list_assignment_and_audited_export(scored_wh, monkeypatch):
     assert len(at.dataframe[0].value) == total
     assert list_audit(scored_wh, action="outreach.assign").height == 1
 
-    csv_build = next(build for name, build in captured.items() if name.endswith(".csv"))
+    csv_build = next(build for name, build in deferred_downloads.items() if name.endswith(".csv"))
     text = csv_build().decode("utf-8-sig")
     assert text.splitlines()[0].startswith("rank,appointment_id,patient_name,mrn,phone,email")
     assert len(text.splitlines()) == total + 1

@@ -83,15 +83,19 @@ with ui.friendly_errors("compute the headline measures"), st.spinner("Computing 
                              "numerator": row.get("numerator"), "denominator": row.get("denominator"),
                              "n": row.get("n"), "variation": variation, "assurance": assurance})
         with columns[index % 3].container(border=True, key=f"tile_{name}"):
-            delta_text = None
+            delta_text, unchanged = None, False
             if delta is not None:
-                delta_text = (f"{delta * 100:+.1f} pts" if charts.is_percent(definition.unit)
-                              else f"{delta:+.1f} {definition.unit}")
+                shown = delta * 100 if charts.is_percent(definition.unit) else delta
+                unit = "pts" if charts.is_percent(definition.unit) else definition.unit
+                unchanged = round(shown, 1) == 0
+                delta_text = f"no change ({abs(shown):.1f} {unit})" if unchanged else f"{shown:+.1f} {unit}"
             st.metric(
                 definition.title,
                 charts.format_value(value, definition.unit),
                 delta=delta_text,
-                delta_color={"lower": "inverse", "higher": "normal"}.get(definition.better, "off"),
+                delta_color="off" if unchanged else {"lower": "inverse", "higher": "normal"}.get(definition.better, "off"),
+                delta_arrow="off" if unchanged else "auto",
+                delta_description="vs the previous period" if delta_text else None,
                 help=ui.definition_text(definition),
             )
             label, colour, icon = RAG_BADGE[status]

@@ -144,9 +144,10 @@ with ui.friendly_errors("build the worklist"):
             .alias("last_outreach"),
             pl.col("outcome").str.replace_all("_", " "),
         )
-        shown = ["rank", "scheduled_start", *(["patient_name", "phone", "email", "mrn"] if shows_contact else []),
-                 "department", "provider", "visit_type", "risk_pct", "risk_band", "reasons", "suggested_action",
-                 "last_outreach", "assigned_to", "outcome", "outcome_at"]
+        # What to do first (risk, why, action), then whom to call, then the visit's context.
+        shown = ["rank", "scheduled_start", "risk_pct", "risk_band", "reasons", "suggested_action",
+                 *(["patient_name", "phone", "email", "mrn"] if shows_contact else []),
+                 "department", "provider", "visit_type", "last_outreach", "assigned_to", "outcome", "outcome_at"]
         st.dataframe(
             display.select(shown),
             hide_index=True,

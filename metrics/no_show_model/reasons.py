@@ -23,6 +23,7 @@ import polars as pl
 from sklearn.pipeline import Pipeline
 
 from metrics.no_show_model.features import CATEGORICAL_FEATURES, FEATURES, NUMERIC_FEATURES
+from metrics.no_show_model.trees import BoostedTrees
 
 def _plural(n: pl.Expr, one: str, many: str) -> pl.Expr:
     return pl.when(n == 1).then(pl.lit(one)).otherwise(pl.lit(many))
@@ -168,45 +169,73 @@ def encode(model: Pipeline, frame: pd.DataFrame) -> np.ndarray:
     return np.asarray(model[:-1].transform(frame), dtype=np.float64)
 
 
+@dataclass(frozen=True)
+class WalkedRows:
+    """Rows encoded once and walked through every tree once; the risk and every ablation reuse them."""
+
+    trees: BoostedTrees
+    encoded: np.ndarray  # the pipeline's encoded matrix, one column per feature of FEATURES
+    prepared: np.ndarray  # what the trees read
+    leaves: np.ndarray  # n_trees x n_rows leaf ids
+    log_odds: np.ndarray  # equal to the classifier's decision_function
+
+
+def walk(model: Pipeline, frame: pd.DataFrame) -> WalkedRows:
+    """Encode ``frame`` and find its leaf in every tree of the boosting pipeline ``model``."""
+    trees = BoostedTrees(model[-1])
+    encoded = encode(model, frame)
+    prepared = trees.prepare(encoded)
+    leaves = trees.leaves(prepared)
+    return WalkedRows(trees, encoded, prepared, leaves, trees.decision(leaves))
+
+
 def reason_contributions(
     model: Pipeline,
     frame: pd.DataFrame,
     reference: dict[str, object],
     *,
     eligible: np.ndarray | None = None,
-    encoded: np.ndarray | None = None,
-    base: np.ndarray | None = None,
+    walked: WalkedRows | None = None,
 ) -> np.ndarray:
     """Log-odds contribution of each reason group per row (n_rows x n_groups).
 
-    0 where the row equals the reference in that group, or where ``eligible`` (n_rows x n_groups
-    booleans, e.g. "has words") is False: those rows are not re-predicted.
+    For each group: the model's log-odds of the row minus its log-odds with the group's values
+    replaced by the reference's. 0 where the row equals the reference in that group, or where
+    ``eligible`` (n_rows x n_groups booleans, e.g. "has words") is False: those rows are not
+    re-predicted. Only trees that split on the group, and within them only rows whose path passes
+    such a split, are walked again (the others keep their leaf, see :mod:`.trees`).
     """
-    columns, classifier = model[:-1], model[-1]
-    if encoded is None:
-        encoded = encode(model, frame)
+    walked = walk(model, frame) if walked is None else walked
+    trees, encoded, prepared, leaves = walked.trees, walked.encoded, walked.prepared, walked.leaves
     ref_frame = pd.DataFrame([{c: reference[c] for c in FEATURES}])[list(frame.columns)]
-    ref_encoded = np.asarray(columns.transform(ref_frame), dtype=np.float64)[0]
+    ref_encoded = np.asarray(model[:-1].transform(ref_frame), dtype=np.float64)
+    ref_prepared = trees.prepare(ref_encoded)[0]
+    ref_encoded = ref_encoded[0]
     position = {name: i for i, name in enumerate(FEATURES)}  # ColumnTransformer keeps this order
-    if base is None:
-        base = classifier.decision_function(encoded)
-    blocks, owners = [], []
+    contributions = np.zeros((len(frame), len(REASON_GROUPS)))
     for g, group in enumerate(REASON_GROUPS):
         idx = [position[f] for f in group.features]
+        touched = [t for t in range(len(trees.trees)) if trees.uses(t, idx)]
+        if not touched:  # no tree splits on the group: swapping it cannot change the log-odds
+            continue
         differs = _differs(encoded[:, idx], ref_encoded[idx])
         rows = np.flatnonzero(differs if eligible is None else differs & eligible[:, g])
-        if rows.size:
-            block = encoded[rows].copy()
-            block[:, idx] = ref_encoded[idx]
-            blocks.append(block)
-            owners.append((g, rows))
-    contributions = np.zeros((len(frame), len(REASON_GROUPS)))
-    if blocks:
-        ablated = classifier.decision_function(np.vstack(blocks))
-        start = 0
-        for g, rows in owners:
-            contributions[rows, g] = base[rows] - ablated[start : start + rows.size]
-            start += rows.size
+        if not rows.size:
+            continue
+        cols = trees.to_prepared_columns(idx)
+        ablated = prepared[rows]
+        ablated[:, cols] = ref_prepared[cols]
+        drop = np.zeros(rows.size)
+        for t in touched:
+            leaf = leaves[t, rows]
+            crossing = trees.crosses(t, leaf, idx)
+            n_crossing = int(np.count_nonzero(crossing))
+            if 2 * n_crossing > rows.size:  # walking every row costs less than copying out the crossing ones
+                drop += trees.leaf_values(t, leaf) - trees.predict_tree(t, ablated)  # the others add exactly 0
+            elif n_crossing:
+                hit = np.flatnonzero(crossing)
+                drop[hit] += trees.leaf_values(t, leaf[hit]) - trees.predict_tree(t, ablated[hit])
+        contributions[rows, g] = drop
     return contributions
 
 

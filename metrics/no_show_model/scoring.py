@@ -17,7 +17,7 @@ from metrics.no_show_model import registry
 from metrics.no_show_model.actions import suggested_actions
 from metrics.no_show_model.features import appointment_features
 from metrics.no_show_model.pipeline import calibrated_risk, inner_pipeline, to_model_input
-from metrics.no_show_model.reasons import encode, eligible_groups, reason_contributions, reason_texts, top_reasons
+from metrics.no_show_model.reasons import eligible_groups, reason_contributions, reason_texts, top_reasons, walk
 from pipelines import schema
 from pipelines.settings import Settings
 
@@ -64,13 +64,12 @@ def score_frame(
         )
     x = to_model_input(feats)
     inner = inner_pipeline(artifact["model"])
-    encoded = encode(inner, x)  # once: the risk and every ablation reuse it
-    base = inner[-1].decision_function(encoded)
-    risk = calibrated_risk(artifact["model"], base)
+    walked = walk(inner, x)  # encoded and walked through the trees once: the risk and every ablation reuse it
+    risk = calibrated_risk(artifact["model"], walked.log_odds)
     clock("risk")
     texts = reason_texts(feats)
     eligible = eligible_groups(feats, texts, artifact["reference"])
-    contributions = reason_contributions(inner, x, artifact["reference"], eligible=eligible, encoded=encoded, base=base)
+    contributions = reason_contributions(inner, x, artifact["reference"], eligible=eligible, walked=walked)
     clock("reason contributions")
     reasons = top_reasons(feats, contributions, texts=texts)
     scored = pl.concat(

@@ -68,7 +68,9 @@ def run_demo(*, patients: int, months: int, seed: int, fresh: bool = False) -> d
         from pipelines.synthetic import generate_health_system
 
         console.rule("1/4  Generating a synthetic health system")
-        generate_health_system(extracts, patients=patients, months=months, seed=seed, as_of=dt.date.today(), progress=True)
+        # A nightly extract: history to the end of yesterday (completed visits later today would be in the future).
+        nightly = dt.date.today() - dt.timedelta(days=1)
+        generate_health_system(extracts, patients=patients, months=months, seed=seed, as_of=nightly, progress=True)
         console.rule("2/4  Loading it into the warehouse (with data-quality checks)")
         summary = ingest(extracts, engine=engine, settings=settings, progress=True)
         done["load_run_id"] = summary.run_id

@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
         patients: int = typer.Option(20_000, help="Number of patients (about 7.5 visits each per 2 years)."),
         months: int = typer.Option(24, help="Months of history up to --as-of."),
         seed: int = typer.Option(42, help="Random seed: same seed, same files."),
-        as_of: str = typer.Option(None, "--as-of", help="Extract date YYYY-MM-DD (default: today)."),
+        as_of: str = typer.Option(None, "--as-of", help="Extract date YYYY-MM-DD: history runs to the end of that day (default: yesterday, as a nightly extract)."),
     ) -> None:
         """Generate a synthetic health system: one CSV per extract, truth/ beside them."""
         from rich.console import Console
@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
         from pipelines.synthetic import generate_health_system
 
         try:
-            as_of_date = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
+            as_of_date = dt.date.fromisoformat(as_of) if as_of else dt.date.today() - dt.timedelta(days=1)
         except ValueError:
             raise CarePulseError(f"--as-of {as_of!r} is not a date; use YYYY-MM-DD") from None
         console = Console()

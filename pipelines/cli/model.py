@@ -72,6 +72,24 @@ def _print_report(report: dict) -> None:
     )
 
 
+def _open_warehouse(*, create_tables: bool):
+    """The configured settings and an engine on their warehouse; tables are created first for the
+    commands that write (a model registry entry, a scoring run)."""
+    from pipelines import schema, warehouse
+    from pipelines.settings import get_settings
+
+    settings = get_settings()
+    engine = warehouse.make_engine(settings)
+    if create_tables:
+        schema.create_all(engine)
+    return settings, engine
+
+
+def _moment(as_of: str | None) -> dt.datetime | None:
+    """``--as-of`` as a datetime (None: the command picks its default)."""
+    return dt.datetime.fromisoformat(as_of) if as_of else None
+
+
 def register(app: typer.Typer) -> None:
     """Add ``train``, ``evaluate`` and ``score`` to the app."""
 
@@ -85,15 +103,11 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         from metrics.no_show_model import train_model
-        from pipelines import schema, warehouse
-        from pipelines.settings import get_settings
 
-        settings = get_settings()
-        engine = warehouse.make_engine(settings)
-        schema.create_all(engine)
+        settings, engine = _open_warehouse(create_tables=True)
         console = Console()
         with console.status("training the no-show model (features, gradient boosting, calibration, evaluation)..."):
-            mv = train_model(engine, settings, as_of=dt.datetime.fromisoformat(as_of) if as_of else None, truth_path=truth)
+            mv = train_model(engine, settings, as_of=_moment(as_of), truth_path=truth)
         if output is OutputFormat.json:
             console.print_json(json.dumps({"version": mv.version, "file_sha256": mv.file_sha256, "metrics": mv.metrics}, default=str))
             return
@@ -110,11 +124,8 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         from metrics.no_show_model import evaluate_model
-        from pipelines import warehouse
-        from pipelines.settings import get_settings
 
-        settings = get_settings()
-        engine = warehouse.make_engine(settings)
+        settings, engine = _open_warehouse(create_tables=False)
         with Console(stderr=True).status("evaluating the current no-show model..."):
             report = evaluate_model(engine, settings, truth_path=truth).to_dict()
         if output is OutputFormat.json:
@@ -132,15 +143,11 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         from metrics.no_show_model.scoring import current_scores, score_upcoming
-        from pipelines import schema, warehouse
-        from pipelines.settings import get_settings
 
-        settings = get_settings()
-        engine = warehouse.make_engine(settings)
-        schema.create_all(engine)
+        settings, engine = _open_warehouse(create_tables=True)
         console = Console()
         with console.status("scoring upcoming appointments..."):
-            run_id = score_upcoming(engine, settings, as_of=dt.datetime.fromisoformat(as_of) if as_of else None, days=days)
+            run_id = score_upcoming(engine, settings, as_of=_moment(as_of), days=days)
         scores = current_scores(engine).filter(__import__("polars").col("score_run_id") == run_id)
         console.print(f"score run {run_id}: {scores.height:,} appointments current in the worklist")
         table = Table(title="Top 10 by expected benefit")
