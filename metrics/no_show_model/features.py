@@ -114,9 +114,12 @@ def _cancel_moment() -> pl.Expr:
     )
 
 
-def _history(appointments: pl.DataFrame) -> pl.DataFrame:
-    """Per patient and event moment, cumulative counts of outcomes up to and including it."""
-    events = (
+_COUNTS = ("no_show", "visit", "cancellation", "any_cancellation")
+
+
+def _events(appointments: pl.DataFrame) -> pl.LazyFrame:
+    """One row per known outcome: patient, when it became known, and which kind it was (0/1)."""
+    return (
         appointments.lazy()
         .filter(pl.col("status") != "scheduled")
         .select(
@@ -134,13 +137,18 @@ def _history(appointments: pl.DataFrame) -> pl.DataFrame:
             .alias("cancellation"),
             (pl.col("status") == "cancelled").cast(pl.Int64).alias("any_cancellation"),
         )
+    )
+
+
+def _history(appointments: pl.DataFrame) -> pl.DataFrame:
+    """Per patient and event moment, cumulative counts of outcomes up to and including it."""
+    return (
+        _events(appointments)
         .group_by("patient_id", "event_at")
-        .agg(
-            pl.col("no_show", "visit", "cancellation", "any_cancellation").sum(),
-        )
+        .agg(pl.col(*_COUNTS).sum())
         .sort("patient_id", "event_at")
         .with_columns(
-            pl.col("no_show", "visit", "cancellation", "any_cancellation").cum_sum().over("patient_id"),
+            pl.col(*_COUNTS).cum_sum().over("patient_id"),
             pl.when(pl.col("visit") > 0)
             .then(pl.col("event_at"))
             .otherwise(None)
@@ -151,13 +159,49 @@ def _history(appointments: pl.DataFrame) -> pl.DataFrame:
         .sort("event_at")
         .collect()
     )
-    return events
 
 
 def _history_features(targets: pl.DataFrame, appointments: pl.DataFrame) -> pl.DataFrame:
     """Prior no-shows, cancellations and visits (all history and last 12 months), strictly before as_of."""
+    moments = targets["as_of"].unique()
+    if moments.len() == 1 and moments[0] is not None:
+        joined = _counts_at_one_moment(targets, appointments, moments[0])
+    else:
+        joined = _counts_at_each_moment(targets, appointments)
+    return _history_columns(joined)
+
+
+def _counts_at_one_moment(targets: pl.DataFrame, appointments: pl.DataFrame, as_of: dt.datetime) -> pl.DataFrame:
+    """Counts when every target shares one as_of (a scoring run): one group_by per patient.
+
+    Same numbers as :func:`_counts_at_each_moment`: events strictly before as_of, and the "old"
+    counts are events strictly before the 12-month window's start.
+    """
+    window_start = as_of - dt.timedelta(days=365)
+    old = pl.col("event_at") < window_start
+    per_patient = (
+        _events(appointments)
+        .filter(pl.col("event_at") < as_of)
+        .group_by("patient_id")
+        .agg(
+            *[pl.col(c).sum() for c in _COUNTS],
+            *[pl.col(c).filter(old).sum().alias(f"{c}_old") for c in _COUNTS],
+            pl.col("event_at").filter(pl.col("visit") > 0).max().alias("last_visit_at"),
+        )
+    )
+    return (
+        targets.lazy()
+        .select("appointment_id", "patient_id", "as_of")
+        .join(per_patient, on="patient_id", how="left")
+        .with_columns(pl.col(*_COUNTS, *[f"{c}_old" for c in _COUNTS]).fill_null(0))
+        .collect()
+    )
+
+
+def _counts_at_each_moment(targets: pl.DataFrame, appointments: pl.DataFrame) -> pl.DataFrame:
+    """Counts for targets with their own as_of each (training rows): as-of joins on cumulative counts."""
     hist = _history(appointments)
-    counts = ["no_show", "visit", "cancellation", "any_cancellation"]
+    counts = list(_COUNTS)
     left = targets.select("appointment_id", "patient_id", "as_of").with_columns(
         (pl.col("as_of") - pl.duration(days=365)).alias("window_start")
     )
@@ -179,10 +223,14 @@ def _history_features(targets: pl.DataFrame, appointments: pl.DataFrame) -> pl.D
         allow_exact_matches=False,
         check_sortedness=False,
     )
-    joined = everything.join(
+    return everything.join(
         before_window.select("appointment_id", *[f"{c}_old" for c in counts]), on="appointment_id", how="left"
     ).with_columns(pl.col(*counts, *[f"{c}_old" for c in counts]).fill_null(0))
-    recent = {c: pl.col(c) - pl.col(f"{c}_old") for c in counts}
+
+
+def _history_columns(joined: pl.DataFrame) -> pl.DataFrame:
+    """The history features from all-time counts, counts before the 12-month window, last visit."""
+    recent = {c: pl.col(c) - pl.col(f"{c}_old") for c in _COUNTS}
     resolved = pl.col("no_show") + pl.col("visit")
     resolved_12m = recent["no_show"] + recent["visit"]
     return joined.select(
