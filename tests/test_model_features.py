@@ -120,3 +120,27 @@ def test_targets_must_name_appointments_and_as_of():
         appointment_features(pl.DataFrame({"appointment_id": ["target"]}), appts, PATIENTS)
     with pytest.raises(KeyError, match="not in the appointments"):
         appointment_features(pl.DataFrame({"appointment_id": ["nope"], "as_of": [D(2026, 1, 1)]}), appts, PATIENTS)
+
+
+def test_one_shared_as_of_gives_the_same_history_as_per_row_as_of_joins():
+    """A scoring run (one as_of for every target) takes a group_by shortcut; it must agree with the
+    as-of joins used when targets have their own moments, including events exactly at as_of and
+    exactly at the start of the 12-month window (both strictly before: not counted)."""
+    frames = toy_health_system(patients=80, appointments=4000, months=24, seed=4)
+    appts = frames["appointments"]
+    as_of = appts.filter(pl.col("status") == "completed")["scheduled_start"].sort()[2500]  # an event exactly at as_of
+    some = appts.filter((pl.col("scheduled_start") > as_of) & (pl.col("booked_at") <= as_of))["patient_id"][0]
+    boundary = _frame("appointments", [
+        _appt("at_window_start", as_of - dt.timedelta(days=365), "no_show", patient=some),
+        _appt("just_inside", as_of - dt.timedelta(days=365) + dt.timedelta(seconds=1), "completed", patient=some),
+        _appt("at_as_of", as_of, "cancelled", cancelled_at=as_of, patient=some),
+    ]).select(appts.columns).cast(appts.schema)
+    appts = pl.concat([appts, boundary])
+    targets = appts.filter(pl.col("scheduled_start") > as_of).select("appointment_id", pl.lit(as_of).alias("as_of"))
+    assert targets.height > 100 and some in appts.filter(pl.col("appointment_id").is_in(targets["appointment_id"].to_list()))["patient_id"]
+    shared = appointment_features(targets, appts, frames["patients"], centre_zip=27530)
+    # one extra target at another moment sends every row through the as-of joins
+    other = pl.DataFrame({"appointment_id": [appts["appointment_id"][0]], "as_of": [as_of - dt.timedelta(days=30)]})
+    mixed = appointment_features(pl.concat([targets, other.cast(targets.schema)]), appts, frames["patients"], centre_zip=27530)
+    assert shared.equals(mixed.head(targets.height))
+    assert shared["prior_no_shows_12m"].sum() > 0 and shared["prior_no_shows"].sum() > shared["prior_no_shows_12m"].sum()

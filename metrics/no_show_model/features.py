@@ -378,8 +378,8 @@ def appointment_features(
     )
     if tgt["patient_id"].null_count():
         raise KeyError("some target appointment_id values are not in the appointments frame")
-    # every feature reads only the target patients' own rows
-    appts = appts.join(tgt.select("patient_id").unique(), on="patient_id", how="semi")
+    # every part below joins on the target's patient (and day), so it reads only that patient's rows;
+    # no semi-join beforehand: it cost more than it saved
     own = tgt.select(
         "_order",
         "appointment_id",

@@ -6,7 +6,8 @@ training population's typical values (median for numbers, most frequent category
 much the model's log-odds of a no-show drop. The groups whose own value raises the log-odds most
 are the reasons. It explains the model that produces the risk (not a surrogate), and the reference
 is a real, typical patient. Only rows whose group value differs from the reference are re-predicted,
-all in one batched call on the already encoded matrix, so 100k rows take about a second.
+and only in the trees, and for the rows, whose path passes a split on the group (``trees.py``): the
+same numbers as re-predicting every row with every tree, at about a third of the work.
 
 Demographic features (age, sex, payer class), department/provider and the time slot stay in the
 model but are never shown as reasons: a coordinator cannot act on them and naming them invites bias.

@@ -50,7 +50,7 @@ def score_frame(
 ) -> pl.DataFrame:
     """Pure scoring: risk, band, three reasons, action, expected benefit and rank per upcoming visit.
 
-    ``timings``, when given, receives the seconds spent per stage (for ``bench/model.py``).
+    ``timings``, when given, receives ``(wall, cpu)`` seconds per stage (for ``bench/model.py``).
     """
     clock = _Clock(timings)
     targets = upcoming_targets(frames["appointments"], as_of, days)
@@ -66,7 +66,7 @@ def score_frame(
     inner = inner_pipeline(artifact["model"])
     walked = walk(inner, x)  # encoded and walked through the trees once: the risk and every ablation reuse it
     risk = calibrated_risk(artifact["model"], walked.log_odds)
-    clock("risk")
+    clock("encode, walk trees, risk")
     texts = reason_texts(feats)
     eligible = eligible_groups(feats, texts, artifact["reference"])
     contributions = reason_contributions(inner, x, artifact["reference"], eligible=eligible, walked=walked)
@@ -85,18 +85,18 @@ def score_frame(
 
 
 class _Clock:
-    """Records wall seconds since the previous call under a stage name (no-op without a dict)."""
+    """Records wall and CPU seconds since the previous call under a stage name (no-op without a dict)."""
 
     def __init__(self, timings: dict | None):
         import time
 
-        self._time, self._timings = time.perf_counter, timings
-        self._last = self._time()
+        self._wall, self._cpu, self._timings = time.perf_counter, time.process_time, timings
+        self._last = (self._wall(), self._cpu())
 
     def __call__(self, stage: str) -> None:
         if self._timings is not None:
-            now = self._time()
-            self._timings[stage] = now - self._last
+            now = (self._wall(), self._cpu())
+            self._timings[stage] = (now[0] - self._last[0], now[1] - self._last[1])
             self._last = now
 
 
