@@ -18,6 +18,7 @@ import argparse
 import datetime as dt
 import math
 import multiprocessing as mp
+import os
 import resource
 import shutil
 import tempfile
@@ -30,13 +31,18 @@ APPOINTMENTS_PER_PATIENT_YEAR = 3.65  # what the generator produces over 12 mont
 
 
 def _in_child(target, *args):
-    """Run ``target(*args)`` in a forked process; returns (its result, its peak RSS in MB)."""
+    """Run ``target(*args)`` in a forked process; returns (its result, its peak RSS in MB).
+
+    The result dict gains ``cpu`` (user + system seconds of the whole child) and ``load`` (the
+    1-minute load average at its end): on 2 shared cores, wall time alone says little."""
     ctx = mp.get_context("fork")
     queue = ctx.Queue()
 
     def run():
         result = target(*args)
-        queue.put((result, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        result.update(cpu=usage.ru_utime + usage.ru_stime, load=os.getloadavg()[0])
+        queue.put((result, usage.ru_maxrss / 1024))
 
     proc = ctx.Process(target=run)
     proc.start()
@@ -112,7 +118,7 @@ def main() -> None:
         read = ing["counts"]["rows_read"]
         ours = read / ing["seconds"]
         print(f"ingest:   {read:,} rows ({ing['counts']['quarantined']:,} quarantined, status {ing['status']}) "
-              f"in {ing['seconds']:.1f} s = {ours:,.0f} rows/s ({appts / ing['seconds']:,.0f} appointments/s); "
+              f"in {ing['seconds']:.1f} s wall ({ing['cpu']:.1f} s CPU in all, load average {ing['load']:.1f}) = {ours:,.0f} rows/s ({appts / ing['seconds']:,.0f} appointments/s); "
               f"peak memory {ing_mb:,.0f} MB; plus {ing['gx_import']:.1f} s one-time import of great_expectations",
               flush=True)
         if args.appointments >= 10_000_000:
@@ -123,7 +129,7 @@ def main() -> None:
             pd_res, pd_mb = _in_child(pandas_load, source, work / "pandas.sqlite", names)
             theirs = pd_res["rows"] / pd_res["seconds"]
             print(f"pandas:   {pd_res['rows']:,} rows (read_csv + to_sql, no checks, no upsert) in "
-                  f"{pd_res['seconds']:.1f} s = {theirs:,.0f} rows/s; peak memory {pd_mb:,.0f} MB", flush=True)
+                  f"{pd_res['seconds']:.1f} s wall ({pd_res['cpu']:.1f} s CPU, load average {pd_res['load']:.1f}) = {theirs:,.0f} rows/s; peak memory {pd_mb:,.0f} MB", flush=True)
             print(f"ratio:    CarePulse ingest is {ours / theirs:.1f}x pandas' rows/s (target >= 10x)")
     finally:
         if args.work_dir is None:
