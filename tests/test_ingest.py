@@ -327,3 +327,18 @@ def test_a_large_first_load_rebuilds_indexes_and_a_failure_keeps_them(engine, so
     assert summary.counts["inserted"] == 18
     assert indexes() == expected
     assert warehouse.read_table(engine, "appointments").height == 4
+
+
+def test_index_drop_of_a_big_first_load_rolls_back_when_it_is_the_first_change(engine, monkeypatch):
+    """Regression: pysqlite opens its transaction only at the first INSERT, so a DROP INDEX issued
+    before any row changed (appointments being the first extract with changes) was committed at
+    once, and a failure afterwards left the table without its indexes."""
+    monkeypatch.setattr(load, "REBUILD_INDEXES_ABOVE", 0)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE stg_appointments AS SELECT * FROM appointments")
+    expected = {i.name for i in schema.EXTRACT_TABLES["appointments"].indexes}
+    with pytest.raises(RuntimeError), engine.connect() as conn, conn.begin():
+        load.merge_extract(conn, EXTRACTS["appointments"], "stg_appointments", staged_rows=1)
+        raise RuntimeError("killed after the merge, before the commit")
+    with engine.connect() as conn:
+        assert {i["name"] for i in sa.inspect(conn).get_indexes("appointments")} == expected
