@@ -13,10 +13,11 @@ from pathlib import Path
 
 import sqlalchemy as sa
 import typer
-from rich.console import Console
 from rich.table import Table
 
-console = Console()
+from pipelines.cli._console import stdout_console
+
+console = stdout_console()
 
 
 def register(app: typer.Typer) -> None:

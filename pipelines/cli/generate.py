@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from pipelines.cli._console import stdout_console
+
 
 def register(app: typer.Typer) -> None:
     """Add ``generate`` to the app."""
@@ -30,7 +32,7 @@ def register(app: typer.Typer) -> None:
             as_of_date = dt.date.fromisoformat(as_of) if as_of else dt.date.today() - dt.timedelta(days=1)
         except ValueError:
             raise CarePulseError(f"--as-of {as_of!r} is not a date; use YYYY-MM-DD") from None
-        console = Console()
+        console = stdout_console()
         summary = generate_health_system(
             out, patients=patients, months=months, seed=seed, as_of=as_of_date, progress=True
         )

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import typer
 
+from pipelines.cli._console import stdout_console
+
 
 class OutputFormat(str, Enum):
     table = "table"
@@ -38,7 +40,7 @@ def register(app: typer.Typer) -> None:
         summary = run_ingest(
             source_dir, engine=engine, settings=settings, accept_warnings=accept_warnings, progress=progress
         )
-        console = Console()
+        console = stdout_console()
         if output is OutputFormat.json:
             console.print_json(json.dumps(summary.to_dict(), default=str))
             return
@@ -66,7 +68,7 @@ def register(app: typer.Typer) -> None:
         engine = warehouse.make_engine(get_settings())
         schema.create_all(engine)
         runs_frame = warehouse.read_table(engine, "load_runs").sort("run_id", descending=True).head(limit)
-        console = Console()
+        console = stdout_console()
         if output is OutputFormat.json:
             console.print_json(json.dumps(runs_frame.to_dicts(), default=str))
             return

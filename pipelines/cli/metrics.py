@@ -60,12 +60,9 @@ def _validated_names(names: list[str] | None) -> list[str]:
 
 
 def _console():
-    """Standard output; wide when piped (rich would wrap a wide table at 80 columns)."""
-    import sys
+    from pipelines.cli._console import stdout_console
 
-    from rich.console import Console
-
-    return Console() if sys.stdout.isatty() else Console(width=220)
+    return stdout_console()
 
 
 def _status(message: str):

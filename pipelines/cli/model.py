@@ -9,6 +9,8 @@ from pathlib import Path
 
 import typer
 
+from pipelines.cli._console import stdout_console
+
 
 class OutputFormat(str, Enum):
     table = "table"
@@ -48,7 +50,7 @@ def _rows_table(title: str, rows: list[dict], columns: list[str]):
 def _print_report(report: dict) -> None:
     from rich.console import Console
 
-    console = Console()
+    console = stdout_console()
     w = report["windows"]
     console.print(
         f"model {report['model_version']} | test window {w.get('test_start', '')[:10]} to {w.get('cutoff', '')[:10]} | "
@@ -105,7 +107,7 @@ def register(app: typer.Typer) -> None:
         from metrics.no_show_model import train_model
 
         settings, engine = _open_warehouse(create_tables=True)
-        console = Console()
+        console = stdout_console()
         with console.status("training the no-show model (features, gradient boosting, calibration, evaluation)..."):
             mv = train_model(engine, settings, as_of=_moment(as_of), truth_path=truth)
         if output is OutputFormat.json:
@@ -145,7 +147,7 @@ def register(app: typer.Typer) -> None:
         from metrics.no_show_model.scoring import current_scores, score_upcoming
 
         settings, engine = _open_warehouse(create_tables=True)
-        console = Console()
+        console = stdout_console()
         with console.status("scoring upcoming appointments..."):
             run_id = score_upcoming(engine, settings, as_of=_moment(as_of), days=days)
         scores = current_scores(engine).filter(__import__("polars").col("score_run_id") == run_id)
