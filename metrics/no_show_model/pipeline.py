@@ -35,9 +35,12 @@ _LINEAR_NUMERIC = tuple(c for c in NUMERIC_FEATURES if c not in ("weekday", "hou
 class ModelParams:
     """Hyper-parameters (small and fixed: the point is a calibrated, explainable ranking)."""
 
-    learning_rate: float = 0.1
-    max_iter: int = 200
-    max_leaf_nodes: int = 15
+    # Shallow trees, more of them: on two generated systems (151k appointments each) 5 leaves at
+    # 0.05 x 600 closed the AUROC gap to the oracle from 0.022-0.023 (15 leaves, 0.1 x 200) to
+    # 0.018-0.019 at the same ECE; no-show risk is mostly additive in its drivers.
+    learning_rate: float = 0.05
+    max_iter: int = 600
+    max_leaf_nodes: int = 5
     min_samples_leaf: int = 100
     l2_regularization: float = 5.0
     early_stopping: bool = True
