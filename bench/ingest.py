@@ -6,7 +6,9 @@
 2. ingests it with ``pipelines.ingest.ingest`` into a fresh SQLite warehouse (every contract check,
    the data-quality suites, staging, the one-transaction merge, archive) and prints rows/s;
 3. loads the same files "the plain pandas way" (``pd.read_csv`` + ``DataFrame.to_sql`` through
-   SQLAlchemy into a separate SQLite file) and prints rows/s and the ratio.
+   SQLAlchemy into a separate SQLite file) and prints rows/s and the ratio;
+4. loads them the fastest way there is (Polars ``read_csv`` + one ADBC bulk insert per file, no checks
+   at all): the ceiling any ingest's ratio to pandas can reach on this machine.
 
 Each stage runs in a child process so its peak memory (max RSS) is its own.
 Targets (issue 2): 10M appointments into SQLite in under 3 minutes; >= 10x pandas' rows/s.
@@ -92,6 +94,22 @@ def pandas_load(source: Path, db_path: Path, names: list[str]) -> dict:
     return {"seconds": time.perf_counter() - started, "rows": rows}
 
 
+def bulk_floor(source: Path, db_path: Path, names: list[str]) -> dict:
+    """The fastest load this machine can do: Polars ``read_csv`` + one ADBC bulk insert per file into a
+    fresh SQLite file, with no typing, checks, keys, indexes, upsert, archive or transaction around
+    it. No ingest with those can beat it; it bounds what a ratio to pandas can be."""
+    import adbc_driver_sqlite.dbapi as driver
+    import polars as pl
+
+    started, rows = time.perf_counter(), 0
+    with driver.connect(str(db_path)) as conn:
+        for name in names:
+            frame = pl.read_csv(source / f"{name}.csv", infer_schema_length=10_000)
+            frame.write_database(name, conn, engine="adbc", if_table_exists="replace")
+            rows += frame.height
+    return {"seconds": time.perf_counter() - started, "rows": rows}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--appointments", type=int, default=1_000_000)
@@ -130,7 +148,14 @@ def main() -> None:
             theirs = pd_res["rows"] / pd_res["seconds"]
             print(f"pandas:   {pd_res['rows']:,} rows (read_csv + to_sql, no checks, no upsert) in "
                   f"{pd_res['seconds']:.1f} s wall ({pd_res['cpu']:.1f} s CPU, load average {pd_res['load']:.1f}) = {theirs:,.0f} rows/s; peak memory {pd_mb:,.0f} MB", flush=True)
-            print(f"ratio:    CarePulse ingest is {ours / theirs:.1f}x pandas' rows/s (target >= 10x)")
+            floor, floor_mb = _in_child(bulk_floor, source, work / "floor.sqlite", names)
+            fastest = floor["rows"] / floor["seconds"]
+            print(f"floor:    {floor['rows']:,} rows (Polars read_csv + ADBC bulk insert, nothing else) in "
+                  f"{floor['seconds']:.1f} s wall ({floor['cpu']:.1f} s CPU) = {fastest:,.0f} rows/s; "
+                  f"peak memory {floor_mb:,.0f} MB", flush=True)
+            ceiling = fastest / theirs
+            print(f"ratio:    CarePulse ingest is {ours / theirs:.1f}x pandas' rows/s (target >= 10x); the bare bulk "
+                  f"insert is {ceiling:.1f}x" + (", so no ingest into SQLite can reach 10x here" if ceiling < 10 else ""))
     finally:
         if args.work_dir is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -269,8 +269,15 @@ def _point_kinds(points: pl.DataFrame) -> list[str | None]:
     return ["common"] * points.height
 
 
+#: A horizontal legend under the plot: where annotation titles (drawn above the plot) cannot overlap it.
+LEGEND_BELOW = dict(orientation="h", yref="container", y=0, yanchor="bottom", xanchor="center", x=0.5)
+
+
 def add_annotations(fig: go.Figure, annotations: pl.DataFrame) -> go.Figure:
-    """Dated vertical markers with their titles; the description shows on hover."""
+    """Dated vertical markers with their titles above the plot (the legend moves under it); the
+    description shows on hover."""
+    if not annotations.is_empty():
+        fig.update_layout(legend=LEGEND_BELOW, margin=dict(b=80))
     for row in annotations.iter_rows(named=True):
         when = row["annotated_on"]
         fig.add_vline(x=when, line=dict(color=COLOURS["annotation"], dash="dot", width=1.5))

@@ -169,6 +169,29 @@ def clear_small_caches() -> None:
     _table.clear()
 
 
+def latest_score_run_id() -> int | None:
+    """The latest scoring run (a new one changes what the model and worklist pages show)."""
+    try:
+        with engine().connect() as conn:
+            return conn.execute(sa.select(sa.func.max(schema.score_runs.c.score_run_id))).scalar()
+    except sa.exc.SQLAlchemyError:
+        return None
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _monitoring(url: str, load_run_id: int, score_run_id: int | None) -> pl.DataFrame:
+    from metrics.no_show_model.monitoring import monitoring_table
+
+    scores = warehouse.read_table(_engine(url), "risk_scores", columns=["score_run_id", "appointment_id", "risk"])
+    return monitoring_table(scores, _prepared(url, load_run_id)["appointments"])
+
+
+def model_monitoring(load_run_id: int) -> pl.DataFrame:
+    """Predicted against observed no-show rate by week, from the appointments already in memory;
+    cached per (load run, scoring run)."""
+    return _monitoring(warehouse_url(), load_run_id, latest_score_run_id())
+
+
 @st.cache_data(show_spinner=False, max_entries=256)
 def _catalogue(url: str, load_run_id: int, names: tuple[str, ...], by: tuple, period: str | None, start, end,
                filters_key: tuple):

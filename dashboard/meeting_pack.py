@@ -4,7 +4,9 @@ KPI table (value, previous, change, target, status, numerator/denominator), one 
 headline metric with its annotations, the top movers across the catalogue, and the data-quality status
 of the latest load. :func:`render_html` is pure (data in, text out; every value HTML-escaped);
 :func:`collect` gathers the data through the same cached loaders the pages use. The charts are Plotly
-with plotly.js inlined once, so the file opens offline in any browser; print it to PDF from there.
+with plotly.js inlined once, so the file opens offline in any browser. :func:`pdf_downloader` prints
+the same HTML to PDF with headless Chromium (:mod:`dashboard.pdf`); the print styles keep each chart
+on one page and fit A4 and Letter.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import html
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import plotly.graph_objects as go
 import polars as pl
 
 from dashboard import charts
@@ -23,11 +26,23 @@ body{font-family:Source Sans Pro,Arial,sans-serif;margin:2rem auto;max-width:110
 h1{margin-bottom:0}.sub{color:#555;margin-top:.2rem}
 table{border-collapse:collapse;width:100%;margin:1rem 0;font-size:14px}
 th,td{border-bottom:1px solid #ddd;padding:.35rem .5rem;text-align:left}th{background:#f4f6f8}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .green{color:#2e7d32;font-weight:600}.amber{color:#ef6c00;font-weight:600}.red{color:#c62828;font-weight:600}
-.none{color:#777}.chart{page-break-inside:avoid;margin:1rem 0}.note{color:#555;font-size:13px}
-@media print{body{margin:0}.chart{page-break-inside:avoid}}
+.none{color:#777}.chart{break-inside:avoid;page-break-inside:avoid;margin:1rem 0}.chart h3{margin:.4rem 0}
+.note{color:#555;font-size:13px}
+@page{margin:12mm}
+@media print{
+body{margin:0;max-width:none;-webkit-print-color-adjust:exact;print-color-adjust:exact}
+h2,h3{break-after:avoid;page-break-after:avoid}
+table,tr{break-inside:avoid;page-break-inside:avoid}
+.chart{break-inside:avoid;page-break-inside:avoid;margin:.6rem 0}
+.modebar-container{display:none!important}
+}
 """
+#: Chart height in the pack (px): two charts and their headings fit one A4 or Letter page.
+CHART_HEIGHT = 390
+#: The legend under the chart, where annotation labels (drawn above the plot) cannot overlap it.
+PACK_LAYOUT = dict(height=CHART_HEIGHT, margin=dict(b=80), legend=charts.LEGEND_BELOW)
 
 
 @dataclass
@@ -50,8 +65,9 @@ def _e(value: object) -> str:
 
 
 def _kpi_table(pack: MeetingPack) -> str:
-    head = ("<tr><th>Measure</th><th>Value</th><th>Previous</th><th>Change</th><th>Target</th><th>Status</th>"
-            "<th>Numerator / denominator</th><th>Variation</th><th>Assurance</th></tr>")
+    head = ("<thead><tr><th>Measure</th><th>Value</th><th>Previous</th><th>Change</th><th>Target</th>"
+            "<th>Status</th><th>Numerator / denominator</th><th>Variation</th><th>Assurance</th>"
+            "</tr></thead>")
     rows = []
     for k in pack.kpis:
         unit = k.get("unit", "")
@@ -70,7 +86,7 @@ def _kpi_table(pack: MeetingPack) -> str:
             f"<td>{_e((k.get('variation') or '-').replace('_', ' '))}</td>"
             f"<td>{_e((k.get('assurance') or '-').replace('_', ' '))}</td></tr>"
         )
-    return f"<table>{head}{''.join(rows)}</table>"
+    return f"<table>{head}<tbody>{''.join(rows)}</tbody></table>"
 
 
 def _movers_table(pack: MeetingPack) -> str:
@@ -84,8 +100,8 @@ def _movers_table(pack: MeetingPack) -> str:
         f"<td>{'better' if m.get('improved') else ('worse' if m.get('improved') is False else 'changed')}</td></tr>"
         for m in pack.movers
     )
-    return ("<table><tr><th>Measure</th><th>Previous</th><th>Now</th><th>Relative change</th><th>Direction</th></tr>"
-            f"{rows}</table>")
+    return ("<table><thead><tr><th>Measure</th><th>Previous</th><th>Now</th><th>Relative change</th>"
+            f"<th>Direction</th></tr></thead><tbody>{rows}</tbody></table>")
 
 
 def _quality(pack: MeetingPack) -> str:
@@ -112,6 +128,7 @@ def render_html(pack: MeetingPack) -> str:
         "<h2>Control charts</h2>",
     ]
     for index, (heading, figure) in enumerate(pack.figures):
+        figure = go.Figure(figure).update_layout(**PACK_LAYOUT)  # a copy: the pack's figure is kept
         body = figure.to_html(full_html=False, include_plotlyjs="inline" if index == 0 else False,
                               config={"displaylogo": False, "responsive": True}, default_width="100%")
         parts.append(f"<div class='chart'><h3>{_e(heading)}</h3>{body}</div>")
@@ -126,10 +143,9 @@ def render_html(pack: MeetingPack) -> str:
 def collect(run: int, view, user) -> MeetingPack:
     """Compute the pack's content for the sidebar view, through the pages' cached loaders."""
     import metrics
-    from metrics.kpis import KPI_METRICS, change, rag_status, top_movers
-
     from dashboard import data, ui
     from dashboard.qi_data import spc_view
+    from metrics.kpis import KPI_METRICS, change, rag_status, top_movers
 
     settings = data.settings()
     filters = view.metric_filters()
@@ -198,20 +214,42 @@ def quality_status() -> dict:
     return status
 
 
-def downloader(run: int, view, user) -> Callable[[], bytes]:
-    """A callable for ``st.download_button(data=...)``: builds the pack only when clicked, and
-    records the export in the audit trail."""
+def _exporter(
+    run: int, view, user, *, fmt: str, render: Callable[[MeetingPack], bytes]
+) -> Callable[[], bytes]:
+    """A callable for ``st.download_button(data=...)``: collects the pack only when clicked, renders it
+    with ``render`` and records the export (format ``fmt``) in the audit trail."""
 
     def build() -> bytes:
         pack = collect(run, view, user)
-        payload = render_html(pack).encode("utf-8")
-        from pipelines.access import record
-
+        payload = render(pack)
         from dashboard import data
+        from pipelines.access import record
 
         # No audit row, no file: the download fails rather than leave an export unrecorded.
         record(data.engine(), getattr(user, "username", None), "export", target="meeting_pack",
-               detail={"format": "html", "from": view.start, "to": view.end}, rows=len(pack.kpis))
+               detail={"format": fmt, "from": view.start, "to": view.end}, rows=len(pack.kpis))
         return payload
 
     return build
+
+
+def downloader(run: int, view, user) -> Callable[[], bytes]:
+    """The pack as HTML, built when the download button is clicked (and audited)."""
+    return _exporter(run, view, user, fmt="html", render=lambda pack: render_html(pack).encode("utf-8"))
+
+
+def pdf_downloader(run: int, view, user) -> Callable[[], bytes]:
+    """The pack as PDF, printed by the ``pdf_browser`` setting's headless Chromium when the download
+    button is clicked (and audited); raises :class:`dashboard.pdf.PdfError` when it cannot be made."""
+
+    def render(pack: MeetingPack) -> bytes:
+        from dashboard import data, pdf
+
+        browser = pdf.available_browser(data.settings())
+        if browser is None:
+            raise pdf.PdfError("No PDF browser: set pdf_browser to a Chromium or Chrome binary, or print the "
+                               "HTML pack to PDF.")
+        return pdf.html_to_pdf(render_html(pack), browser=browser)
+
+    return _exporter(run, view, user, fmt="pdf", render=render)

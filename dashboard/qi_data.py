@@ -17,7 +17,7 @@ from dashboard import charts, data, ui
 class SPCView:
     definition: object
     series: pl.DataFrame  # metrics.compute(..., period=...) for the view (suppressed if needed)
-    result: object | None  # metrics.spc.SPCResult, None when too few points
+    result: object | None  # metrics.spc.SPCResult on the unsuppressed series, None when too few points
     annotations: pl.DataFrame
     period: str
     scope: str  # words: "all departments", "department Cardiology (North)"
@@ -31,7 +31,11 @@ class SPCView:
             return charts.add_annotations(fig, self.annotations)
         points = self.result.points
         counts = [c for c in ("numerator", "denominator", "n") if c in self.series.columns]
-        joined = points.drop("n").join(self.series.select(pl.col("period").alias("x"), *counts), on="x", how="left")
+        shown = self.series.select(pl.col("period").alias("x"), *counts, pl.col("value").alias("_shown"))
+        # Limits come from every period; a period whose value is suppressed for this role is not drawn.
+        joined = (points.drop("n").join(shown, on="x", how="left")
+                  .with_columns(pl.when(pl.col("_shown").is_not_null()).then(pl.col("value")).alias("value"))
+                  .drop("_shown"))
         return charts.spc(joined, title=title, unit=unit, annotations=self.annotations,
                           target=self.result.target, small=small, x_title=x_title)
 
@@ -40,16 +44,16 @@ def spc_view(definition, run: int, view, user, *, period: str = "week", group: s
              group_value: str | None = None, scope: str = "all", use_phases: bool = True) -> SPCView:
     """The series, SPC result and annotations of ``definition`` for the sidebar view (optionally
     narrowed to one value of a grouping). Annotations that start a phase restart the limits."""
+    from dashboard.sections import annotations_for
     from metrics.kpis import spc_arguments
     from metrics.spc import spc
-
-    from dashboard.sections import annotations_for
 
     filters = dict(view.metric_filters())
     if group and group_value is not None:
         filters[group] = [group_value]
-    series = data.compute(definition.name, run, period=period, start=view.start, end=view.end, filters=filters)
-    series = ui.suppress(series, user).sort("period")
+    raw = data.compute(definition.name, run, period=period, start=view.start, end=view.end, filters=filters)
+    raw = raw.sort("period")
+    series = ui.suppress(raw, user)
     annotations = annotations_for(definition.name, view)
     if group == "department" and group_value is not None:
         annotations = annotations.filter(
@@ -66,7 +70,10 @@ def spc_view(definition, run: int, view, user, *, period: str = "week", group: s
         starts = annotations.filter(pl.col("starts_phase") & scoped).get_column("annotated_on").to_list()
         phases = sorted(set(starts)) or None
     target = data.settings().targets.get(definition.name)
-    usable = series.filter(pl.col("value").is_not_null())
+    # The limits read every period, small ones included: dropping the periods with 1-10 events (what
+    # suppression hides) would keep only the zero and the large ones and bias the centre line. Limits
+    # reveal no count; the suppressed points themselves are not drawn (SPCView.figure).
+    usable = raw.filter(pl.col("value").is_not_null())
     result = None
     if usable.height >= 3:
         result = spc(usable, **spc_arguments(definition, target=target, phases=phases))

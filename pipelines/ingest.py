@@ -18,7 +18,7 @@ from pathlib import Path
 import polars as pl
 import sqlalchemy as sa
 
-from pipelines import load, schema
+from pipelines import load, load_lock, schema
 from pipelines.contract import EXTRACTS
 from pipelines.errors import BatchRefused, CarePulseError
 from pipelines.extract import QUARANTINE_SCHEMA, ExtractRead, find_extract_files, read_extract
@@ -83,13 +83,23 @@ def ingest(
     progress : show rich progress bars (one per file) on stderr.
 
     Returns the run's :class:`LoadRunSummary`. Raises :class:`~pipelines.errors.ExtractError` for an
-    unusable file and :class:`~pipelines.errors.BatchRefused` for a refused batch.
+    unusable file, :class:`~pipelines.errors.BatchRefused` for a refused batch, and
+    :class:`~pipelines.load_lock.IngestRunning` while another ingest holds the warehouse.
     """
+    source_dir = Path(source_dir)
+    with load_lock.exclusive_ingest(engine):
+        schema.create_all(engine)
+        for stale in load_lock.reap_interrupted_runs(engine, settings.data_dir):
+            log.warning("load run %s had been interrupted (its process ended before it finished); "
+                        "marked interrupted, its staging removed, nothing had been changed", stale)
+        return _locked_ingest(source_dir, engine, settings, accept_warnings, progress)
+
+
+def _locked_ingest(source_dir: Path, engine: sa.Engine, settings: Settings, accept_warnings: bool,
+                   progress: bool) -> LoadRunSummary:
     import expectations
 
-    source_dir = Path(source_dir)
     started = time.perf_counter()
-    schema.create_all(engine)
     run_id = load.start_run(engine, source_dir)
     staging = load.Staging(engine, run_id, settings.data_dir)
     try:
@@ -172,14 +182,13 @@ def _merge(engine: sa.Engine, staging: load.Staging, summary: LoadRunSummary, re
     import expectations
 
     with engine.connect() as conn:
-        staging.attach(conn)
         try:
             with conn.begin():
-                for f in summary.files:
-                    if f.extract in staging.tables:
-                        load.merge_extract(conn, EXTRACTS[f.extract], staging.tables[f.extract], f.inserted + f.updated)
-                if "quarantine" in staging.tables:
-                    load.insert_quarantine(conn, staging.tables["quarantine"])
+                for f in summary.files:  # each as soon as the staging thread has written it
+                    if f.extract in staging:
+                        load.merge_extract(conn, EXTRACTS[f.extract], staging.table(conn, f.extract), f.inserted + f.updated)
+                if "quarantine" in staging:
+                    load.insert_quarantine(conn, staging.table(conn, "quarantine"))
                 conn.execute(
                     schema.load_files.insert(),
                     [{"run_id": summary.run_id, **asdict(f)} | {"archived_path": f.archived_path} for f in summary.files],

@@ -1,8 +1,8 @@
 """Writing checked extract rows into the warehouse: staging, one-transaction merge, run records, archive.
 
-Bulk rows go to staging tables through ADBC (6-19x faster than SQLAlchemy inserts): on SQLite into a
-separate staging file that the merge connection ATTACHes, on PostgreSQL into ``_stg_<run>_<name>``
-tables. Then one SQLAlchemy transaction upserts every extract by its natural key
+Bulk rows go to staging tables through ADBC (6-19x faster than SQLAlchemy inserts), on a background
+thread: on SQLite into one staging file per extract that the merge connection ATTACHes, on PostgreSQL
+into ``_stg_<run>_<name>`` tables. Then one SQLAlchemy transaction upserts every extract by its natural key
 (``INSERT ... ON CONFLICT (key) DO UPDATE ... WHERE _row_hash differs``), writes quarantine rows and
 the run's records, and commits; anything that fails before the commit leaves the warehouse as it was.
 """
@@ -13,6 +13,8 @@ import datetime as dt
 import functools
 import operator
 import shutil
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,53 +130,85 @@ def storable(frame: pl.DataFrame, engine: sa.Engine) -> pl.DataFrame:
 
 
 class Staging:
-    """Where one run's bulk rows wait for the merge; removed afterwards, whatever happened."""
+    """Where one run's bulk rows wait for the merge; removed afterwards, whatever happened.
+
+    Writes run on one background thread, in the order they are queued, while the merge (on the
+    caller's thread) works through the extracts already staged: SQLite's single-threaded merge and
+    ADBC's bulk write then use both cores (measured: about a quarter off a 1M-appointment ingest).
+
+    On SQLite each extract gets its own staging file, written and closed by ADBC before the merge
+    connection ATTACHes it. ADBC bundles its own SQLite library, and POSIX locks are per process: the
+    two libraries must never have one file open at once, or closing one drops the other's locks.
+    """
 
     def __init__(self, engine: sa.Engine, run_id: int, data_dir: Path):
         self.engine, self.run_id = engine, run_id
         self.sqlite = engine.dialect.name == "sqlite"
-        self.tables: dict[str, str] = {}  # logical name -> table name (qualified for the merge)
+        self.folder = Path(data_dir) / "staging" / f"run-{run_id}"
         if self.sqlite:
-            self.path = Path(data_dir) / "staging" / f"run-{run_id}.sqlite"
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.path.unlink(missing_ok=True)
-        self.conn = None  # one ADBC connection for every write, opened on the first
-
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder.mkdir(parents=True)
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="carepulse-staging")
+        self._pending: dict[str, Future[str]] = {}  # logical name -> its staging table, once written
+        self._attached: list[str] = []
+        self._cancelled = threading.Event()
 
     def write(self, name: str, frame: pl.DataFrame) -> None:
-        """Bulk-write one frame (through ADBC)."""
-        table = f"_stg_{self.run_id}_{name}"
-        if self.conn is None:
-            self.conn = adbc_connect(self.engine, self.path if self.sqlite else None)
-        storable(frame, self.engine).write_database(table, self.conn, engine="adbc", if_table_exists="replace")
-        self.tables[name] = f'stg."{table}"' if self.sqlite else f'"{table}"'
+        """Queue one frame for a bulk write through ADBC (on the staging thread)."""
+        self._pending[name] = self._writer.submit(self._write, name, frame)
 
-    def attach(self, conn: sa.Connection) -> None:
-        """Make the staging file visible to the merge connection (SQLite; before its transaction)."""
-        if self.sqlite and self.tables:
-            conn.exec_driver_sql("ATTACH DATABASE ? AS stg", (str(self.path),))
-            conn.exec_driver_sql("PRAGMA main.cache_size=-262144")  # 256 MB for the merge's index work
-            conn.commit()
+    def _write(self, name: str, frame: pl.DataFrame) -> str:
+        if self._cancelled.is_set():
+            raise RuntimeError("staging cancelled")
+        table = f"_stg_{self.run_id}_{name}"
+        conn = adbc_connect(self.engine, self.folder / f"{name}.sqlite" if self.sqlite else None)
+        try:
+            storable(frame, self.engine).write_database(table, conn, engine="adbc", if_table_exists="replace")
+        finally:
+            conn.close()
+        return table
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._pending
+
+    def table(self, conn: sa.Connection, name: str) -> str:
+        """Wait until ``name`` is staged, make it readable from ``conn`` (SQLite: ATTACH its file, which
+        works inside the merge's transaction) and return the table's name for SQL. Re-raises the
+        write's error."""
+        table = self._pending[name].result()
+        if not self.sqlite:
+            return f'"{table}"'
+        alias = f"stg_{name}"
+        if alias not in self._attached:
+            if not self._attached:
+                conn.exec_driver_sql("PRAGMA main.cache_size=-262144")  # 256 MB for the merge's index work
+            conn.exec_driver_sql(f'ATTACH DATABASE ? AS "{alias}"', (str(self.folder / f"{name}.sqlite"),))
+            self._attached.append(alias)
+        return f'"{alias}"."{table}"'
 
     def detach(self, conn: sa.Connection) -> None:
-        if self.sqlite and self.tables:
-            conn.rollback()
-            conn.exec_driver_sql("DETACH DATABASE stg")
-            conn.exec_driver_sql("PRAGMA main.cache_size=-2000")
-            conn.commit()
+        """Detach the staging files from ``conn`` (after its transaction has ended)."""
+        if not self._attached:
+            return
+        conn.rollback()
+        for alias in self._attached:
+            conn.exec_driver_sql(f'DETACH DATABASE "{alias}"')
+        conn.exec_driver_sql("PRAGMA main.cache_size=-2000")
+        conn.commit()
+        self._attached.clear()
 
     def drop(self) -> None:
-        """Remove every staging table (or file)."""
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
+        """Stop queued writes, wait for the one in progress, and remove every staging table (or file)."""
+        self._cancelled.set()
+        self._writer.shutdown(wait=True, cancel_futures=True)
         if self.sqlite:
-            for suffix in ("", "-wal", "-shm", "-journal"):
-                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            shutil.rmtree(self.folder, ignore_errors=True)
             return
-        with self.engine.begin() as conn:
-            for table in self.tables.values():
-                conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
+        written = [f.result() for f in self._pending.values() if f.done() and not f.cancelled() and f.exception() is None]
+        if written:
+            with self.engine.begin() as conn:
+                for table in written:
+                    conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{table}"')
 
 
 #: Above this many staged rows, a first load into an empty table drops its secondary indexes and

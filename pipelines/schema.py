@@ -50,7 +50,7 @@ load_runs = sa.Table(
     sa.Column("run_id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
     sa.Column("started_at", sa.DateTime, nullable=False),
     sa.Column("finished_at", sa.DateTime),
-    sa.Column("status", sa.Text, nullable=False),  # running, succeeded, failed, refused
+    sa.Column("status", sa.Text, nullable=False),  # running, succeeded, failed, refused, interrupted
     sa.Column("source_dir", sa.Text, nullable=False),
     sa.Column("rows_read", sa.BigInteger, nullable=False, default=0),
     sa.Column("inserted", sa.BigInteger, nullable=False, default=0),

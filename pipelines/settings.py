@@ -22,6 +22,12 @@ from pydantic_settings import (
 )
 
 DEFAULT_SETTINGS_FILE = "carepulse.toml"
+#: Debian's Chromium: the meeting pack's PDF browser when it is installed.
+DEBIAN_CHROMIUM = Path("/usr/bin/chromium")
+
+
+def _default_pdf_browser() -> Path | None:
+    return DEBIAN_CHROMIUM if DEBIAN_CHROMIUM.is_file() else None
 
 
 class Settings(BaseSettings):
@@ -84,6 +90,16 @@ class Settings(BaseSettings):
     )
     oidc_groups_claim: str = Field("groups", description="The identity claim that lists the user's groups.")
     oidc_default_role: str | None = Field(None, description="Role for an SSO identity no rule matches (None: refused).")
+    pdf_browser: Path | None = Field(
+        default_factory=_default_pdf_browser,
+        description="Chromium or Chrome binary that prints the QI meeting pack to PDF; default: "
+        "/usr/bin/chromium when it exists. Empty: no PDF download (print the HTML pack in a browser).",
+    )
+
+    @field_validator("pdf_browser", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("timezone")
     @classmethod

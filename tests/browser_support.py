@@ -20,20 +20,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from dashboard.pdf import CHROMIUM_FLAGS
 from pipelines import warehouse
 from pipelines.access import accounts
 from tests.dashboard_support import PASSWORD, copy_warehouse
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+CHROMIUM_ARGS = list(CHROMIUM_FLAGS)  # the flags the product itself runs Chromium with
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 

@@ -162,6 +162,25 @@ def scored_warehouse_file(request, tmp_path_factory) -> Path:
     return folder / "warehouse.sqlite"
 
 
+@pytest.fixture(scope="session")
+def warehouse_file(request, tmp_path_factory) -> Path:
+    """A SQLite warehouse loaded from ``synthetic_dir``, built once per session; copy it before writing."""
+    from tests.dashboard_support import loaded_warehouse_file
+
+    return loaded_warehouse_file(request, tmp_path_factory)
+
+
+@pytest.fixture
+def loaded_wh(settings, warehouse_file, fast_password_hashing) -> sa.Engine:
+    """A private copy of :func:`warehouse_file` in this test's data dir, with fast password hashing."""
+    from tests.dashboard_support import copy_warehouse
+
+    copy_warehouse(warehouse_file, settings)
+    engine = warehouse.make_engine(settings)
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture
 def deferred_downloads(monkeypatch) -> dict:
     """Download buttons' deferred callables, {file name: callable}, to run as a click would."""

@@ -1,8 +1,8 @@
 """The dashboard in headless Chromium against `carepulse serve` (Playwright; few tests: they are slow).
 
 Sign in, see the overview, change a filter (the URL follows), open the QI page's SPC chart, add an
-annotation (it lands in the warehouse), download a table export and the meeting pack. Screenshots go
-to ``test-artifacts/`` (not committed).
+annotation (it lands in the warehouse), download a table export and the meeting pack (HTML and PDF).
+Screenshots go to ``test-artifacts/`` (not committed).
 """
 
 from __future__ import annotations
@@ -107,6 +107,17 @@ def test_overview_filter_spc_annotation_and_downloads(served, page):
     pack = Path(download.path()).read_text(encoding="utf-8")
     assert "<!DOCTYPE html>" in pack and "No-show rate" in pack and "Browser: text reminders started" in pack
     (ARTIFACTS / "meeting-pack.html").write_text(pack, encoding="utf-8")
+    # The same pack as PDF, printed on the server by headless Chromium (the pdf_browser default).
+    with page.expect_download(timeout=120_000) as download_info:
+        page.get_by_role("button", name="Download meeting pack (PDF)").click()
+    download = download_info.value
+    assert download.suggested_filename.startswith("carepulse-meeting-pack-")
+    assert download.suggested_filename.endswith(".pdf")
+    pdf = Path(download.path()).read_bytes()
+    assert pdf.startswith(b"%PDF-")
+    (ARTIFACTS / "meeting-pack.pdf").write_bytes(pdf)
     exports = list_audit(engine, action="export")
     assert set(exports["target"]) >= {"meeting_pack", "spc_lead_time_days"}
+    packs = exports.filter(exports["target"] == "meeting_pack")["detail"].to_list()
+    assert sorted('"pdf"' in detail for detail in packs) == [False, True]
     assert page.get_by_text("Traceback").count() == 0

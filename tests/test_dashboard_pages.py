@@ -23,13 +23,6 @@ MY_PAGES = [p for p in PAGES if p.script not in ("views/admin.py", "views/workli
 
 
 @pytest.fixture(scope="session")
-def warehouse_file(request, tmp_path_factory):
-    from tests.dashboard_support import loaded_warehouse_file
-
-    return loaded_warehouse_file(request, tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
 def shared_dir(warehouse_file, tmp_path_factory):
     """One copy of the loaded warehouse for the tests that only read it (and add accounts): the app's
     per-load-run caches then serve every test after the first, as in a running server."""
@@ -280,3 +273,48 @@ def test_a_refused_load_appears_on_the_data_quality_page(private_wh):
     at.run()
     assert problems(at) == []
     assert any("refused" in w.value and "batch refused" in w.value for w in at.warning)
+
+
+def test_model_page_monitoring_follows_a_new_scoring_run(settings, scored_warehouse_file, fast_password_hashing):
+    """The monitoring tab is cached per (load run, scoring run): a new scoring run shows up on the next
+    rerun, and its weekly figures equal :func:`monitoring_frame` computed from the warehouse."""
+    import sqlalchemy as sa
+
+    from metrics.no_show_model import current_version, monitoring_frame
+    from pipelines import schema
+
+    copy_warehouse(scored_warehouse_file, settings)
+    engine = warehouse.make_engine(settings)
+    at = signed_in_app(engine, "qi")
+    at.switch_page("views/model.py").run()
+    assert problems(at) == []
+    assert any("No scored appointment has happened yet" in i.value for i in at.info)
+
+    # A scoring run over visits whose outcome is known, as if it had been made before they happened.
+    past = (warehouse.read_table(engine, "appointments", columns=["appointment_id", "scheduled_start", "status"],
+                                 where="status in ('completed', 'no_show')")
+            .sort("scheduled_start").head(600))
+    version = current_version(engine).version
+    with engine.begin() as conn:
+        run = conn.execute(schema.score_runs.insert().values(
+            model_version=version, scored_at=dt.datetime(2026, 1, 1), as_of=dt.datetime(2026, 1, 1),
+            horizon_days=14, n_scored=past.height)).inserted_primary_key[0]
+        conn.execute(schema.risk_scores.insert(), [
+            {"score_run_id": run, "appointment_id": a, "model_version": version, "risk": 0.05 + 0.3 * (i % 3),
+             "risk_band": "low", "is_current": False}
+            for i, a in enumerate(past["appointment_id"])
+        ])
+        assert conn.execute(sa.select(sa.func.count()).select_from(schema.risk_scores)
+                            .where(schema.risk_scores.c.score_run_id == run)).scalar() == past.height
+    at.run()
+    assert problems(at) == []
+    expected = monitoring_frame(engine)
+    assert expected["n"].sum() == past.height
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    assert any(t.startswith("Predicted against observed no-show rate") for t in titles)
+    shown = next(d.value for d in at.dataframe if "predicted_rate" in d.value.columns)
+    assert len(shown) == expected.height
+    # Weeks with 1-10 no-shows are suppressed for this role (NaN); the others show the warehouse's figures.
+    pairs = [(a, b) for a, b in zip(shown["predicted_rate"], expected["predicted_rate"]) if a == a]
+    assert pairs and all(abs(a - b) < 1e-9 for a, b in pairs)
+    engine.dispose()

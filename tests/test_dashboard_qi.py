@@ -5,27 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import polars as pl
 import pytest
 
 from pipelines import annotations as notes
 from pipelines import warehouse
 from pipelines.access import list_audit
-from tests.dashboard_support import copy_warehouse, problems, signed_in_app
-
-
-@pytest.fixture(scope="session")
-def warehouse_file(request, tmp_path_factory):
-    from tests.dashboard_support import loaded_warehouse_file
-
-    return loaded_warehouse_file(request, tmp_path_factory)
+from tests.dashboard_support import problems, signed_in_app
 
 
 @pytest.fixture
-def wh(settings, warehouse_file, fast_password_hashing):
-    copy_warehouse(warehouse_file, settings)
-    engine = warehouse.make_engine(settings)
-    yield engine
-    engine.dispose()
+def wh(loaded_wh):
+    return loaded_wh
 
 
 METRIC = "lead_time_days"  # weekly counts stay above the small-cell threshold in the small test system
@@ -153,3 +144,35 @@ def test_a_department_phase_restarts_limits_only_on_that_departments_chart(wh):
     assert one.result.summary["start"][1] >= dt.date(2026, 1, 5)
     other = spc_view(get_metric(METRIC), run, view, user, period="week", group="department", group_value="D02")
     assert other.result.summary.height == 1 and other.annotations.is_empty()
+
+
+def test_suppressed_weeks_are_not_drawn_but_still_set_the_limits(wh):
+    """No-show counts per week are mostly 1-10 in the small system: an aggregate role must not see those
+    weeks' points, yet the P chart's limits must be those of every week (dropping the small weeks would
+    leave the zero weeks and bias the centre line to 0)."""
+    import metrics
+    from metrics.kpis import spc_arguments
+    from metrics.spc import spc
+
+    at = signed_in_app(wh, "qi", username="test_qi")
+    at.switch_page("views/qi.py").run()
+    at.selectbox(key="qi.metric").set_value("no_show_rate").run()
+    assert problems(at) == []
+    spec = spc_spec(at)
+    values = next(t for t in spec["data"] if t.get("name") == "Value")
+    centre = next(t for t in spec["data"] if t.get("name") == "Centre line")
+
+    frames = metrics.prepare({n: warehouse.read_table(wh, n) for n in
+                              ("departments", "providers", "patients", "appointments", "referrals", "claims",
+                               "surveys", "encounters", "slots")})
+    view_start, view_end = at.sidebar.date_input(key="flt_from").value, at.sidebar.date_input(key="flt_to").value
+    raw = metrics.compute("no_show_rate", frames, period="week", start=view_start, end=view_end).sort("period")
+    small = raw.filter(pl.col("numerator").is_between(1, 10))
+    assert small.height > 0  # the premise: some weeks are small cells
+    drawn = {x[:10] for x, y in zip(values["x"], values["y"], strict=True) if y is not None}
+    assert not drawn & {d.isoformat() for d in small["period"]}
+    definition = metrics.get_metric("no_show_rate")
+    expected = spc(raw.filter(pl.col("value").is_not_null()), **spc_arguments(definition, target=None))
+    expected_centre = expected.points["cl"].to_list()
+    assert centre["y"] == pytest.approx(expected_centre)
+    assert max(centre["y"]) > 0.02  # not the zero-biased line of the non-suppressed weeks only

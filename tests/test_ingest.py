@@ -160,7 +160,7 @@ def test_a_failure_mid_merge_leaves_the_warehouse_as_it_was(engine, source, sett
     runs = warehouse.read_table(engine, "load_runs").sort("run_id")
     assert runs["status"].to_list() == ["succeeded", "failed"]
     assert "nothing was changed" in runs["message"][1]
-    assert not list((settings.data_dir / "staging").glob("*.sqlite"))
+    assert not list((settings.data_dir / "staging").rglob("*.sqlite"))
     with engine.connect() as conn:
         assert not [t for t in sa.inspect(conn).get_table_names() if t.startswith("_stg_")]
 

@@ -10,9 +10,10 @@ import sqlalchemy as sa
 
 from metrics.no_show_model import registry
 from metrics.no_show_model.actions import ACTIONABILITY
+from metrics.no_show_model.monitoring import monitoring_frame
 from metrics.no_show_model.pipeline import ModelParams, calibrated_risk, inner_pipeline, to_model_input
 from metrics.no_show_model.reasons import GROUP_NAMES, reason_contributions
-from metrics.no_show_model.scoring import monitoring_frame, score_frame, score_upcoming, write_scores
+from metrics.no_show_model.scoring import score_frame, score_upcoming, write_scores
 from metrics.no_show_model.toy import toy_health_system
 from metrics.no_show_model.training import labelled_dataset, train_model
 from pipelines import schema, warehouse

@@ -14,8 +14,7 @@ user = ui.require("page:model")
 
 st.title("No-show model")
 
-import metrics.no_show_model as model_pkg  # noqa: E402
-from metrics.no_show_model import registry  # noqa: E402
+from metrics.no_show_model import monitoring, registry  # noqa: E402
 
 try:
     current = registry.current_version(data.engine())
@@ -63,7 +62,7 @@ with perf_tab, ui.friendly_errors("show the model's performance"):
                                x_title="Predicted no-show probability (bin mean)", y_title="Observed no-show rate",
                                unit="share", hover_n=count)
             st.plotly_chart(fig, key="model.calibration")
-    subgroups = model_pkg.subgroup_calibration(data.engine())
+    subgroups = monitoring.subgroup_calibration(data.engine())
     if not subgroups.is_empty():
         st.subheader("Calibration and discrimination by subgroup")
         st.caption("Flags mark a subgroup whose AUROC is well below the overall one, or whose observed rate is "
@@ -74,7 +73,7 @@ with perf_tab, ui.friendly_errors("show the model's performance"):
         ui.table(subgroups, "model_subgroups", user, key="model.subgroups")
 
 with monitor_tab, ui.friendly_errors("show the monitoring"):
-    frame = model_pkg.monitoring_frame(data.engine())
+    frame = data.model_monitoring(ui.loaded_run_id())
     if frame.is_empty():
         st.info("No scored appointment has happened yet: score the coming visits with `carepulse score`; the "
                 "weekly comparison appears once those visits are in a later load.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from dashboard import data, exports, meeting_pack, sections, ui
+from dashboard import data, exports, meeting_pack, pdf, sections, ui
 from dashboard.qi_data import spc_view
 from pipelines import annotations as notes
 from pipelines.errors import CarePulseError
@@ -49,9 +49,7 @@ with ui.friendly_errors("draw the SPC chart"), st.spinner("Computing the control
     if has_values:
         st.plotly_chart(chart.figure(small=small), key="qi.chart")
     if chart.result is None:
-        hidden = " (counts from 1 to the small-cell threshold are hidden for your role)" if ui.suppresses_small_cells(
-            user) else ""
-        st.info(f"Fewer than three periods have a value in this selection{hidden}, so there are no control limits: "
+        st.info("Fewer than three periods have a value in this selection, so there are no control limits: "
                 "widen the dates, choose months, or clear some filters.")
     else:
         summary = chart.result.summary
@@ -142,18 +140,33 @@ if ui.can(user, "edit:annotations"):
 
 st.subheader("Meeting pack")
 if ui.can(user, "export:aggregate"):
-    st.caption("One self-contained HTML file for the selected dates and filters: KPI table, SPC charts with "
-               "annotations, top movers and data-quality status. Open it in any browser; print it to PDF "
-               "from there.")
+    pdf_browser = pdf.available_browser(data.settings())
+    st.caption("The selected dates and filters as one document: KPI table, SPC charts with annotations, top "
+               "movers and data-quality status. The HTML file is self-contained and opens offline in any "
+               "browser" + ("; the PDF is the same pack, printed on the server." if pdf_browser else "."))
+    pack_name = f"carepulse-meeting-pack-{view.start:%Y%m%d}-{view.end:%Y%m%d}"
     st.download_button(
         "Download meeting pack (HTML)",
         data=meeting_pack.downloader(run, view, user),
-        file_name=f"carepulse-meeting-pack-{view.start:%Y%m%d}-{view.end:%Y%m%d}.html",
+        file_name=f"{pack_name}.html",
         mime="text/html",
         key="qi.pack",
         icon=":material/description:",
         on_click="ignore",
         type="primary",
     )
+    if pdf_browser:
+        st.download_button(
+            "Download meeting pack (PDF)",
+            data=meeting_pack.pdf_downloader(run, view, user),
+            file_name=f"{pack_name}.pdf",
+            mime="application/pdf",
+            key="qi.pack_pdf",
+            icon=":material/picture_as_pdf:",
+            on_click="ignore",
+        )
+    else:
+        st.caption("No PDF download here: the server has no headless Chromium for printing (setting "
+                   "`pdf_browser`). Open the HTML pack and print it to PDF from your browser instead.")
 else:
     st.caption("Your role cannot download the meeting pack.")

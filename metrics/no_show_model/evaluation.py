@@ -11,7 +11,6 @@ import math
 
 import numpy as np
 import polars as pl
-from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 #: Subgroups reported for fairness (feature or patient columns of the evaluation frame).
 SUBGROUPS: tuple[str, ...] = ("sex", "age_band", "race_ethnicity", "payer_class", "language")
@@ -55,6 +54,9 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> 
 
 def discrimination_and_calibration(y: np.ndarray, p: np.ndarray) -> dict[str, float | int | None]:
     """AUROC, AUPRC, Brier, ECE, prevalence and mean predicted risk (None where undefined)."""
+    # Imported on use: the dashboard reads stored reports without paying for scikit-learn's import.
+    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
     y = np.asarray(y, dtype=np.int64)
     p = np.asarray(p, dtype=np.float64)
     both = _both_classes(y)
@@ -106,6 +108,8 @@ def subgroup_report(
     ``calibration_flag``: |observed - predicted| above :data:`CALIBRATION_GAP_FLAG` and beyond two
     binomial standard errors (a real, material departure, not noise).
     """
+    from sklearn.metrics import roc_auc_score
+
     y = np.asarray(y, dtype=np.int64)
     p = np.asarray(p, dtype=np.float64)
     overall_auroc = float(roc_auc_score(y, p)) if _both_classes(y) else None

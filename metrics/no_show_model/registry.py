@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
-import skops.io as sio
 import sqlalchemy as sa
 
 from pipelines import schema
@@ -74,6 +73,8 @@ def save_artifact(artifact: dict, settings: Settings, version: str) -> tuple[str
     folder = settings.data_dir / MODELS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"no_show_{version}.skops"
+    import skops.io as sio  # imported on use: the dashboard reads the registry without loading a model
+
     sio.dump(artifact, path)
     return f"{MODELS_DIR}/{path.name}", sha256_of(path)
 
@@ -85,6 +86,8 @@ def load_artifact(path: Path, expected_sha256: str) -> dict:
     actual = sha256_of(path)
     if actual != expected_sha256:
         raise CarePulseError(f"model file {path.name} does not match its registered sha256; refusing to load it")
+    import skops.io as sio
+
     untrusted = sorted(set(sio.get_untrusted_types(file=path)) - set(TRUSTED_TYPES))
     if untrusted:
         raise CarePulseError(f"model file {path.name} holds untrusted types {untrusted}; refusing to load it")

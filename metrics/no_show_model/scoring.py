@@ -1,4 +1,4 @@
-"""Score upcoming appointments into ``score_runs`` / ``risk_scores``, and monitor them afterwards.
+"""Score upcoming appointments into ``score_runs`` / ``risk_scores`` (monitoring them afterwards: :mod:`.monitoring`).
 
 A run scores every still-scheduled appointment starting within ``days`` of ``as_of``. It replaces the
 previous run for appointments nobody has worked yet (no row in ``outreach_outcomes``): their older
@@ -17,7 +17,13 @@ from metrics.no_show_model import registry
 from metrics.no_show_model.actions import suggested_actions
 from metrics.no_show_model.features import appointment_features
 from metrics.no_show_model.pipeline import calibrated_risk, inner_pipeline, to_model_input
-from metrics.no_show_model.reasons import eligible_groups, reason_contributions, reason_texts, top_reasons, walk
+from metrics.no_show_model.reasons import (
+    eligible_groups,
+    reason_contributions,
+    reason_texts,
+    top_reasons,
+    walk,
+)
 from pipelines import schema
 from pipelines.settings import Settings
 
@@ -152,37 +158,4 @@ def current_scores(engine: sa.Engine) -> pl.DataFrame:
     return read_table(engine, "risk_scores", where="is_current").sort("rank")
 
 
-def monitoring_frame(engine: sa.Engine) -> pl.DataFrame:
-    """Predicted vs observed no-show rate by week of visit, for scored visits whose outcome is known.
-
-    Uses each appointment's latest score; cancelled visits are left out (the risk is P(no-show | not
-    cancelled)). Columns: week, n, predicted_rate, observed_rate, no_shows.
-    """
-    from pipelines.warehouse import read_table
-
-    scores = read_table(engine, "risk_scores", columns=["score_run_id", "appointment_id", "risk"])
-    if scores.is_empty():
-        return pl.DataFrame(schema={"week": pl.Date, "n": pl.Int64, "no_shows": pl.Int64, "predicted_rate": pl.Float64, "observed_rate": pl.Float64})
-    latest = scores.sort("score_run_id").group_by("appointment_id").agg(pl.col("risk").last())
-    appts = read_table(engine, "appointments", columns=["appointment_id", "scheduled_start", "status"])
-    return (
-        latest.join(appts, on="appointment_id", how="inner")
-        .filter(pl.col("status").is_in(["completed", "no_show", "left_without_being_seen"]))
-        .group_by(pl.col("scheduled_start").dt.truncate("1w").dt.date().alias("week"))
-        .agg(
-            pl.len().cast(pl.Int64).alias("n"),
-            (pl.col("status") == "no_show").sum().cast(pl.Int64).alias("no_shows"),
-            pl.col("risk").mean().alias("predicted_rate"),
-            (pl.col("status") == "no_show").mean().alias("observed_rate"),
-        )
-        .sort("week")
-    )
-
-
-def subgroup_calibration(engine: sa.Engine) -> pl.DataFrame:
-    """Calibration by subgroup of the current model, as measured on its test window."""
-    mv = registry.current_version(engine)
-    return pl.DataFrame(mv.metrics.get("subgroups", []), infer_schema_length=None)
-
-
-__all__ = ["current_scores", "monitoring_frame", "score_frame", "score_upcoming", "subgroup_calibration", "write_scores"]
+__all__ = ["current_scores", "score_frame", "score_upcoming", "write_scores"]
