@@ -11,6 +11,9 @@ from pathlib import Path
 import streamlit as st
 
 st.set_page_config(page_title="CarePulse", page_icon=":material/monitor_heart:", layout="wide")
+# Tables' built-in CSV download and copy would export data without an audit row or formula escaping:
+# off, also when the app is started with plain `streamlit run` (`carepulse serve` sets it too).
+st.set_option("client.disableDataExport", True)
 
 from dashboard import data, filters, ui  # noqa: E402
 from dashboard.pages import allowed_pages  # noqa: E402

@@ -252,9 +252,10 @@ def spc(
     ))
     if target is not None:
         fig.add_hline(y=target, line=dict(color=COLOURS["target"], dash="dot"), annotation_text="target")
+    fig = _layout(fig, title=title, x_title=x_title, y_title=axis_title(unit), unit=unit, height=440)
     if annotations is not None and not annotations.is_empty():
-        add_annotations(fig, annotations)
-    return _layout(fig, title=title, x_title=x_title, y_title=axis_title(unit), unit=unit, height=440)
+        add_annotations(fig, annotations)  # after the layout: it moves the legend out of the titles' way
+    return fig
 
 
 def _point_kinds(points: pl.DataFrame) -> list[str | None]:

@@ -93,6 +93,14 @@ def test_overview_filter_spc_annotation_and_downloads(served, page):
     assert stored.select("title", "created_by").rows() == [("Browser: text reminders started", "browser_qi")]
     page.locator(".js-plotly-plot .annotation-text", has_text="Browser: text reminders").first.wait_for(timeout=30_000)
     page.screenshot(path=ARTIFACTS / "04-qi-annotated.png", full_page=True)
+    page.locator(".js-plotly-plot").first.screenshot(path=ARTIFACTS / "05-qi-chart-annotated.png")
+
+    # Tables have no built-in CSV download (it would skip the audit and the formula escaping).
+    table = page.locator('[data-testid="stDataFrame"]').first
+    table.hover()
+    page.locator('[data-testid="stElementToolbar"]').first.wait_for(state="attached", timeout=30_000)
+    assert page.get_by_role("button", name="Download as CSV").count() == 0
+    assert page.get_by_role("button", name="Search").count() >= 1  # the toolbar is there, without export
 
     # Download a table as CSV (formula cells escaped) and the meeting pack.
     with page.expect_download(timeout=60_000) as download_info:

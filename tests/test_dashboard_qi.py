@@ -62,6 +62,9 @@ def test_adding_an_annotation_through_the_page(wh):
     assert any("SMS reminders started" in a.get("text", "") for a in spec["layout"]["annotations"])
     assert trace_names(spec).count("Centre line") == 2, "a phase annotation recomputes the limits from its date"
     assert list_audit(wh, action="annotation")["action"].to_list() == ["annotation.create"]
+    # Annotation titles sit above the plot, so the legend moves under it (inside the figure, not clipped).
+    legend = spec["layout"]["legend"]
+    assert (legend["yref"], legend["y"], legend["yanchor"]) == ("container", 0, "bottom")
 
 
 def test_annotation_appears_on_every_chart_of_its_metric(wh):

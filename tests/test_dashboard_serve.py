@@ -22,6 +22,7 @@ def test_the_command_runs_the_router_headless_on_the_given_address():
     assert options["--server.headless"] == "true"
     assert options["--browser.gatherUsageStats"] == "false"
     assert options["--client.showErrorDetails"] == "none"  # no traceback reaches a browser
+    assert options["--client.disableDataExport"] == "true"  # no unaudited table download or copy
 
 
 @pytest.mark.parametrize("port", [0, 70000])

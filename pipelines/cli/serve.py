@@ -40,6 +40,9 @@ def streamlit_command(host: str, port: int) -> list[str]:
         "minimal",
         "--client.showErrorDetails",
         "none",
+        # No unaudited copy of a table: exports go through CarePulse's own buttons (escaped, audited).
+        "--client.disableDataExport",
+        "true",
     ]
 
 
