@@ -15,9 +15,11 @@ st.set_page_config(page_title="CarePulse", page_icon=":material/monitor_heart:",
 # off, also when the app is started with plain `streamlit run` (`carepulse serve` sets it too).
 st.set_option("client.disableDataExport", True)
 
-from dashboard import data, filters, ui  # noqa: E402
+from dashboard import data, filters, ui, warmer  # noqa: E402
 from dashboard.pages import allowed_pages  # noqa: E402
 from dashboard.signin import require_user  # noqa: E402
+
+warmer.start()  # prepares each new load in the background (once per server process)
 
 user = require_user()  # renders the sign-in form and stops until someone is signed in
 

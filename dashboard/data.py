@@ -52,7 +52,7 @@ def run_id() -> int | None:
         return None
 
 
-@st.cache_resource(show_spinner="Reading the warehouse...", max_entries=4)
+@st.cache_resource(show_spinner="Reading the warehouse...", max_entries=2)  # this load and the one before
 def _prepared(url: str, load_run_id: int) -> dict[str, pl.LazyFrame]:
     import metrics
 
@@ -62,6 +62,17 @@ def _prepared(url: str, load_run_id: int) -> dict[str, pl.LazyFrame]:
         columns = [c for c in extract.column_names if c not in _NOT_LOADED.get(name, set())]
         frames[name] = warehouse.read_table(eng, name, columns=columns)
     return metrics.prepare(frames)
+
+
+def warm_latest(url: str) -> int | None:
+    """Read and prepare the latest load into the same caches the pages use (frames, filter options);
+    returns its run id, or None when nothing is loaded. What :mod:`dashboard.warmer` runs."""
+    load_run_id = warehouse.latest_load_run_id(_engine(url))
+    if load_run_id is not None:
+        _prepared(url, load_run_id)
+        _filter_bounds(url, load_run_id)
+        _filter_labels(url, load_run_id)
+    return load_run_id
 
 
 def frames(load_run_id: int) -> dict[str, pl.LazyFrame]:

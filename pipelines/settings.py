@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     )
     oidc_groups_claim: str = Field("groups", description="The identity claim that lists the user's groups.")
     oidc_default_role: str | None = Field(None, description="Role for an SSO identity no rule matches (None: refused).")
+    dashboard_warm_up: bool = Field(
+        True, description="The dashboard server prepares each new load in the background (checked every 30 s)."
+    )
     pdf_browser: Path | None = Field(
         default_factory=_default_pdf_browser,
         description="Chromium or Chrome binary that prints the QI meeting pack to PDF; default: "

@@ -28,6 +28,9 @@ def _isolated_settings(tmp_path, monkeypatch):
             monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("CAREPULSE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("CAREPULSE_SETTINGS_FILE", str(tmp_path / "carepulse.toml"))
+    # AppTests run inside a Streamlit runtime: without this, every test's warehouse would get a
+    # background warm-up thread (tests/test_dashboard_warmer.py drives the warm-up directly).
+    monkeypatch.setenv("CAREPULSE_DASHBOARD_WARM_UP", "false")
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
