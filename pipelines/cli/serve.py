@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 import typer
 
 
@@ -46,18 +48,23 @@ def streamlit_command(host: str, port: int) -> list[str]:
     ]
 
 
-def serve_dashboard(*, host: str = "localhost", port: int = 8501) -> int:
-    """Run the dashboard until interrupted; returns Streamlit's exit code."""
-    import subprocess
+def serve_dashboard(*, host: str = "localhost", port: int = 8501) -> NoReturn:
+    """Become the dashboard server: this process is replaced by ``streamlit run`` (``exec``).
+
+    Not a child process: a service manager's SIGTERM, or Ctrl+C, then reaches the server itself, and
+    stopping ``carepulse serve`` can never leave an orphaned server holding the port and its memory.
+    """
+    import os
+    import sys
 
     from pipelines.errors import CarePulseError
 
     if not 0 < port < 65536:
         raise CarePulseError(f"--port must be between 1 and 65535 (got {port}).")
-    try:
-        return subprocess.call(streamlit_command(host, port))
-    except KeyboardInterrupt:
-        return 0
+    command = streamlit_command(host, port)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(command[0], command)
 
 
 def register(app: typer.Typer) -> None:
@@ -72,6 +79,4 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         Console().print(f"[bold]CarePulse dashboard:[/] http://{host}:{port}  (Ctrl+C to stop)")
-        code = serve_dashboard(host=host, port=port)
-        if code:
-            raise typer.Exit(code)
+        serve_dashboard(host=host, port=port)
