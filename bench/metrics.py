@@ -222,20 +222,23 @@ def pd_units(p: dict, settings=metrics.Conventions()) -> dict[str, pd.DataFrame]
     out["prior_auth_turnaround_days"] = pa[pa["_x"] >= 0]
     # revenue
     c = c[~c["is_resubmission"]].assign(_date=lambda d: d["submitted_at"].dt.normalize())
+    # Initially denied: the denial's reason code marks it (status is the latest state; an overturned
+    # appeal reads "paid"), as metrics.revenue.WAS_DENIED says.
+    c = c.assign(_was_denied=c["carc_code"].notna() | c["denial_category"].notna() | (c["status"] == "denied"))
     adj = c[c["status"].isin(["paid", "partially_paid", "denied"])]
-    out["initial_denial_rate"] = _rate(adj, adj["status"] == "denied")
-    out["clean_claim_rate"] = _rate(adj, adj["status"] == "paid")
-    denied_adj = adj["status"] == "denied"
+    out["initial_denial_rate"] = _rate(adj, adj["_was_denied"])
+    out["clean_claim_rate"] = _rate(adj, (adj["status"] == "paid") & ~adj["_was_denied"])
+    denied_adj = adj["_was_denied"]
     out["initial_denial_rate_dollars"] = adj.assign(
         _num=adj["billed_amount"].where(denied_adj, 0.0), _den=adj["billed_amount"], _num_n=denied_adj.astype("int64"))
-    den = c[c["status"] == "denied"]
+    den = c[c["_was_denied"]]
     out["denials_by_payer"] = out["denials_by_category"] = out["denials_by_carc"] = den
     out["appeal_rate"] = _rate(den, den["appeal_filed_at"].notna())
     decided = den[den["appeal_outcome"].isin(["overturned", "upheld"])]
     out["overturn_rate"] = _rate(decided, decided["appeal_outcome"] == "overturned")
     res_days = den.assign(_x=_days(den["resolved_at"], den["adjudicated_at"]))
     out["denial_resolution_days"] = res_days[res_days["_x"] >= 0]
-    is_denied = c["status"] == "denied"
+    is_denied = c["_was_denied"]
     wo = c["written_off_amount"].fillna(0.0)
     out["denial_write_off_rate"] = c.assign(_num=wo.where(is_denied, 0.0), _den=c["billed_amount"],
                                             _num_n=(is_denied & (wo > 0)).astype("int64"))
