@@ -318,3 +318,23 @@ def test_model_page_monitoring_follows_a_new_scoring_run(settings, scored_wareho
     pairs = [(a, b) for a, b in zip(shown["predicted_rate"], expected["predicted_rate"]) if a == a]
     assert pairs and all(abs(a - b) < 1e-9 for a, b in pairs)
     engine.dispose()
+
+
+@pytest.mark.parametrize(("status", "expected"), [
+    ("running", "is running now"),
+    ("interrupted", "The latest load was interrupted: the load process ended"),
+])
+def test_a_running_or_interrupted_load_is_explained_on_the_data_quality_page(private_wh, status, expected):
+    from pipelines import schema
+    from pipelines.load_lock import INTERRUPTED_MESSAGE
+
+    at = signed_in_app(private_wh, "admin")
+    at.switch_page("views/data_quality.py").run()
+    with private_wh.begin() as conn:
+        conn.execute(schema.load_runs.insert().values(
+            started_at=dt.datetime(2026, 7, 1), status=status, source_dir="x",
+            message=INTERRUPTED_MESSAGE if status == "interrupted" else None))
+    at.run()
+    assert problems(at) == []
+    shown = [m.value for m in [*at.info, *at.warning]]
+    assert any(expected in text for text in shown), shown

@@ -24,8 +24,13 @@ c1.metric("Latest load", f"run {latest['run_id']}", help=f"Status: {latest['stat
 c2.metric("Rows read", f"{latest['rows_read']:,}")
 c3.metric("Loaded (inserted + updated)", f"{latest['inserted'] + latest['updated']:,}")
 c4.metric("Quarantined", f"{latest['quarantined']:,}")
-if latest["status"] != "succeeded":
-    st.warning(f"The latest load {latest['status']}: {latest['message'] or 'see `carepulse runs`'}. "
+if latest["status"] == "running":
+    st.info(f"Load run {latest['run_id']} is running now; the dashboard shows the last successful load until "
+            "it finishes.")
+elif latest["status"] != "succeeded":
+    verb = {"failed": "failed", "refused": "was refused", "interrupted": "was interrupted"}.get(
+        latest["status"], latest["status"])
+    st.warning(f"The latest load {verb}: {latest['message'] or 'see `carepulse runs`'}. "
                "The dashboard shows the last successful load.")
 
 st.subheader("Recent loads")

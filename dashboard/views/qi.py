@@ -145,27 +145,22 @@ if ui.can(user, "export:aggregate"):
                "movers and data-quality status. The HTML file is self-contained and opens offline in any "
                "browser" + ("; the PDF is the same pack, printed on the server." if pdf_browser else "."))
     pack_name = f"carepulse-meeting-pack-{view.start:%Y%m%d}-{view.end:%Y%m%d}"
-    st.download_button(
-        "Download meeting pack (HTML)",
-        data=meeting_pack.downloader(run, view, user),
-        file_name=f"{pack_name}.html",
-        mime="text/html",
-        key="qi.pack",
-        icon=":material/description:",
-        on_click="ignore",
-        type="primary",
-    )
+    formats = [("HTML", meeting_pack.downloader, "html", "text/html", "qi.pack", ":material/description:")]
     if pdf_browser:
+        formats.append(("PDF", meeting_pack.pdf_downloader, "pdf", "application/pdf", "qi.pack_pdf",
+                        ":material/picture_as_pdf:"))
+    for label, downloader, suffix, mime, key, icon in formats:
         st.download_button(
-            "Download meeting pack (PDF)",
-            data=meeting_pack.pdf_downloader(run, view, user),
-            file_name=f"{pack_name}.pdf",
-            mime="application/pdf",
-            key="qi.pack_pdf",
-            icon=":material/picture_as_pdf:",
+            f"Download meeting pack ({label})",
+            data=downloader(run, view, user),  # built (and audited) only when clicked
+            file_name=f"{pack_name}.{suffix}",
+            mime=mime,
+            key=key,
+            icon=icon,
             on_click="ignore",
+            type="primary" if label == "HTML" else "secondary",
         )
-    else:
+    if not pdf_browser:
         st.caption("No PDF download here: the server has no headless Chromium for printing (setting "
                    "`pdf_browser`). Open the HTML pack and print it to PDF from your browser instead.")
 else:
