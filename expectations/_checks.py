@@ -184,6 +184,18 @@ def _null_rate(column: str) -> BatchRule:
     return rule
 
 
+def _format_check(extract: str, column: str, regex: str, what: str, threshold: float = 0.05) -> "Check":
+    """A batch conformance check that at most ``threshold`` of ``column``'s values miss ``regex``: one
+    pattern for both executors (Polars and GX), so they cannot drift apart."""
+    return Check(
+        f"{extract}.{column}.format", extract, column, "conformance", "value", "batch",
+        f"{{extract}}.{{column}} is not {what} in more than {{threshold_pct}} of rows",
+        _pattern_rate(column, regex),
+        threshold=threshold,
+        gx=_gx_mostly("expect_column_values_to_match_regex", column=column, regex=regex),
+    )
+
+
 def _pattern_rate(column: str, regex: str) -> BatchRule:
     def rule(ctx, check):
         frame = ctx.frames[check.extract]
@@ -488,63 +500,11 @@ def _explicit_checks() -> list[Check]:
             ),
         ),
         # Formats (batch: a few malformed contact details do not justify quarantining a patient)
-        Check(
-            "patients.postal_code.format",
-            "patients",
-            "postal_code",
-            "conformance",
-            "value",
-            "batch",
-            "{extract}.{column} is not a 5-digit ZIP code in more than {threshold_pct} of rows",
-            _pattern_rate("postal_code", r"^\d{5}$"),
-            threshold=0.05,
-            gx=_gx_mostly("expect_column_values_to_match_regex", column="postal_code", regex=r"^\d{5}$"),
-        ),
-        Check(
-            "patients.email.format",
-            "patients",
-            "email",
-            "conformance",
-            "value",
-            "batch",
-            "{extract}.{column} is not an e-mail address in more than {threshold_pct} of rows",
-            _pattern_rate("email", r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
-            threshold=0.05,
-            gx=_gx_mostly(
-                "expect_column_values_to_match_regex", column="email", regex=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-            ),
-        ),
-        Check(
-            "patients.preferred_language.format",
-            "patients",
-            "preferred_language",
-            "conformance",
-            "value",
-            "batch",
-            "{extract}.{column} is not an ISO 639-1 code in more than {threshold_pct} of rows",
-            _pattern_rate("preferred_language", r"^[a-z]{2}$"),
-            threshold=0.05,
-            gx=_gx_mostly(
-                "expect_column_values_to_match_regex", column="preferred_language", regex=r"^[a-z]{2}$"
-            ),
-        ),
-        Check(
-            "claims.carc_code.format",
-            "claims",
-            "carc_code",
-            "conformance",
-            "value",
-            "batch",
-            "{extract}.{column} is not an X12 CARC code (group-reason, e.g. CO-197) in more than "
-            "{threshold_pct} of rows",
-            _pattern_rate("carc_code", r"^(CO|PR|OA|PI|CR)-[A-Z]?\d{1,3}$"),
-            threshold=0.05,
-            gx=_gx_mostly(
-                "expect_column_values_to_match_regex",
-                column="carc_code",
-                regex=r"^(CO|PR|OA|PI|CR)-[A-Z]?\d{1,3}$",
-            ),
-        ),
+        _format_check("patients", "postal_code", r"^\d{5}$", "a 5-digit ZIP code"),
+        _format_check("patients", "email", r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "an e-mail address"),
+        _format_check("patients", "preferred_language", r"^[a-z]{2}$", "an ISO 639-1 code"),
+        _format_check("claims", "carc_code", r"^(CO|PR|OA|PI|CR)-[A-Z]?\d{1,3}$",
+                      "an X12 CARC code (group-reason, e.g. CO-197)"),
         # Completeness (batch)
         Check(
             "appointments.provider_id.missing_rate",
