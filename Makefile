@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test install bench clean
+.PHONY: demo test lint install bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
@@ -18,7 +18,12 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/carepulse demo
 
-test: $(STAMP)
+# Style and imports first (seconds), then the suite.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: lint
 	$(PY) -m pytest -n 2 --dist loadgroup -q
 
 bench: $(STAMP)

@@ -44,10 +44,10 @@ PAGES = [
 
 
 def build_warehouse(data_dir: Path, appointments: int) -> None:
-    from pipelines import schema, warehouse
-    from pipelines.ingest import ingest
-    from pipelines.settings import get_settings
-    from pipelines.synthetic import generate_health_system
+    from carepulse import schema, warehouse
+    from carepulse.pipelines.ingest import ingest
+    from carepulse.pipelines.synthetic import generate_health_system
+    from carepulse.settings import get_settings
 
     settings = get_settings()
     extracts = data_dir / "extracts"
@@ -59,8 +59,10 @@ def build_warehouse(data_dir: Path, appointments: int) -> None:
     schema.create_all(engine)
     summary = ingest(extracts, engine=engine, settings=settings)
     t2 = time.perf_counter()
-    print(f"generated {patients:,} patients in {t1 - t0:.1f} s; ingested (run {summary.run_id}, {summary.status}) "
-          f"in {t2 - t1:.1f} s")
+    print(
+        f"generated {patients:,} patients in {t1 - t0:.1f} s; ingested (run {summary.run_id}, {summary.status}) "
+        f"in {t2 - t1:.1f} s"
+    )
 
 
 def timed(action) -> float:
@@ -79,9 +81,9 @@ def main() -> None:
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="carepulse-bench-dashboard-"))
     os.environ["CAREPULSE_DATA_DIR"] = str(data_dir)
     sys.path.insert(0, str(ROOT))
-    from pipelines import warehouse
-    from pipelines.access import accounts
-    from pipelines.settings import get_settings
+    from carepulse import warehouse
+    from carepulse.access import accounts
+    from carepulse.settings import get_settings
 
     get_settings.cache_clear()
     if args.data_dir is None:
@@ -103,22 +105,33 @@ def main() -> None:
         raise SystemExit(f"the overview failed: {at.exception[0].value}")
     departments = at.sidebar.multiselect(key="flt_dept").options
     department = departments[len(departments) // 2]
-    print(f"\n{n_appointments:,} appointments; first run (warehouse read + prepare + overview): {first:.2f} s\n")
-    print(f"{'page':<14} {'cold (s)':>9} {'filter (s)':>11}  target: < 1 s cold, < 0.3 s after a filter change")
+    print(
+        f"\n{n_appointments:,} appointments; first run (warehouse read + prepare + overview): {first:.2f} s\n"
+    )
+    print(
+        f"{'page':<14} {'cold (s)':>9} {'filter (s)':>11}  target: < 1 s cold, < 0.3 s after a filter change"
+    )
     rows = []
     for page in PAGES:
         colds, filtered = [], []
         for _ in range(args.repeat):
             at.sidebar.multiselect(key="flt_dept").set_value([]).run()
             st.cache_data.clear()
-            colds.append(timed(lambda: at.switch_page(page).run()))
-            filtered.append(timed(lambda: at.sidebar.multiselect(key="flt_dept").set_value([department]).run()))
+            colds.append(timed(lambda page=page: at.switch_page(page).run()))
+            filtered.append(
+                timed(lambda: at.sidebar.multiselect(key="flt_dept").set_value([department]).run())
+            )
         problems = [e.value for e in at.exception] + [e.value for e in at.error]
         cold, after = statistics.median(colds), statistics.median(filtered)
         rows.append((page, cold, after))
         flag = "" if cold < 1 and after < 0.3 else "  (over target)"
-        print(f"{Path(page).stem:<14} {cold:>9.3f} {after:>11.3f}{flag}" + (f"  ERROR: {problems[0][:80]}" if problems else ""))
-    print(f"\nslowest cold: {max(r[1] for r in rows):.3f} s; slowest after a filter change: {max(r[2] for r in rows):.3f} s")
+        print(
+            f"{Path(page).stem:<14} {cold:>9.3f} {after:>11.3f}{flag}"
+            + (f"  ERROR: {problems[0][:80]}" if problems else "")
+        )
+    print(
+        f"\nslowest cold: {max(r[1] for r in rows):.3f} s; slowest after a filter change: {max(r[2] for r in rows):.3f} s"
+    )
 
 
 if __name__ == "__main__":

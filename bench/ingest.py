@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/ingest.py --appointments 1000000
 
-1. generates a health system with ``pipelines.synthetic.generate_health_system`` (rows/s written);
-2. ingests it with ``pipelines.ingest.ingest`` into a fresh SQLite warehouse (every contract check,
+1. generates a health system with ``carepulse.pipelines.synthetic.generate_health_system`` (rows/s written);
+2. ingests it with ``carepulse.pipelines.ingest.ingest`` into a fresh SQLite warehouse (every contract check,
    the data-quality suites, staging, the one-transaction merge, archive) and prints rows/s;
 3. loads the same files "the plain pandas way" (``pd.read_csv`` + ``DataFrame.to_sql`` through
    SQLAlchemy into a separate SQLite file) and prints rows/s and the ratio;
@@ -56,18 +56,20 @@ def _in_child(target, *args):
 
 
 def generate(out: Path, appointments: int, seed: int) -> dict:
-    from pipelines.synthetic import generate_health_system
+    from carepulse.pipelines.synthetic import generate_health_system
 
     patients = max(100, math.ceil(appointments / APPOINTMENTS_PER_PATIENT_YEAR))
     started = time.perf_counter()
-    summary = generate_health_system(out, patients=patients, months=MONTHS, seed=seed, as_of=AS_OF, progress=False)
+    summary = generate_health_system(
+        out, patients=patients, months=MONTHS, seed=seed, as_of=AS_OF, progress=False
+    )
     return {"seconds": time.perf_counter() - started, "rows": dict(summary.rows), "patients": patients}
 
 
 def carepulse_ingest(source: Path, data_dir: Path) -> dict:
-    from pipelines import warehouse
-    from pipelines.ingest import ingest
-    from pipelines.settings import Settings
+    from carepulse import warehouse
+    from carepulse.pipelines.ingest import ingest
+    from carepulse.settings import Settings
 
     settings = Settings(data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'warehouse.sqlite'}")
     engine = warehouse.make_engine(settings)
@@ -114,7 +116,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--appointments", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=11)
-    parser.add_argument("--work-dir", type=Path, default=None, help="Where to write (default: a temp dir, removed).")
+    parser.add_argument(
+        "--work-dir", type=Path, default=None, help="Where to write (default: a temp dir, removed)."
+    )
     parser.add_argument("--skip-pandas", action="store_true")
     args = parser.parse_args()
 
@@ -127,35 +131,51 @@ def main() -> None:
         total_rows = sum(gen["rows"].values())
         appts = gen["rows"]["appointments"]
         size_mb = sum(p.stat().st_size for p in source.glob("*.csv")) / 1e6
-        print(f"generate: {gen['patients']:,} patients, {appts:,} appointments, {total_rows:,} rows in all "
-              f"({size_mb:,.0f} MB CSV) in {gen['seconds']:.1f} s = {total_rows / gen['seconds']:,.0f} rows/s "
-              f"({appts / gen['seconds']:,.0f} appointments/s); peak memory {gen_mb:,.0f} MB", flush=True)
+        print(
+            f"generate: {gen['patients']:,} patients, {appts:,} appointments, {total_rows:,} rows in all "
+            f"({size_mb:,.0f} MB CSV) in {gen['seconds']:.1f} s = {total_rows / gen['seconds']:,.0f} rows/s "
+            f"({appts / gen['seconds']:,.0f} appointments/s); peak memory {gen_mb:,.0f} MB",
+            flush=True,
+        )
 
         data.mkdir(parents=True)
         ing, ing_mb = _in_child(carepulse_ingest, source, data)
         read = ing["counts"]["rows_read"]
         ours = read / ing["seconds"]
-        print(f"ingest:   {read:,} rows ({ing['counts']['quarantined']:,} quarantined, status {ing['status']}) "
-              f"in {ing['seconds']:.1f} s wall ({ing['cpu']:.1f} s CPU in all, load average {ing['load']:.1f}) = {ours:,.0f} rows/s ({appts / ing['seconds']:,.0f} appointments/s); "
-              f"peak memory {ing_mb:,.0f} MB; plus {ing['gx_import']:.1f} s one-time import of great_expectations",
-              flush=True)
+        print(
+            f"ingest:   {read:,} rows ({ing['counts']['quarantined']:,} quarantined, status {ing['status']}) "
+            f"in {ing['seconds']:.1f} s wall ({ing['cpu']:.1f} s CPU in all, load average {ing['load']:.1f}) = {ours:,.0f} rows/s ({appts / ing['seconds']:,.0f} appointments/s); "
+            f"peak memory {ing_mb:,.0f} MB; plus {ing['gx_import']:.1f} s one-time import of great_expectations",
+            flush=True,
+        )
         if args.appointments >= 10_000_000:
-            print(f"          target: 10M appointments under 180 s -> {'met' if ing['seconds'] < 180 else 'NOT met'}")
+            print(
+                f"          target: 10M appointments under 180 s -> {'met' if ing['seconds'] < 180 else 'NOT met'}"
+            )
 
         if not args.skip_pandas:
             names = [p.stem for p in sorted(source.glob("*.csv"))]
             pd_res, pd_mb = _in_child(pandas_load, source, work / "pandas.sqlite", names)
             theirs = pd_res["rows"] / pd_res["seconds"]
-            print(f"pandas:   {pd_res['rows']:,} rows (read_csv + to_sql, no checks, no upsert) in "
-                  f"{pd_res['seconds']:.1f} s wall ({pd_res['cpu']:.1f} s CPU, load average {pd_res['load']:.1f}) = {theirs:,.0f} rows/s; peak memory {pd_mb:,.0f} MB", flush=True)
+            print(
+                f"pandas:   {pd_res['rows']:,} rows (read_csv + to_sql, no checks, no upsert) in "
+                f"{pd_res['seconds']:.1f} s wall ({pd_res['cpu']:.1f} s CPU, load average {pd_res['load']:.1f}) = {theirs:,.0f} rows/s; peak memory {pd_mb:,.0f} MB",
+                flush=True,
+            )
             floor, floor_mb = _in_child(bulk_floor, source, work / "floor.sqlite", names)
             fastest = floor["rows"] / floor["seconds"]
-            print(f"floor:    {floor['rows']:,} rows (Polars read_csv + ADBC bulk insert, nothing else) in "
-                  f"{floor['seconds']:.1f} s wall ({floor['cpu']:.1f} s CPU) = {fastest:,.0f} rows/s; "
-                  f"peak memory {floor_mb:,.0f} MB", flush=True)
+            print(
+                f"floor:    {floor['rows']:,} rows (Polars read_csv + ADBC bulk insert, nothing else) in "
+                f"{floor['seconds']:.1f} s wall ({floor['cpu']:.1f} s CPU) = {fastest:,.0f} rows/s; "
+                f"peak memory {floor_mb:,.0f} MB",
+                flush=True,
+            )
             ceiling = fastest / theirs
-            print(f"ratio:    CarePulse ingest is {ours / theirs:.1f}x pandas' rows/s (target >= 10x); the bare bulk "
-                  f"insert is {ceiling:.1f}x" + (", so no ingest into SQLite can reach 10x here" if ceiling < 10 else ""))
+            print(
+                f"ratio:    CarePulse ingest is {ours / theirs:.1f}x pandas' rows/s (target >= 10x); the bare bulk "
+                f"insert is {ceiling:.1f}x"
+                + (", so no ingest into SQLite can reach 10x here" if ceiling < 10 else "")
+            )
     finally:
         if args.work_dir is None:
             shutil.rmtree(work, ignore_errors=True)

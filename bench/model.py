@@ -1,6 +1,6 @@
 """Benchmark the no-show model: train on N appointments (< 60 s), score 100k upcoming (< 5 s).
 
-Uses the fast toy health system (``metrics.no_show_model.toy``) so the figures measure the model,
+Uses the fast toy health system (``carepulse.metrics.no_show_model.toy``) so the figures measure the model,
 not the generator or the ingest. Prints the figures; asserts nothing.
 
     .venv/bin/python bench/model.py --appointments 1000000
@@ -32,12 +32,12 @@ def main() -> None:
     parser.add_argument("--score-rows", type=int, default=100_000)
     args = parser.parse_args()
 
-    from metrics.no_show_model.registry import load_current
-    from metrics.no_show_model.scoring import score_frame, write_scores
-    from metrics.no_show_model.toy import toy_health_system
-    from metrics.no_show_model.training import train_model
-    from pipelines import schema, warehouse
-    from pipelines.settings import Settings
+    from carepulse import schema, warehouse
+    from carepulse.metrics.no_show_model.registry import load_current
+    from carepulse.metrics.no_show_model.scoring import score_frame, write_scores
+    from carepulse.metrics.no_show_model.toy import toy_health_system
+    from carepulse.metrics.no_show_model.training import train_model
+    from carepulse.settings import Settings
 
     as_of = dt.datetime(2026, 6, 30)
     n = args.appointments
@@ -45,7 +45,9 @@ def main() -> None:
     future_days = max(30, int(360 * args.score_rows / max(n - args.score_rows, 1)) + 10)
     t0 = time.perf_counter()
     frames = toy_health_system(patients=max(n // 20, 100), appointments=n, seed=1, future_days=future_days)
-    print(f"toy health system: {n:,} appointments in {time.perf_counter() - t0:.1f} s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(
+        f"toy health system: {n:,} appointments in {time.perf_counter() - t0:.1f} s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp))
@@ -63,14 +65,25 @@ def main() -> None:
             f"train: {train_s:.1f} s wall, {train_cpu:.1f} s CPU (target < 60 s) on {rows['train']:,} training + {rows['validation']:,} validation + "
             f"{rows['test']:,} test appointments; {mv.artifact['model'].calibrated_classifiers_[0].estimator.estimator[-1].n_iter_} trees"
         )
-        print(f"test AUROC {m['auroc']:.3f} (oracle {o['auroc']:.3f}), Brier {m['brier']:.4f} (oracle {o['brier']:.4f}), ECE {m['ece']:.4f}")
+        print(
+            f"test AUROC {m['auroc']:.3f} (oracle {o['auroc']:.3f}), Brier {m['brier']:.4f} (oracle {o['brier']:.4f}), ECE {m['ece']:.4f}"
+        )
 
         artifact = load_current(engine, settings).artifact
         # still-scheduled visits, as booked by the scoring moment
-        upcoming = frames["appointments"].filter(pl.col("status") == "scheduled").with_columns(
-            pl.min_horizontal("booked_at", pl.lit(as_of)).alias("booked_at")
+        upcoming = (
+            frames["appointments"]
+            .filter(pl.col("status") == "scheduled")
+            .with_columns(pl.min_horizontal("booked_at", pl.lit(as_of)).alias("booked_at"))
         )
-        scoring_frames = frames | {"appointments": pl.concat([frames["appointments"].filter(pl.col("status") != "scheduled"), upcoming.head(args.score_rows)])}
+        scoring_frames = frames | {
+            "appointments": pl.concat(
+                [
+                    frames["appointments"].filter(pl.col("status") != "scheduled"),
+                    upcoming.head(args.score_rows),
+                ]
+            )
+        }
         t0, c0 = time.perf_counter(), time.process_time()
         stages: dict[str, float] = {}
         scored = score_frame(artifact, scoring_frames, as_of, future_days + 1, timings=stages)
@@ -81,7 +94,9 @@ def main() -> None:
         )
         print("  stages (s wall / CPU): " + ", ".join(f"{k} {w:.2f}/{c:.2f}" for k, (w, c) in stages.items()))
         t0 = time.perf_counter()
-        write_scores(engine, scored, model_version=mv.version, as_of=as_of, days=future_days + 1, scored_at=as_of)
+        write_scores(
+            engine, scored, model_version=mv.version, as_of=as_of, days=future_days + 1, scored_at=as_of
+        )
         print(f"write: {scored.height:,} risk_scores rows to SQLite in {time.perf_counter() - t0:.2f} s")
         engine.dispose()
 

@@ -5,7 +5,7 @@
 
 (GX paths run ~1,000x slower than Polars: measure them at tens of thousands of rows.)
 
-Generates a health system of about N appointments (``pipelines.synthetic``), reads it with the
+Generates a health system of about N appointments (``carepulse.pipelines.synthetic``), reads it with the
 ingest reader (not timed as validation), then times each execution path on the same frames:
 
 - ``polars``: the default; every check as Polars masks/aggregates (``executor="polars"``);
@@ -39,8 +39,8 @@ def _timed(label: str, fn):
 
 
 def read_batch(source: Path, timezone: str):
-    from pipelines.contract import EXTRACTS
-    from pipelines.extract import find_extract_files, read_extract
+    from carepulse.contract import EXTRACTS
+    from carepulse.pipelines.extract import find_extract_files, read_extract
 
     return {
         name: read_extract(path, EXTRACTS[name], timezone=timezone).frame
@@ -50,9 +50,9 @@ def read_batch(source: Path, timezone: str):
 
 def gx_sql_appointments(frames, settings, work: Path) -> None:
     """The appointments suite by GX's SQL execution engine on a SQLite table."""
-    from expectations._checks import checks_for
-    from expectations._context import BatchContext
-    from expectations._gx import _context, _quiet_gx, build_suites, suite_parameters
+    from carepulse.expectations._checks import checks_for
+    from carepulse.expectations._context import BatchContext
+    from carepulse.expectations._gx import _context, _quiet_gx, build_suites, suite_parameters
 
     db = work / "staging.sqlite"
     appointments = frames["appointments"]
@@ -96,14 +96,14 @@ def main() -> None:
     parser.add_argument("--source", type=Path, help="reuse a generated folder instead of generating")
     args = parser.parse_args()
 
-    from expectations import validate_batch
-    from pipelines.settings import Settings
+    from carepulse.expectations import validate_batch
+    from carepulse.settings import Settings
 
     work = Path(tempfile.mkdtemp(prefix="carepulse-bench-validate-"))
     settings = Settings(data_dir=work / "data")
     source = args.source
     if source is None:
-        from pipelines.synthetic import generate_health_system
+        from carepulse.pipelines.synthetic import generate_health_system
 
         patients = max(100, int(args.appointments / APPOINTMENTS_PER_PATIENT))
         source = work / "extracts"

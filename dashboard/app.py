@@ -15,9 +15,9 @@ st.set_page_config(page_title="CarePulse", page_icon=":material/monitor_heart:",
 # off, also when the app is started with plain `streamlit run` (`carepulse serve` sets it too).
 st.set_option("client.disableDataExport", True)
 
-from dashboard import data, filters, ui, warmer  # noqa: E402
-from dashboard.pages import allowed_pages  # noqa: E402
-from dashboard.signin import require_user  # noqa: E402
+from carepulse.dashboard import data, filters, ui, warmer  # noqa: E402
+from carepulse.dashboard.pages import allowed_pages  # noqa: E402
+from carepulse.dashboard.signin import require_user  # noqa: E402
 
 warmer.start()  # prepares each new load in the background (once per server process)
 
@@ -26,7 +26,9 @@ user = require_user()  # renders the sign-in form and stops until someone is sig
 HERE = Path(__file__).parent
 sections: dict[str, list] = {}
 for index, spec in enumerate(allowed_pages(user.role)):
-    page = st.Page(HERE / spec.script, title=spec.title, icon=spec.icon, url_path=spec.url_path, default=index == 0)
+    page = st.Page(
+        HERE / spec.script, title=spec.title, icon=spec.icon, url_path=spec.url_path, default=index == 0
+    )
     sections.setdefault(spec.section, []).append(page)
 
 if not sections:

@@ -1,8 +1,8 @@
-"""Plotly figures from computed frames: trend with confidence band, SPC chart, Pareto, bars, sparkline.
+"""Plotly figures from computed frames: trend with confidence band, Pareto, bars, sparkline.
 
 Compute once, draw separately (the scikit-learn Display idea): every function takes a frame that
-:mod:`metrics` already computed and only decides how it looks. Every figure has a title in words,
-axis titles with units, and a hover that shows numerator and denominator (or n); points resting on
+:mod:`carepulse.metrics` already computed and only decides how it looks. Every figure has a title in words,
+axis titles with units (the SPC chart is in :mod:`.spc_chart`), and a hover that shows numerator and denominator (or n); points resting on
 fewer cases than the small-cell threshold are drawn hollow and say so in the hover.
 """
 
@@ -56,7 +56,9 @@ def format_value(value: float | None, unit: str) -> str:
     return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
 
 
-def _layout(fig: go.Figure, *, title: str, x_title: str, y_title: str, unit: str, height: int = 380) -> go.Figure:
+def layout(
+    fig: go.Figure, *, title: str, x_title: str, y_title: str, unit: str, height: int = 380
+) -> go.Figure:
     fig.update_layout(
         title=dict(text=title, x=0, xanchor="left"),
         font=FONT,
@@ -67,7 +69,9 @@ def _layout(fig: go.Figure, *, title: str, x_title: str, y_title: str, unit: str
         plot_bgcolor="white",
     )
     fig.update_xaxes(title_text=x_title, showgrid=False, linecolor="#999")
-    fig.update_yaxes(title_text=y_title, gridcolor="#eee", linecolor="#999", tickformat=".0%" if is_percent(unit) else None)
+    fig.update_yaxes(
+        title_text=y_title, gridcolor="#eee", linecolor="#999", tickformat=".0%" if is_percent(unit) else None
+    )
     return fig
 
 
@@ -78,16 +82,21 @@ def _counts(frame: pl.DataFrame) -> tuple[list, list, list]:
     return get("numerator"), get("denominator"), get("n")
 
 
-def _hover_lines(frame: pl.DataFrame, unit: str, small: int | None) -> list[str]:
+def hover_lines(frame: pl.DataFrame, unit: str, small: int | None) -> list[str]:
     num, den, n = _counts(frame)
     values = frame.get_column("value").to_list() if "value" in frame.columns else [None] * frame.height
-    hidden = (frame.get_column("suppressed").fill_null(False).to_list() if "suppressed" in frame.columns
-              else [False] * frame.height)
+    hidden = (
+        frame.get_column("suppressed").fill_null(False).to_list()
+        if "suppressed" in frame.columns
+        else [False] * frame.height
+    )
     lines = []
     for v, a, b, c, h in zip(values, num, den, n, hidden, strict=True):
         if h:
-            lines.append("suppressed: between 1 and the small-cell threshold of cases<br>"
-                         "numerator and denominator hidden")
+            lines.append(
+                "suppressed: between 1 and the small-cell threshold of cases<br>"
+                "numerator and denominator hidden"
+            )
             continue
         parts = [f"value: {format_value(v, unit)}"]
         if a is not None and b is not None:
@@ -105,7 +114,7 @@ def _hover_lines(frame: pl.DataFrame, unit: str, small: int | None) -> list[str]
     return lines
 
 
-def _small_mask(frame: pl.DataFrame, small: int | None) -> list[bool]:
+def small_mask(frame: pl.DataFrame, small: int | None) -> list[bool]:
     if not small:
         return [False] * frame.height
     _, den, n = _counts(frame)
@@ -127,27 +136,47 @@ def trend(
 ) -> go.Figure:
     """Value over time (one line per group), with the 95% interval as a band when there is one."""
     fig = go.Figure()
-    groups = [(None, frame)] if group is None else frame.partition_by(group, as_dict=False, maintain_order=True)
+    groups = (
+        [(None, frame)] if group is None else frame.partition_by(group, as_dict=False, maintain_order=True)
+    )
     for item in groups:
         name, part = item if group is None else (item.get_column(group)[0], item)
         part = part.sort(x)
         xs = part.get_column(x).to_list()
         label = (labels or {}).get(name, name) if name is not None else "Value"
-        if group is None and {"ci_low", "ci_high"} <= set(part.columns) and part.get_column("ci_low").null_count() < part.height:
-            fig.add_trace(go.Scatter(x=xs + xs[::-1],
-                                     y=part.get_column("ci_high").to_list() + part.get_column("ci_low").to_list()[::-1],
-                                     fill="toself", fillcolor=COLOURS["band"], line=dict(width=0),
-                                     hoverinfo="skip", name="95% interval", showlegend=True))
-        small_flags = _small_mask(part, small)
-        fig.add_trace(go.Scatter(
-            x=xs, y=part.get_column("value").to_list(), mode="lines+markers", name=str(label),
-            line=dict(color=COLOURS["line"]) if group is None else None,
-            marker=dict(symbol=["circle-open" if s else "circle" for s in small_flags], size=8),
-            hovertext=_hover_lines(part, unit, small), hovertemplate="%{x}<br>%{hovertext}<extra>" + str(label) + "</extra>",
-        ))
+        if (
+            group is None
+            and {"ci_low", "ci_high"} <= set(part.columns)
+            and part.get_column("ci_low").null_count() < part.height
+        ):
+            fig.add_trace(
+                go.Scatter(
+                    x=xs + xs[::-1],
+                    y=part.get_column("ci_high").to_list() + part.get_column("ci_low").to_list()[::-1],
+                    fill="toself",
+                    fillcolor=COLOURS["band"],
+                    line=dict(width=0),
+                    hoverinfo="skip",
+                    name="95% interval",
+                    showlegend=True,
+                )
+            )
+        small_flags = small_mask(part, small)
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=part.get_column("value").to_list(),
+                mode="lines+markers",
+                name=str(label),
+                line=dict(color=COLOURS["line"]) if group is None else None,
+                marker=dict(symbol=["circle-open" if s else "circle" for s in small_flags], size=8),
+                hovertext=hover_lines(part, unit, small),
+                hovertemplate="%{x}<br>%{hovertext}<extra>" + str(label) + "</extra>",
+            )
+        )
     if target is not None:
         fig.add_hline(y=target, line=dict(color=COLOURS["target"], dash="dot"), annotation_text="target")
-    return _layout(fig, title=title, x_title=x_title, y_title=axis_title(unit), unit=unit)
+    return layout(fig, title=title, x_title=x_title, y_title=axis_title(unit), unit=unit)
 
 
 def bars(
@@ -165,26 +194,42 @@ def bars(
     frame = frame.sort("value", descending=False, nulls_last=False)
     cats = [(labels or {}).get(c, str(c)) for c in frame.get_column(category).to_list()]
     values = frame.get_column("value").to_list()
-    small_flags = _small_mask(frame, small)
+    small_flags = small_mask(frame, small)
     colours = ["rgba(31,78,121,0.35)" if s else COLOURS["bar"] for s in small_flags]
     trace = go.Bar(
-        x=values if horizontal else cats, y=cats if horizontal else values, orientation="h" if horizontal else "v",
-        marker_color=colours, hovertext=_hover_lines(frame, unit, small),
+        x=values if horizontal else cats,
+        y=cats if horizontal else values,
+        orientation="h" if horizontal else "v",
+        marker_color=colours,
+        hovertext=hover_lines(frame, unit, small),
         hovertemplate="%{" + ("y" if horizontal else "x") + "}<br>%{hovertext}<extra></extra>",
     )
     fig = go.Figure(trace)
     height = max(300, 28 * len(cats) + 120) if horizontal else 380
     value_title = axis_title(unit)
-    fig = _layout(fig, title=title, x_title=value_title if horizontal else (x_title or category),
-                  y_title=(x_title or "") if horizontal else value_title, unit=unit, height=height)
+    fig = layout(
+        fig,
+        title=title,
+        x_title=value_title if horizontal else (x_title or category),
+        y_title=(x_title or "") if horizontal else value_title,
+        unit=unit,
+        height=height,
+    )
     if horizontal and is_percent(unit):
         fig.update_xaxes(tickformat=".0%")
         fig.update_yaxes(tickformat=None)
     return fig
 
 
-def pareto(frame: pl.DataFrame, *, category: str, count: str = "n", title: str, x_title: str,
-           labels: dict[str, str] | None = None) -> go.Figure:
+def pareto(
+    frame: pl.DataFrame,
+    *,
+    category: str,
+    count: str = "n",
+    title: str,
+    x_title: str,
+    labels: dict[str, str] | None = None,
+) -> go.Figure:
     """Pareto chart: bars of counts in descending order and the cumulative percentage line."""
     frame = frame.filter(pl.col(count).is_not_null()).sort(count, descending=True)
     total = frame.get_column(count).sum() or 1
@@ -192,85 +237,41 @@ def pareto(frame: pl.DataFrame, *, category: str, count: str = "n", title: str, 
     counts = frame.get_column(count).to_list()
     cumulative = (frame.get_column(count).cum_sum() / total).to_list()
     fig = go.Figure()
-    fig.add_trace(go.Bar(x=cats, y=counts, name="Count", marker_color=COLOURS["bar"],
-                         customdata=[c / total for c in counts],
-                         hovertemplate="%{x}<br>count: %{y:,}<br>share: %{customdata:.1%}<extra></extra>"))
-    fig.add_trace(go.Scatter(x=cats, y=cumulative, name="Cumulative share", yaxis="y2", mode="lines+markers",
-                             line=dict(color=COLOURS["cumulative"]),
-                             hovertemplate="%{x}<br>cumulative: %{y:.1%}<extra></extra>"))
-    fig = _layout(fig, title=title, x_title=x_title, y_title="Count", unit="count")
-    fig.update_layout(yaxis2=dict(title="Cumulative percent", overlaying="y", side="right", range=[0, 1.05],
-                                  tickformat=".0%", showgrid=False))
+    fig.add_trace(
+        go.Bar(
+            x=cats,
+            y=counts,
+            name="Count",
+            marker_color=COLOURS["bar"],
+            customdata=[c / total for c in counts],
+            hovertemplate="%{x}<br>count: %{y:,}<br>share: %{customdata:.1%}<extra></extra>",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=cats,
+            y=cumulative,
+            name="Cumulative share",
+            yaxis="y2",
+            mode="lines+markers",
+            line=dict(color=COLOURS["cumulative"]),
+            hovertemplate="%{x}<br>cumulative: %{y:.1%}<extra></extra>",
+        )
+    )
+    fig = layout(fig, title=title, x_title=x_title, y_title="Count", unit="count")
+    fig.update_layout(
+        yaxis2=dict(
+            title="Cumulative percent",
+            overlaying="y",
+            side="right",
+            range=[0, 1.05],
+            tickformat=".0%",
+            showgrid=False,
+        )
+    )
     return fig
 
 
-def _col(frame: pl.DataFrame, *names: str) -> str | None:
-    return next((n for n in names if n in frame.columns), None)
-
-
-def spc(
-    points: pl.DataFrame,
-    *,
-    title: str,
-    unit: str,
-    annotations: pl.DataFrame | None = None,
-    target: float | None = None,
-    small: int | None = None,
-    x_title: str = "Week",
-) -> go.Figure:
-    """SPC chart from ``metrics.spc`` points: values, centre line and 3-sigma limits per phase,
-    special-cause points coloured (improving / concerning), annotations as dated markers."""
-    x = _col(points, "x", "period", "date")
-    fig = go.Figure()
-    xs = points.get_column(x).to_list()
-    values = points.get_column("value").to_list()
-    phase_col = _col(points, "phase")
-    phases = points.get_column(phase_col).to_list() if phase_col else [1] * len(xs)
-    for phase in dict.fromkeys(phases):
-        idx = [i for i, p in enumerate(phases) if p == phase]
-        px = [xs[i] for i in idx]
-        for col, name, dash, colour in (("cl", "Centre line", "solid", COLOURS["centre"]),
-                                        ("ucl", "Upper limit", "dash", COLOURS["limit"]),
-                                        ("lcl", "Lower limit", "dash", COLOURS["limit"])):
-            if col not in points.columns:
-                continue
-            ys = [points.get_column(col)[i] for i in idx]
-            fig.add_trace(go.Scatter(x=px, y=ys, mode="lines", name=name, legendgroup=name,
-                                     showlegend=phase == phases[0], line=dict(color=colour, dash=dash, width=1.5,
-                                                                               shape="hv" if col != "cl" else "linear"),
-                                     hovertemplate=f"{name}: %{{y:.3g}}<extra></extra>"))
-    kinds = _point_kinds(points)
-    small_flags = _small_mask(points, small)
-    colours = [COLOURS.get(k, COLOURS["line"]) for k in kinds]
-    fig.add_trace(go.Scatter(
-        x=xs, y=values, mode="lines+markers", name="Value",
-        line=dict(color="#888", width=1),
-        marker=dict(color=colours, size=8, symbol=["circle-open" if s else "circle" for s in small_flags]),
-        hovertext=[h + (f"<br>signal: {k.replace('_', ' ')}" if k not in ("common", None) else "")
-                   for h, k in zip(_hover_lines(points, unit, small), kinds, strict=True)],
-        hovertemplate="%{x}<br>%{hovertext}<extra></extra>",
-    ))
-    if target is not None:
-        fig.add_hline(y=target, line=dict(color=COLOURS["target"], dash="dot"), annotation_text="target")
-    fig = _layout(fig, title=title, x_title=x_title, y_title=axis_title(unit), unit=unit, height=440)
-    if annotations is not None and not annotations.is_empty():
-        add_annotations(fig, annotations)  # after the layout: it moves the legend out of the titles' way
-    return fig
-
-
-def _point_kinds(points: pl.DataFrame) -> list[str | None]:
-    """'improving', 'concerning', 'neutral' or 'common' per point, from the SPC columns present."""
-    if "nhs_point_type" in points.columns and points.get_column("nhs_point_type").null_count() < points.height:
-        col = "nhs_point_type"
-        mapping = {"special_cause_improving": "improving", "special_cause_concerning": "concerning",
-                   "special_cause_neither": "neutral", "common_cause": "common"}
-        return [mapping.get(t, "common") for t in points.get_column(col).to_list()]
-    if "signal" in points.columns:
-        return ["neutral" if s else "common" for s in points.get_column("signal").fill_null(False).to_list()]
-    return ["common"] * points.height
-
-
-#: A horizontal legend under the plot: where annotation titles (drawn above the plot) cannot overlap it.
 LEGEND_BELOW = dict(orientation="h", yref="container", y=0, yanchor="bottom", xanchor="center", x=0.5)
 
 
@@ -283,13 +284,23 @@ def add_annotations(fig: go.Figure, annotations: pl.DataFrame) -> go.Figure:
         when = row["annotated_on"]
         fig.add_vline(x=when, line=dict(color=COLOURS["annotation"], dash="dot", width=1.5))
         phase_note = " (new phase)" if row.get("starts_phase") else ""
-        fig.add_annotation(x=when, y=1.0, yref="paper", text=str(row["title"])[:40] + phase_note, showarrow=False,
-                           xanchor="left", yanchor="bottom", font=dict(size=11, color=COLOURS["annotation"]),
-                           hovertext=f"{when}: {row['title']}<br>{row.get('description') or ''}")
+        fig.add_annotation(
+            x=when,
+            y=1.0,
+            yref="paper",
+            text=str(row["title"])[:40] + phase_note,
+            showarrow=False,
+            xanchor="left",
+            yanchor="bottom",
+            font=dict(size=11, color=COLOURS["annotation"]),
+            hovertext=f"{when}: {row['title']}<br>{row.get('description') or ''}",
+        )
     return fig
 
 
-def sparkline(frame: pl.DataFrame, *, unit: str, title: str, x: str = "period", small: int | None = None) -> dict:
+def sparkline(
+    frame: pl.DataFrame, *, unit: str, title: str, x: str = "period", small: int | None = None
+) -> dict:
     """A tiny trend for a KPI tile (no axes; hover still shows numerator and denominator).
 
     Returned as a plain Plotly figure dict: nine tiles of validated ``go.Figure`` objects cost about a
@@ -297,29 +308,56 @@ def sparkline(frame: pl.DataFrame, *, unit: str, title: str, x: str = "period", 
     """
     frame = frame.sort(x)
     return {
-        "data": [{
-            "type": "scatter", "mode": "lines", "x": frame.get_column(x).to_list(),
-            "y": frame.get_column("value").to_list(), "line": {"color": COLOURS["line"], "width": 2},
-            "hovertext": _hover_lines(frame, unit, small), "hovertemplate": "%{x}<br>%{hovertext}<extra></extra>",
-        }],
+        "data": [
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "x": frame.get_column(x).to_list(),
+                "y": frame.get_column("value").to_list(),
+                "line": {"color": COLOURS["line"], "width": 2},
+                "hovertext": hover_lines(frame, unit, small),
+                "hovertemplate": "%{x}<br>%{hovertext}<extra></extra>",
+            }
+        ],
         "layout": {
-            "title": {"text": title, "font": {"size": 11}}, "height": 110, "showlegend": False, "font": FONT,
-            "margin": {"l": 4, "r": 4, "t": 24, "b": 4}, "plot_bgcolor": "white",
+            "title": {"text": title, "font": {"size": 11}},
+            "height": 110,
+            "showlegend": False,
+            "font": FONT,
+            "margin": {"l": 4, "r": 4, "t": 24, "b": 4},
+            "plot_bgcolor": "white",
             "xaxis": {"visible": False, "title": {"text": "Week"}},
             "yaxis": {"visible": False, "title": {"text": axis_title(unit)}},
         },
     }
 
 
-def lines(frame: pl.DataFrame, *, x: str, ys: Sequence[tuple[str, str]], title: str, x_title: str, y_title: str,
-          unit: str, hover_n: str | None = None) -> go.Figure:
+def lines(
+    frame: pl.DataFrame,
+    *,
+    x: str,
+    ys: Sequence[tuple[str, str]],
+    title: str,
+    x_title: str,
+    y_title: str,
+    unit: str,
+    hover_n: str | None = None,
+) -> go.Figure:
     """Several named series against one x (predicted vs observed, calibration)."""
     fig = go.Figure()
     for column, name in ys:
-        fig.add_trace(go.Scatter(
-            x=frame.get_column(x).to_list(), y=frame.get_column(column).to_list(), mode="lines+markers", name=name,
-            customdata=frame.get_column(hover_n).to_list() if hover_n else None,
-            hovertemplate="%{x}<br>" + name + ": %{y:.3f}" + ("<br>n: %{customdata:,}" if hover_n else "")
-            + "<extra></extra>",
-        ))
-    return _layout(fig, title=title, x_title=x_title, y_title=y_title, unit=unit)
+        fig.add_trace(
+            go.Scatter(
+                x=frame.get_column(x).to_list(),
+                y=frame.get_column(column).to_list(),
+                mode="lines+markers",
+                name=name,
+                customdata=frame.get_column(hover_n).to_list() if hover_n else None,
+                hovertemplate="%{x}<br>"
+                + name
+                + ": %{y:.3f}"
+                + ("<br>n: %{customdata:,}" if hover_n else "")
+                + "<extra></extra>",
+            )
+        )
+    return layout(fig, title=title, x_title=x_title, y_title=y_title, unit=unit)

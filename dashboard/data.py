@@ -1,11 +1,11 @@
 """Cached loaders: the warehouse is read once per load run, metric results once per view.
 
-Keys are the warehouse URL and :func:`pipelines.warehouse.latest_load_run_id`, so a new load shows up
+Keys are the warehouse URL and :func:`carepulse.warehouse.latest_load_run_id`, so a new load shows up
 on the next click without a restart, and two warehouses in one process (tests) never share entries.
 The prepared extract frames are held with ``st.cache_resource`` (Polars frames are immutable, so
 sharing them is safe, and a million-row frame is not copied on every rerun as ``st.cache_data``
 would); small results -- metric frames, SPC points, option lists -- use ``st.cache_data``.
-Nothing here computes a metric itself: it calls :mod:`metrics`.
+Nothing here computes a metric itself: it calls :mod:`carepulse.metrics`.
 """
 
 from __future__ import annotations
@@ -16,14 +16,12 @@ import polars as pl
 import sqlalchemy as sa
 import streamlit as st
 
-from pipelines import schema, warehouse
-from pipelines.contract import EXTRACTS, PHI_COLUMNS
-from pipelines.settings import Settings, get_settings
+from carepulse import schema, warehouse
+from carepulse.contract import EXTRACTS, PHI_COLUMNS
+from carepulse.settings import Settings, get_settings
 
 #: PHI the metrics never need; kept out of the dashboard process's cached frames entirely.
-_NOT_LOADED: dict[str, set[str]] = {
-    name: set(cols) - {"birth_date"} for name, cols in PHI_COLUMNS.items()
-}
+_NOT_LOADED: dict[str, set[str]] = {name: set(cols) - {"birth_date"} for name, cols in PHI_COLUMNS.items()}
 
 
 def settings() -> Settings:
@@ -54,7 +52,7 @@ def run_id() -> int | None:
 
 @st.cache_resource(show_spinner="Reading the warehouse...", max_entries=2)  # this load and the one before
 def _prepared(url: str, load_run_id: int) -> dict[str, pl.LazyFrame]:
-    import metrics
+    from carepulse import metrics
 
     eng = _engine(url)
     frames: dict[str, pl.DataFrame] = {}
@@ -66,7 +64,7 @@ def _prepared(url: str, load_run_id: int) -> dict[str, pl.LazyFrame]:
 
 def warm_latest(url: str) -> int | None:
     """Read and prepare the latest load into the same caches the pages use (frames, filter options);
-    returns its run id, or None when nothing is loaded. What :mod:`dashboard.warmer` runs."""
+    returns its run id, or None when nothing is loaded. What :mod:`carepulse.dashboard.warmer` runs."""
     load_run_id = warehouse.latest_load_run_id(_engine(url))
     if load_run_id is not None:
         _prepared(url, load_run_id)
@@ -76,7 +74,7 @@ def warm_latest(url: str) -> int | None:
 
 
 def frames(load_run_id: int) -> dict[str, pl.LazyFrame]:
-    """The extracts of the latest load, joined to their dimensions by ``metrics.prepare``."""
+    """The extracts of the latest load, joined to their dimensions by ``carepulse.metrics.prepare``."""
     return _prepared(warehouse_url(), load_run_id)
 
 
@@ -91,8 +89,10 @@ def _filters_arg(filters_key: tuple) -> dict[str, list[str]] | None:
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
-def _compute(url: str, load_run_id: int, name: str, by: tuple, period: str | None, start, end, filters_key: tuple):
-    import metrics
+def _compute(
+    url: str, load_run_id: int, name: str, by: tuple, period: str | None, start, end, filters_key: tuple
+):
+    from carepulse import metrics
 
     return metrics.compute(
         name,
@@ -116,7 +116,7 @@ def compute(
     end: dt.date | None = None,
     filters: dict[str, list[str]] | None = None,
 ) -> pl.DataFrame:
-    """``metrics.compute`` on the latest load, cached per (load run, arguments)."""
+    """``carepulse.metrics.compute`` on the latest load, cached per (load run, arguments)."""
     return _compute(warehouse_url(), load_run_id, name, tuple(by), period, start, end, _filters_key(filters))
 
 
@@ -139,7 +139,8 @@ def _filter_labels(url: str, load_run_id: int) -> dict[str, dict[str, str]]:
     return {
         "site": {s: s for s in departments.get_column("site").unique(maintain_order=True).to_list()},
         "dept": {
-            row["department_id"]: f"{row['name']} ({row['site']})" for row in departments.iter_rows(named=True)
+            row["department_id"]: f"{row['name']} ({row['site']})"
+            for row in departments.iter_rows(named=True)
         },
         "prov": {row["provider_id"]: row["name"] for row in providers.iter_rows(named=True)},
     }
@@ -147,10 +148,12 @@ def _filter_labels(url: str, load_run_id: int) -> dict[str, dict[str, str]]:
 
 def filter_options(load_run_id: int):
     """The sidebar's options for the latest load (date span, sites, departments, providers)."""
-    from dashboard.filters import FilterOptions
+    from carepulse.dashboard.filters import FilterOptions
 
     first, last = _filter_bounds(warehouse_url(), load_run_id)
-    return FilterOptions(first_date=first, last_date=last, labels=_filter_labels(warehouse_url(), load_run_id))
+    return FilterOptions(
+        first_date=first, last_date=last, labels=_filter_labels(warehouse_url(), load_run_id)
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -167,7 +170,9 @@ def latest_attempt_id() -> int | None:
         return None
 
 
-def system_table(name: str, *, columns: tuple[str, ...] | None = None, where: str | None = None) -> pl.DataFrame:
+def system_table(
+    name: str, *, columns: tuple[str, ...] | None = None, where: str | None = None
+) -> pl.DataFrame:
     """A small system table (load_runs, quarantine, validation results...), cached per load attempt.
     ``where`` is a trusted fragment written in this code base, never user text."""
     if name not in schema.metadata.tables:
@@ -191,9 +196,11 @@ def latest_score_run_id() -> int | None:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _monitoring(url: str, load_run_id: int, score_run_id: int | None) -> pl.DataFrame:
-    from metrics.no_show_model.monitoring import monitoring_table
+    from carepulse.metrics.no_show_model.monitoring import monitoring_table
 
-    scores = warehouse.read_table(_engine(url), "risk_scores", columns=["score_run_id", "appointment_id", "risk"])
+    scores = warehouse.read_table(
+        _engine(url), "risk_scores", columns=["score_run_id", "appointment_id", "risk"]
+    )
     return monitoring_table(scores, _prepared(url, load_run_id)["appointments"])
 
 
@@ -204,15 +211,29 @@ def model_monitoring(load_run_id: int) -> pl.DataFrame:
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _catalogue(url: str, load_run_id: int, names: tuple[str, ...], by: tuple, period: str | None, start, end,
-               filters_key: tuple):
-    import metrics
+def _catalogue(
+    url: str,
+    load_run_id: int,
+    names: tuple[str, ...],
+    by: tuple,
+    period: str | None,
+    start,
+    end,
+    filters_key: tuple,
+):
+    from carepulse import metrics
 
     prepared = _prepared(url, load_run_id)
     available = [n for n in names if all(f in prepared for f in metrics.get_metric(n).frames)]
     return metrics.compute_catalogue(
-        prepared, metrics=available or None, by=by, period=period, start=start, end=end,
-        filters=_filters_arg(filters_key), settings=get_settings(),
+        prepared,
+        metrics=available or None,
+        by=by,
+        period=period,
+        start=start,
+        end=end,
+        filters=_filters_arg(filters_key),
+        settings=get_settings(),
     ).filter(pl.col("metric").is_in(list(names)))
 
 
@@ -226,7 +247,7 @@ def catalogue(
     end: dt.date | None = None,
     filters: dict[str, list[str]] | None = None,
 ) -> pl.DataFrame:
-    """``metrics.compute_catalogue`` for some metrics (those whose extracts are loaded), cached."""
+    """``carepulse.metrics.compute_catalogue`` for some metrics (those whose extracts are loaded), cached."""
     return _catalogue(
         warehouse_url(), load_run_id, tuple(names), tuple(by), period, start, end, _filters_key(filters)
     )

@@ -42,7 +42,8 @@ def escape_frame(frame: pl.DataFrame) -> pl.DataFrame:
 def _flat(frame: pl.DataFrame) -> pl.DataFrame:
     """Nested and object columns as text, so both writers accept any computed frame."""
     exprs = [
-        pl.col(name).cast(pl.String) if isinstance(dtype, (pl.List, pl.Struct, pl.Array, pl.Categorical, pl.Enum))
+        pl.col(name).cast(pl.String)
+        if isinstance(dtype, (pl.List, pl.Struct, pl.Array, pl.Categorical, pl.Enum))
         else pl.col(name)
         for name, dtype in frame.schema.items()
     ]
@@ -61,7 +62,13 @@ def to_excel_bytes(frame: pl.DataFrame, sheet_name: str = "data") -> bytes:
     frame = escape_frame(_flat(frame))
     buffer = io.BytesIO()
     workbook = xlsxwriter.Workbook(
-        buffer, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+        buffer,
+        {
+            "in_memory": True,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+        },
     )
     sheet = workbook.add_worksheet(sheet_name[:31] or "data")
     bold = workbook.add_format({"bold": True})

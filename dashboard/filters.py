@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from pipelines.contract import MODALITIES, PAYER_CLASSES, VISIT_TYPES
+from carepulse.contract import MODALITIES, PAYER_CLASSES, VISIT_TYPES
 
 #: session_state key / URL parameter for each multi-select filter, and the metric column it filters.
 MULTI_FILTERS: tuple[tuple[str, str, str], ...] = (
@@ -68,7 +68,7 @@ class Filters:
         return dict(self.selected).get(key, ())
 
     def metric_filters(self) -> dict[str, list[str]]:
-        """``{column: [values]}`` for ``metrics.compute(filters=...)``."""
+        """``{column: [values]}`` for ``carepulse.metrics.compute(filters=...)``."""
         columns = {key: column for key, _, column in MULTI_FILTERS}
         return {columns[key]: list(values) for key, values in self.selected if values}
 
@@ -133,10 +133,18 @@ def render_sidebar(options: FilterOptions) -> Filters:
     bar = st.sidebar
     bar.header("Filters")
     start = bar.date_input(
-        "From", key=_STATE + "from", min_value=options.first_date, max_value=options.last_date, format="YYYY-MM-DD"
+        "From",
+        key=_STATE + "from",
+        min_value=options.first_date,
+        max_value=options.last_date,
+        format="YYYY-MM-DD",
     )
     end = bar.date_input(
-        "To", key=_STATE + "to", min_value=options.first_date, max_value=options.last_date, format="YYYY-MM-DD"
+        "To",
+        key=_STATE + "to",
+        min_value=options.first_date,
+        max_value=options.last_date,
+        format="YYYY-MM-DD",
     )
     if start and end and start > end:
         bar.warning("'From' is after 'To'; showing the range the other way round.")
@@ -155,7 +163,9 @@ def render_sidebar(options: FilterOptions) -> Filters:
         )
         if chosen:
             selected.append((key, tuple(sorted(chosen))))
-    filters = Filters(start=start or options.default_start(), end=end or options.last_date, selected=tuple(selected))
+    filters = Filters(
+        start=start or options.default_start(), end=end or options.last_date, selected=tuple(selected)
+    )
     if bar.button("Reset filters", key="flt_reset"):
         for key, _, _ in MULTI_FILTERS:
             st.session_state.pop(_STATE + key, None)

@@ -5,7 +5,7 @@ headline metric with its annotations, the top movers across the catalogue, and t
 of the latest load. :func:`render_html` is pure (data in, text out; every value HTML-escaped);
 :func:`collect` gathers the data through the same cached loaders the pages use. The charts are Plotly
 with plotly.js inlined once, so the file opens offline in any browser. :func:`pdf_downloader` prints
-the same HTML to PDF with headless Chromium (:mod:`dashboard.pdf`); the print styles keep each chart
+the same HTML to PDF with headless Chromium (:mod:`carepulse.dashboard.pdf`); the print styles keep each chart
 on one page and fit A4 and Letter.
 """
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import plotly.graph_objects as go
 import polars as pl
 
-from dashboard import charts
+from carepulse.dashboard import charts
 
 CSS = """
 body{font-family:Source Sans Pro,Arial,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
@@ -65,17 +65,25 @@ def _e(value: object) -> str:
 
 
 def _kpi_table(pack: MeetingPack) -> str:
-    head = ("<thead><tr><th>Measure</th><th>Value</th><th>Previous</th><th>Change</th><th>Target</th>"
-            "<th>Status</th><th>Numerator / denominator</th><th>Variation</th><th>Assurance</th>"
-            "</tr></thead>")
+    head = (
+        "<thead><tr><th>Measure</th><th>Value</th><th>Previous</th><th>Change</th><th>Target</th>"
+        "<th>Status</th><th>Numerator / denominator</th><th>Variation</th><th>Assurance</th>"
+        "</tr></thead>"
+    )
     rows = []
     for k in pack.kpis:
         unit = k.get("unit", "")
         delta = k.get("change")
-        delta_text = "n/a" if delta is None else (
-            f"{delta * 100:+.1f} pts" if charts.is_percent(unit) else f"{delta:+.1f}")
-        counts = (f"{k['numerator']:,.0f} / {k['denominator']:,.0f}" if k.get("numerator") is not None
-                  and k.get("denominator") is not None else (f"n = {k['n']:,}" if k.get("n") is not None else "-"))
+        delta_text = (
+            "n/a"
+            if delta is None
+            else (f"{delta * 100:+.1f} pts" if charts.is_percent(unit) else f"{delta:+.1f}")
+        )
+        counts = (
+            f"{k['numerator']:,.0f} / {k['denominator']:,.0f}"
+            if k.get("numerator") is not None and k.get("denominator") is not None
+            else (f"n = {k['n']:,}" if k.get("n") is not None else "-")
+        )
         status = k.get("status", "none")
         rows.append(
             f"<tr><td>{_e(k.get('title'))}</td><td class='num'>{_e(charts.format_value(k.get('value'), unit))}</td>"
@@ -100,8 +108,10 @@ def _movers_table(pack: MeetingPack) -> str:
         f"<td>{'better' if m.get('improved') else ('worse' if m.get('improved') is False else 'changed')}</td></tr>"
         for m in pack.movers
     )
-    return ("<table><thead><tr><th>Measure</th><th>Previous</th><th>Now</th><th>Relative change</th>"
-            f"<th>Direction</th></tr></thead><tbody>{rows}</tbody></table>")
+    return (
+        "<table><thead><tr><th>Measure</th><th>Previous</th><th>Now</th><th>Relative change</th>"
+        f"<th>Direction</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
 
 
 def _quality(pack: MeetingPack) -> str:
@@ -129,8 +139,12 @@ def render_html(pack: MeetingPack) -> str:
     ]
     for index, (heading, figure) in enumerate(pack.figures):
         figure = go.Figure(figure).update_layout(**PACK_LAYOUT)  # a copy: the pack's figure is kept
-        body = figure.to_html(full_html=False, include_plotlyjs="inline" if index == 0 else False,
-                              config={"displaylogo": False, "responsive": True}, default_width="100%")
+        body = figure.to_html(
+            full_html=False,
+            include_plotlyjs="inline" if index == 0 else False,
+            config={"displaylogo": False, "responsive": True},
+            default_width="100%",
+        )
         parts.append(f"<div class='chart'><h3>{_e(heading)}</h3>{body}</div>")
     if not pack.figures:
         parts.append("<p class='note'>No chart: too few periods with data in this view.</p>")
@@ -142,22 +156,28 @@ def render_html(pack: MeetingPack) -> str:
 
 def collect(run: int, view, user) -> MeetingPack:
     """Compute the pack's content for the sidebar view, through the pages' cached loaders."""
-    import metrics
-    from dashboard import data, ui
-    from dashboard.qi_data import spc_view
-    from metrics.kpis import KPI_METRICS, change, rag_status, top_movers
+    from carepulse import metrics
+    from carepulse.dashboard import data, ui
+    from carepulse.dashboard.qi_data import spc_view
+    from carepulse.metrics.kpis import KPI_METRICS, change, rag_status, top_movers
 
     settings = data.settings()
     filters = view.metric_filters()
     previous = view.previous()
     names = tuple(m.name for m in metrics.REGISTRY.values() if not m.category)
     now = ui.suppress(data.catalogue(names, run, start=view.start, end=view.end, filters=filters), user)
-    before = ui.suppress(data.catalogue(names, run, start=previous.start, end=previous.end, filters=filters), user)
+    before = ui.suppress(
+        data.catalogue(names, run, start=previous.start, end=previous.end, filters=filters), user
+    )
     now_rows = {r["metric"]: r for r in now.iter_rows(named=True)}
     before_rows = {r["metric"]: r for r in before.iter_rows(named=True)}
 
-    pack = MeetingPack(title="CarePulse QI meeting pack", view=view.describe(), generated_at=dt.datetime.now(),
-                       generated_by=getattr(user, "username", "unknown"))
+    pack = MeetingPack(
+        title="CarePulse QI meeting pack",
+        view=view.describe(),
+        generated_at=dt.datetime.now(),
+        generated_by=getattr(user, "username", "unknown"),
+    )
     for name in KPI_METRICS:
         if name not in metrics.REGISTRY:
             continue
@@ -167,32 +187,48 @@ def collect(run: int, view, user) -> MeetingPack:
         chart = None
         try:
             chart = spc_view(definition, run, view, user, period="week")
-        except Exception:  # noqa: BLE001 - one chart missing must not lose the pack
+        except Exception:
             pack.notes.append(f"{definition.title}: no chart (not enough data in this view).")
         summary = chart.result.last_phase if chart is not None and chart.result is not None else {}
-        pack.kpis.append({
-            "metric": name, "title": definition.title, "unit": definition.unit, "value": row.get("value"),
-            "previous": before_rows.get(name, {}).get("value"),
-            "change": change(row.get("value"), before_rows.get(name, {}).get("value")), "target": target,
-            "status": rag_status(row.get("value"), target, definition.better), "numerator": row.get("numerator"),
-            "denominator": row.get("denominator"), "n": row.get("n"),
-            "variation": summary.get("nhs_variation"), "assurance": summary.get("assurance"),
-        })
+        pack.kpis.append(
+            {
+                "metric": name,
+                "title": definition.title,
+                "unit": definition.unit,
+                "value": row.get("value"),
+                "previous": before_rows.get(name, {}).get("value"),
+                "change": change(row.get("value"), before_rows.get(name, {}).get("value")),
+                "target": target,
+                "status": rag_status(row.get("value"), target, definition.better),
+                "numerator": row.get("numerator"),
+                "denominator": row.get("denominator"),
+                "n": row.get("n"),
+                "variation": summary.get("nhs_variation"),
+                "assurance": summary.get("assurance"),
+            }
+        )
         if chart is not None and not chart.series.is_empty():
             pack.figures.append((definition.title, chart.figure(small=settings.small_cell_threshold)))
-    pack.movers = top_movers([
-        {"metric": n, "title": metrics.get_metric(n).title, "unit": metrics.get_metric(n).unit,
-         "better": metrics.get_metric(n).better, "value": now_rows[n].get("value"),
-         "previous": before_rows.get(n, {}).get("value")}
-        for n in now_rows
-    ])
+    pack.movers = top_movers(
+        [
+            {
+                "metric": n,
+                "title": metrics.get_metric(n).title,
+                "unit": metrics.get_metric(n).unit,
+                "better": metrics.get_metric(n).better,
+                "value": now_rows[n].get("value"),
+                "previous": before_rows.get(n, {}).get("value"),
+            }
+            for n in now_rows
+        ]
+    )
     pack.quality = quality_status()
     return pack
 
 
 def quality_status() -> dict:
     """The latest load run's status and counts, and failed expectations of its validation."""
-    from dashboard import data
+    from carepulse.dashboard import data
 
     runs = data.system_table("load_runs")
     if runs.is_empty():
@@ -210,7 +246,9 @@ def quality_status() -> dict:
         vid = mine.sort("validation_run_id").row(-1, named=True)["validation_run_id"]
         results = data.system_table("validation_results")
         failed = results.filter((pl.col("validation_run_id") == vid) & ~pl.col("success"))
-        status["Failed expectations"] = f"{failed.height} of {results.filter(pl.col('validation_run_id') == vid).height}"
+        status["Failed expectations"] = (
+            f"{failed.height} of {results.filter(pl.col('validation_run_id') == vid).height}"
+        )
     return status
 
 
@@ -223,12 +261,18 @@ def _exporter(
     def build() -> bytes:
         pack = collect(run, view, user)
         payload = render(pack)
-        from dashboard import data
-        from pipelines.access import record
+        from carepulse.access import record
+        from carepulse.dashboard import data
 
         # No audit row, no file: the download fails rather than leave an export unrecorded.
-        record(data.engine(), getattr(user, "username", None), "export", target="meeting_pack",
-               detail={"format": fmt, "from": view.start, "to": view.end}, rows=len(pack.kpis))
+        record(
+            data.engine(),
+            getattr(user, "username", None),
+            "export",
+            target="meeting_pack",
+            detail={"format": fmt, "from": view.start, "to": view.end},
+            rows=len(pack.kpis),
+        )
         return payload
 
     return build
@@ -241,15 +285,17 @@ def downloader(run: int, view, user) -> Callable[[], bytes]:
 
 def pdf_downloader(run: int, view, user) -> Callable[[], bytes]:
     """The pack as PDF, printed by the ``pdf_browser`` setting's headless Chromium when the download
-    button is clicked (and audited); raises :class:`dashboard.pdf.PdfError` when it cannot be made."""
+    button is clicked (and audited); raises :class:`carepulse.dashboard.pdf.PdfError` when it cannot be made."""
 
     def render(pack: MeetingPack) -> bytes:
-        from dashboard import data, pdf
+        from carepulse.dashboard import data, pdf
 
         browser = pdf.available_browser(data.settings())
         if browser is None:
-            raise pdf.PdfError("No PDF browser: set pdf_browser to a Chromium or Chrome binary, or print the "
-                               "HTML pack to PDF.")
+            raise pdf.PdfError(
+                "No PDF browser: set pdf_browser to a Chromium or Chrome binary, or print the "
+                "HTML pack to PDF."
+            )
         return pdf.html_to_pdf(render_html(pack), browser=browser)
 
     return _exporter(run, view, user, fmt="pdf", render=render)

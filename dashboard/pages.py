@@ -20,26 +20,65 @@ class PageSpec:
 
 
 PAGES: tuple[PageSpec, ...] = (
-    PageSpec("views/overview.py", "Overview", ":material/dashboard:", "Performance", "page:overview", "overview"),
-    PageSpec("views/access_flow.py", "Access and flow", ":material/schedule:", "Performance", "page:access_flow",
-             "access-flow"),
-    PageSpec("views/referrals.py", "Referrals", ":material/send:", "Performance", "page:referrals", "referrals"),
-    PageSpec("views/revenue.py", "Revenue cycle", ":material/payments:", "Performance", "page:revenue", "revenue"),
-    PageSpec("views/experience.py", "Patient experience", ":material/sentiment_satisfied:", "Performance",
-             "page:experience", "experience"),
-    PageSpec("views/transitions.py", "Care transitions", ":material/transfer_within_a_station:", "Performance",
-             "page:transitions", "transitions"),
+    PageSpec(
+        "views/overview.py", "Overview", ":material/dashboard:", "Performance", "page:overview", "overview"
+    ),
+    PageSpec(
+        "views/access_flow.py",
+        "Access and flow",
+        ":material/schedule:",
+        "Performance",
+        "page:access_flow",
+        "access-flow",
+    ),
+    PageSpec(
+        "views/referrals.py", "Referrals", ":material/send:", "Performance", "page:referrals", "referrals"
+    ),
+    PageSpec(
+        "views/revenue.py", "Revenue cycle", ":material/payments:", "Performance", "page:revenue", "revenue"
+    ),
+    PageSpec(
+        "views/experience.py",
+        "Patient experience",
+        ":material/sentiment_satisfied:",
+        "Performance",
+        "page:experience",
+        "experience",
+    ),
+    PageSpec(
+        "views/transitions.py",
+        "Care transitions",
+        ":material/transfer_within_a_station:",
+        "Performance",
+        "page:transitions",
+        "transitions",
+    ),
     PageSpec("views/qi.py", "QI meeting", ":material/insights:", "Improvement", "page:qi", "qi"),
-    PageSpec("views/worklist.py", "No-show worklist", ":material/call:", "Coordination", "page:worklist", "worklist"),
-    PageSpec("views/data_quality.py", "Data quality", ":material/fact_check:", "System", "page:data_quality",
-             "data-quality"),
+    PageSpec(
+        "views/worklist.py",
+        "No-show worklist",
+        ":material/call:",
+        "Coordination",
+        "page:worklist",
+        "worklist",
+    ),
+    PageSpec(
+        "views/data_quality.py",
+        "Data quality",
+        ":material/fact_check:",
+        "System",
+        "page:data_quality",
+        "data-quality",
+    ),
     PageSpec("views/model.py", "No-show model", ":material/model_training:", "System", "page:model", "model"),
-    PageSpec("views/admin.py", "Administration", ":material/admin_panel_settings:", "System", "page:admin", "admin"),
+    PageSpec(
+        "views/admin.py", "Administration", ":material/admin_panel_settings:", "System", "page:admin", "admin"
+    ),
 )
 
 
 def allowed_pages(role: str | None) -> list[PageSpec]:
     """The pages ``role`` may open, in navigation order."""
-    from pipelines.access import can
+    from carepulse.access import can
 
     return [page for page in PAGES if can(role, page.permission)]

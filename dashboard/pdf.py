@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipelines.errors import CarePulseError
+from carepulse.errors import CarePulseError
 
 #: Flags known to work with Debian's Chromium in a container (no sandbox, GPU, network or sync).
 CHROMIUM_FLAGS: tuple[str, ...] = (
@@ -108,23 +108,34 @@ def _print(html: str, browser: Path, work: Path, timeout_s: float) -> bytes:
     # messages could quote its content.
     with log.open("wb") as sink:
         try:
-            process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=sink, stderr=sink, cwd=work,
-                                       start_new_session=True)
+            process = subprocess.Popen(
+                args, stdin=subprocess.DEVNULL, stdout=sink, stderr=sink, cwd=work, start_new_session=True
+            )
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
-            raise PdfError(f"Cannot start the PDF browser {browser}: {reason}. Check the pdf_browser "
-                           "setting.") from None
+            raise PdfError(
+                f"Cannot start the PDF browser {browser}: {reason}. Check the pdf_browser setting."
+            ) from None
         try:
             code = process.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            raise PdfError(f"The PDF browser {browser} did not finish within {timeout_s:g} s and was "
-                           "stopped. Try again, or download the HTML pack and print it to PDF.") from None
+            raise PdfError(
+                f"The PDF browser {browser} did not finish within {timeout_s:g} s and was "
+                "stopped. Try again, or download the HTML pack and print it to PDF."
+            ) from None
         finally:
             _kill_group(process)  # on a timeout the browser; otherwise helpers that outlived it
     pdf = output.read_bytes() if output.is_file() else b""
     if code != 0 or not pdf.startswith(b"%PDF-"):
-        what = ("failed" if pdf.startswith(b"%PDF-") else "wrote no PDF" if not pdf
-                else "wrote a file that is not a PDF")
-        raise PdfError(f"The PDF browser {browser} {what} (exit code {code}). Check the pdf_browser "
-                       "setting, or download the HTML pack and print it to PDF.")
+        what = (
+            "failed"
+            if pdf.startswith(b"%PDF-")
+            else "wrote no PDF"
+            if not pdf
+            else "wrote a file that is not a PDF"
+        )
+        raise PdfError(
+            f"The PDF browser {browser} {what} (exit code {code}). Check the pdf_browser "
+            "setting, or download the HTML pack and print it to PDF."
+        )
     return pdf

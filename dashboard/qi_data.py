@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from dashboard import charts, data, ui
+from carepulse.dashboard import charts, data, spc_chart, ui
 
 
 @dataclass(frozen=True)
@@ -33,20 +33,40 @@ class SPCView:
         counts = [c for c in ("numerator", "denominator", "n") if c in self.series.columns]
         shown = self.series.select(pl.col("period").alias("x"), *counts, pl.col("value").alias("_shown"))
         # Limits come from every period; a period whose value is suppressed for this role is not drawn.
-        joined = (points.drop("n").join(shown, on="x", how="left")
-                  .with_columns(pl.when(pl.col("_shown").is_not_null()).then(pl.col("value")).alias("value"))
-                  .drop("_shown"))
-        return charts.spc(joined, title=title, unit=unit, annotations=self.annotations,
-                          target=self.result.target, small=small, x_title=x_title)
+        joined = (
+            points.drop("n")
+            .join(shown, on="x", how="left")
+            .with_columns(pl.when(pl.col("_shown").is_not_null()).then(pl.col("value")).alias("value"))
+            .drop("_shown")
+        )
+        return spc_chart.spc(
+            joined,
+            title=title,
+            unit=unit,
+            annotations=self.annotations,
+            target=self.result.target,
+            small=small,
+            x_title=x_title,
+        )
 
 
-def spc_view(definition, run: int, view, user, *, period: str = "week", group: str | None = None,
-             group_value: str | None = None, scope: str = "all", use_phases: bool = True) -> SPCView:
+def spc_view(
+    definition,
+    run: int,
+    view,
+    user,
+    *,
+    period: str = "week",
+    group: str | None = None,
+    group_value: str | None = None,
+    scope: str = "all",
+    use_phases: bool = True,
+) -> SPCView:
     """The series, SPC result and annotations of ``definition`` for the sidebar view (optionally
     narrowed to one value of a grouping). Annotations that start a phase restart the limits."""
-    from dashboard.sections import annotations_for
-    from metrics.kpis import spc_arguments
-    from metrics.spc import spc
+    from carepulse.dashboard.sections import annotations_for
+    from carepulse.metrics.kpis import spc_arguments
+    from carepulse.metrics.spc import spc
 
     filters = dict(view.metric_filters())
     if group and group_value is not None:
@@ -63,7 +83,9 @@ def spc_view(definition, run: int, view, user, *, period: str = "week", group: s
     if use_phases and not annotations.is_empty():
         # A department's change restarts the limits only on a chart of that department alone; on wider
         # charts it is a marker (the other departments did not change).
-        charted = {group_value} if group == "department" and group_value is not None else set(view.values("dept"))
+        charted = (
+            {group_value} if group == "department" and group_value is not None else set(view.values("dept"))
+        )
         scoped = pl.col("department_id").is_null()
         if len(charted) == 1:
             scoped = scoped | pl.col("department_id").is_in(list(charted))

@@ -2,7 +2,7 @@
 
 The family pages (access and flow, referrals, revenue, experience, transitions) are a metric picker
 and a grouping picker around :func:`metric_panel`; everything here only arranges what
-:mod:`dashboard.data` computed and :mod:`dashboard.charts` drew.
+:mod:`carepulse.dashboard.data` computed and :mod:`carepulse.dashboard.charts` drew.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from dashboard import charts, data, ui
+from carepulse.dashboard import charts, data, ui
 
 #: Groupings offered on the family pages: column -> label.
 GROUPINGS: dict[str, str] = {
@@ -53,7 +53,7 @@ def labels_for(column: str, run: int) -> dict[str, str]:
 
 def annotations_for(metric: str, view) -> pl.DataFrame:
     """Live annotations of ``metric`` that belong on charts of this view."""
-    from pipelines.annotations import list_annotations
+    from carepulse.records.annotations import list_annotations
 
     departments = view.values("dept") or None
     frame = list_annotations(data.engine(), metric, department_ids=list(departments) if departments else None)
@@ -62,7 +62,7 @@ def annotations_for(metric: str, view) -> pl.DataFrame:
 
 def metric_picker(family_names: tuple[str, ...], key: str):
     """A select box of the registered metrics of some families; returns the chosen definition."""
-    import metrics
+    from carepulse import metrics
 
     choices = [m.name for family in family_names for m in metrics.list_metrics(family)]
     if not choices:
@@ -74,7 +74,9 @@ def metric_picker(family_names: tuple[str, ...], key: str):
 
 def grouping_picker(definition, key: str, default: str = "department") -> str:
     options = list(GROUPINGS)
-    return st.selectbox("Compare by", options, index=options.index(default), format_func=GROUPINGS.get, key=key)
+    return st.selectbox(
+        "Compare by", options, index=options.index(default), format_func=GROUPINGS.get, key=key
+    )
 
 
 def headline(definition, frame: pl.DataFrame) -> None:
@@ -88,7 +90,11 @@ def headline(definition, frame: pl.DataFrame) -> None:
         if row.get("numerator") is not None and row.get("denominator") is not None
         else (f"n = {row['n']:,}" if row.get("n") is not None else "suppressed (small count)")
     )
-    st.metric(definition.title, charts.format_value(row.get("value"), definition.unit), help=ui.definition_text(definition))
+    st.metric(
+        definition.title,
+        charts.format_value(row.get("value"), definition.unit),
+        help=ui.definition_text(definition),
+    )
     st.caption(counts)
 
 
@@ -99,8 +105,12 @@ def metric_panel(definition, run: int, view, user, *, group: str, key: str) -> N
     with ui.friendly_errors(f"compute {definition.title.lower()}"):
         with st.spinner(f"Computing {definition.title.lower()}..."):
             total = data.compute(definition.name, run, start=view.start, end=view.end, filters=filters)
-            monthly = data.compute(definition.name, run, period="month", start=view.start, end=view.end, filters=filters)
-            by_group = data.compute(definition.name, run, by=(group,), start=view.start, end=view.end, filters=filters)
+            monthly = data.compute(
+                definition.name, run, period="month", start=view.start, end=view.end, filters=filters
+            )
+            by_group = data.compute(
+                definition.name, run, by=(group,), start=view.start, end=view.end, filters=filters
+            )
         total, monthly, by_group = (ui.suppress(f, user) for f in (total, monthly, by_group))
         headline(definition, total)
         with st.expander("Definition: numerator, denominator, exclusions, source"):
@@ -111,22 +121,36 @@ def metric_panel(definition, run: int, view, user, *, group: str, key: str) -> N
         target = data.settings().targets.get(definition.name)
         left, right = st.columns(2)
         with left:
-            fig = charts.trend(monthly, title=f"{definition.title} by month", unit=definition.unit, target=target,
-                               small=small)
+            fig = charts.trend(
+                monthly,
+                title=f"{definition.title} by month",
+                unit=definition.unit,
+                target=target,
+                small=small,
+            )
             charts.add_annotations(fig, annotations_for(definition.name, view))
             st.plotly_chart(fig, key=f"trend_{key}")
         with right:
             labels = labels_for(group, run)
             shown = by_group.filter(pl.col(group).is_not_null())
             st.plotly_chart(
-                charts.bars(shown, category=group, title=f"{definition.title} by {GROUPINGS[group].lower()}",
-                            unit=definition.unit, labels=labels, small=small, x_title=GROUPINGS[group]),
+                charts.bars(
+                    shown,
+                    category=group,
+                    title=f"{definition.title} by {GROUPINGS[group].lower()}",
+                    unit=definition.unit,
+                    labels=labels,
+                    small=small,
+                    x_title=GROUPINGS[group],
+                ),
                 key=f"bars_{key}",
             )
         table = by_group
         if group in _LABEL_KEYS:
             labels = labels_for(group, run)
-            table = by_group.with_columns(pl.col(group).replace_strict(labels, default=pl.col(group)).alias(f"{group}_name"))
+            table = by_group.with_columns(
+                pl.col(group).replace_strict(labels, default=pl.col(group)).alias(f"{group}_name")
+            )
         ui.table(table, f"{definition.name}_by_{group}", user, key=f"table_{key}")
 
 
@@ -134,8 +158,12 @@ def _category_panel(definition, total, by_group, group, run, user, key) -> None:
     """Metrics with a category (denials by CARC, volumes by hour): a Pareto of the categories."""
     category = definition.category
     st.plotly_chart(
-        charts.pareto(total, category=category, title=f"{definition.title}: Pareto by {category.replace('_', ' ')}",
-                      x_title=category.replace("_", " ").capitalize()),
+        charts.pareto(
+            total,
+            category=category,
+            title=f"{definition.title}: Pareto by {category.replace('_', ' ')}",
+            x_title=category.replace("_", " ").capitalize(),
+        ),
         key=f"pareto_{key}",
     )
     ui.table(total, f"{definition.name}_by_{category}", user, key=f"table_{key}")

@@ -1,7 +1,7 @@
 """Sign-in before any page renders, automatic log-off after inactivity, and sign-out.
 
 ``require_user()`` is the first call of the router and of every page: it returns the signed-in
-:class:`~pipelines.access.User`, or draws the sign-in form and stops the script, so nothing else
+:class:`~carepulse.access.User`, or draws the sign-in form and stops the script, so nothing else
 of the app runs for an anonymous visitor. Built-in accounts always work; single sign-on
 (``st.login``, OIDC) is offered when ``.streamlit/secrets.toml`` configures a provider, and the
 identity's e-mail or groups map to a role through ``settings.oidc_role_map``.
@@ -19,10 +19,10 @@ from datetime import timedelta
 import sqlalchemy as sa
 import streamlit as st
 
-from pipelines import schema, warehouse
-from pipelines.access import accounts, audit, oidc, phi
-from pipelines.access.accounts import AuthenticationError, User
-from pipelines.settings import get_settings
+from carepulse import schema, warehouse
+from carepulse.access import accounts, audit, oidc, phi
+from carepulse.access.accounts import AuthenticationError, User
+from carepulse.settings import get_settings
 
 USER_KEY = "carepulse_user"
 LAST_ACTIVITY_KEY = "carepulse_last_activity"
@@ -141,7 +141,11 @@ def _sso_signin(settings) -> User | None:
     )
     email = oidc.identity_email(identity)
     name = identity.get("name")
-    user = accounts.sso_user(engine(), email, role, name=name if isinstance(name, str) else None) if email else None
+    user = (
+        accounts.sso_user(engine(), email, role, name=name if isinstance(name, str) else None)
+        if email
+        else None
+    )
     if user is None:
         if not st.session_state.get(_SSO_FAILURE_KEY):
             audit.record(engine(), email, "signin.failed", detail={"method": "sso", "reason": "no role"})
@@ -164,7 +168,7 @@ def _hide_navigation() -> None:
     """Replace the menu a previous run drew (after sign-out or log-off) with an empty, hidden one,
     so no page name or link is left on the screen. Every page's address is kept (as a blank
     stand-in) so a bookmarked or shared link lands on the sign-in rather than on "page not found"."""
-    from dashboard.pages import PAGES
+    from carepulse.dashboard.pages import PAGES
 
     stand_ins = [st.Page(_no_page, title="Sign in", url_path=spec.url_path) for spec in PAGES]
     st.navigation(
@@ -180,7 +184,9 @@ def _signin_page(providers: list[str | None]) -> None:
         st.info(notice)
     with st.form("carepulse_signin", clear_on_submit=True, enter_to_submit=True):
         username = st.text_input("Username", key="signin_username", autocomplete="username")
-        password = st.text_input("Password", type="password", key="signin_password", autocomplete="current-password")
+        password = st.text_input(
+            "Password", type="password", key="signin_password", autocomplete="current-password"
+        )
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
         try:

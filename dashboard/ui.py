@@ -1,7 +1,7 @@
 """Streamlit helpers every page shares: the permission guard, empty states, friendly errors,
 small-cell suppression for aggregate roles and the download buttons.
 
-Pages stay thin: they ask :mod:`dashboard.data` for frames, :mod:`dashboard.charts` for figures and
+Pages stay thin: they ask :mod:`carepulse.dashboard.data` for frames, :mod:`carepulse.dashboard.charts` for figures and
 this module for the furniture around them.
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator
 import polars as pl
 import streamlit as st
 
-from dashboard import data, exports
-from pipelines.errors import CarePulseError
+from carepulse.dashboard import data, exports
+from carepulse.errors import CarePulseError
 
 log = logging.getLogger("carepulse.dashboard")
 
@@ -44,13 +44,13 @@ def _require_user():
     user = getattr(_this_run, "user", None)
     if user is not None:
         return user
-    from dashboard.signin import require_user
+    from carepulse.dashboard.signin import require_user
 
     return require_user()
 
 
 def _can(role: str | None, permission: str) -> bool:
-    from pipelines.access import can
+    from carepulse.access import can
 
     return can(role, permission)
 
@@ -76,7 +76,7 @@ def require(permission: str):
 
 def _record_denied(user, permission: str) -> None:
     with contextlib.suppress(Exception):
-        from pipelines.access import record
+        from carepulse.access import record
 
         record(data.engine(), getattr(user, "username", None), "access.denied", target=permission)
 
@@ -92,7 +92,7 @@ def loaded_run_id() -> int:
 
 def current_filters():
     """The sidebar's view (drawn by the router before the page runs)."""
-    from dashboard import filters
+    from carepulse.dashboard import filters
 
     view = filters.current()
     if view is None:
@@ -108,7 +108,7 @@ def friendly_errors(what: str) -> Iterator[None]:
         yield
     except CarePulseError as exc:
         st.error(f"Could not {what}: {exc}")
-    except Exception as exc:  # noqa: BLE001 - the user sees a message, the log the traceback
+    except Exception as exc:
         if type(exc).__name__ in ("StopException", "RerunException"):
             raise
         log.exception("dashboard: could not %s", what)
@@ -124,22 +124,28 @@ def suppresses_small_cells(user) -> bool:
 
 
 def suppress(frame: pl.DataFrame, user) -> pl.DataFrame:
-    """``metrics.suppress_small_cells`` for aggregate roles; the frame unchanged otherwise."""
+    """``carepulse.metrics.suppress_small_cells`` for aggregate roles; the frame unchanged otherwise."""
     if frame.is_empty() or not suppresses_small_cells(user):
         return frame
-    import metrics
+    from carepulse import metrics
 
     return metrics.suppress_small_cells(frame, data.settings().small_cell_threshold)
 
 
 def _audited(build: Callable[[], bytes], user, target: str, fmt: str, rows: int) -> Callable[[], bytes]:
     def run() -> bytes:
-        from pipelines.access import record
+        from carepulse.access import record
 
         payload = build()
         # No audit row, no file: the download fails rather than leave an export unrecorded.
-        record(data.engine(), getattr(user, "username", None), "export", target=target, detail={"format": fmt},
-               rows=rows)
+        record(
+            data.engine(),
+            getattr(user, "username", None),
+            "export",
+            target=target,
+            detail={"format": fmt},
+            rows=rows,
+        )
         return payload
 
     return run
@@ -165,7 +171,9 @@ def download_table(frame: pl.DataFrame, name: str, user, *, key: str | None = No
     )
     cols[1].download_button(
         "Excel",
-        data=_audited(lambda: exports.to_excel_bytes(frame, sheet_name=name), user, name, "xlsx", frame.height),
+        data=_audited(
+            lambda: exports.to_excel_bytes(frame, sheet_name=name), user, name, "xlsx", frame.height
+        ),
         file_name=exports.export_file_name(name, "xlsx"),
         mime=exports.EXCEL_MIME,
         key=f"dl_xlsx_{key}",
@@ -174,13 +182,17 @@ def download_table(frame: pl.DataFrame, name: str, user, *, key: str | None = No
     )
 
 
-def table(frame: pl.DataFrame, name: str, user, *, key: str | None = None, column_config: dict | None = None) -> None:
+def table(
+    frame: pl.DataFrame, name: str, user, *, key: str | None = None, column_config: dict | None = None
+) -> None:
     """A table with its downloads; an explanation when the selection has no rows."""
     if frame.is_empty():
         st.caption("No rows for this selection: widen the date range or clear some filters.")
         return
     # Escaped on screen too: Streamlit's own table toolbar offers "Download as CSV" of what is shown.
-    st.dataframe(exports.escape_frame(frame), hide_index=True, column_config=column_config, key=f"tbl_{key or name}")
+    st.dataframe(
+        exports.escape_frame(frame), hide_index=True, column_config=column_config, key=f"tbl_{key or name}"
+    )
     download_table(frame, name, user, key=key)
 
 

@@ -3,7 +3,7 @@
 The first page run after a new load reads the warehouse and prepares the frames (5.5 s at 1.06M
 appointments). Under a real server (``carepulse serve``), one daemon thread per process and warehouse
 looks for a new load run every :data:`POLL_SECONDS` and fills the same caches the pages read
-(:func:`dashboard.data.warm_latest`), so nobody waits for that read after the nightly load. A page
+(:func:`carepulse.dashboard.data.warm_latest`), so nobody waits for that read after the nightly load. A page
 that asks while the thread is preparing waits for the same computation (``st.cache_resource`` locks
 per key) instead of starting a second one. Nothing starts in a bare script (no runtime) or when the
 setting ``dashboard_warm_up`` is off.
@@ -17,7 +17,7 @@ import threading
 import streamlit as st
 from streamlit import runtime
 
-from dashboard import data
+from carepulse.dashboard import data
 
 log = logging.getLogger("carepulse.dashboard")
 
@@ -35,9 +35,11 @@ def watch(url: str, *, poll_seconds: float = POLL_SECONDS, stop: threading.Event
             if latest is not None and latest != warmed:
                 log.info("load run %s prepared in the background", latest)
                 warmed = latest
-        except Exception as exc:  # noqa: BLE001 - a failed warm-up only means the first page reads it
-            log.warning("background warm-up failed (%s); the next page run reads the warehouse itself",
-                        type(exc).__name__)
+        except Exception as exc:
+            log.warning(
+                "background warm-up failed (%s); the next page run reads the warehouse itself",
+                type(exc).__name__,
+            )
         stop.wait(poll_seconds)
 
 

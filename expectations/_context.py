@@ -14,7 +14,7 @@ from functools import cached_property
 import polars as pl
 import sqlalchemy as sa
 
-from pipelines.contract import EXTRACTS
+from carepulse.contract import EXTRACTS
 
 #: Warehouse columns the checks read, by table (read together, once per batch).
 WAREHOUSE_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -69,7 +69,7 @@ class BatchContext:
         if cache_key not in self._warehouse_cache:
             frame = pl.DataFrame(schema={c: EXTRACTS[table].column(c).polars_dtype for c in columns})
             if self.engine is not None and sa.inspect(self.engine).has_table(table):
-                from pipelines.warehouse import read_table
+                from carepulse.warehouse import read_table
 
                 frame = read_table(self.engine, table, columns=columns, where=where)
             self._warehouse_cache[cache_key] = frame

@@ -17,9 +17,10 @@ from typing import Any
 
 import polars as pl
 
-from expectations._checks import Check
-from expectations._context import BatchContext, years_before
-from expectations._report import ValidationReport
+from carepulse.expectations._check import Check
+from carepulse.expectations._context import BatchContext, years_before
+from carepulse.expectations._outcome import MAX_EXAMPLES, Outcome, exclude_failed_rows, extracts_in_load_order
+from carepulse.expectations._report import ValidationReport
 
 
 @contextmanager
@@ -93,7 +94,6 @@ def build_suites(ctx: BatchContext, checks: list[Check]) -> dict[str, Any]:
 
 def gx_outcomes(ctx: BatchContext, checks: list[Check]) -> dict:
     """Run the per-extract suites through GX's pandas engine; outcomes keyed by check name."""
-    from expectations.runner import MAX_EXAMPLES, Outcome, exclude_failed_rows, extracts_in_load_order
 
     with _quiet_gx():
         context = _context()
@@ -199,7 +199,7 @@ def render_data_docs(report: ValidationReport, ctx: BatchContext, out_dir: Path)
     listing every check -- including the computed ones GX has no expectation for.
     Returns the index path.
     """
-    from expectations._checks import CHECKS_BY_NAME
+    from carepulse.expectations._checks import CHECKS_BY_NAME
 
     stamp = datetime.now().strftime("%Y%m%dT%H%M%S%f")
     folder = out_dir / stamp

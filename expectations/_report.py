@@ -64,7 +64,7 @@ class ValidationReport:
         }
 
     def refusal_message(self) -> str:
-        """What failed and how to override: the text of :class:`pipelines.errors.BatchRefused`."""
+        """What failed and how to override: the text of :class:`carepulse.errors.BatchRefused`."""
         failed = "; ".join(
             f"{r.expectation} ({r.observed_value}; threshold {r.threshold:.1%})"
             for r in self.failed_batch_checks

@@ -5,38 +5,25 @@ every check is computed in Polars -- row checks as one boolean mask per check ov
 a single parallel ``select``, batch checks as small aggregates. The same checks are also declared as
 Great Expectations suites (one per extract); ``executor="gx"`` runs those suites through GX's pandas
 engine instead (slower; kept to cross-check the two and for the benchmark). GX is imported only
-inside the functions that need it, so importing :mod:`expectations` stays cheap.
+inside the functions that need it, so importing :mod:`carepulse.expectations` stays cheap.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from datetime import datetime
 
 import polars as pl
 import sqlalchemy as sa
 
-from expectations._checks import CHECKS, CHECKS_BY_NAME, BatchMeasure, Check, checks_for, now_local
-from expectations._context import BatchContext
-from expectations._report import ROW_FAILURE_SCHEMA, ExpectationResult, ValidationReport
-from pipelines.contract import LOAD_ORDER
-from pipelines.errors import CarePulseError
-from pipelines.settings import Settings
-
-MAX_EXAMPLES = 5
-
-
-@dataclass
-class Outcome:
-    """One check's raw outcome, whichever executor computed it."""
-
-    element_count: int
-    unexpected_count: int
-    observed_value: str
-    examples: tuple[str, ...] = ()
-    failures: pl.DataFrame | None = None  # row checks: (_line, value) of the unexpected rows
+from carepulse.errors import CarePulseError
+from carepulse.expectations._check import BatchMeasure, Check
+from carepulse.expectations._checks import CHECKS, CHECKS_BY_NAME, checks_for, now_local
+from carepulse.expectations._context import BatchContext
+from carepulse.expectations._outcome import MAX_EXAMPLES, Outcome, exclude_failed_rows, extracts_in_load_order
+from carepulse.expectations._report import ROW_FAILURE_SCHEMA, ExpectationResult, ValidationReport
+from carepulse.settings import Settings
 
 
 def effective_thresholds(settings: Settings) -> dict[str, float]:
@@ -102,17 +89,6 @@ def _polars_outcomes(ctx: BatchContext, checks: list[Check]) -> dict[str, Outcom
                 measure.element_count, measure.unexpected_count, measure.observed_value, measure.examples
             )
     return outcomes
-
-
-def extracts_in_load_order(frames: dict[str, pl.DataFrame]) -> list[str]:
-    """Referenced extracts first, so their quarantined rows are known before their dependants run."""
-    return [name for name in LOAD_ORDER if name in frames]
-
-
-def exclude_failed_rows(ctx: BatchContext, extract: str, outcomes: list[Outcome]) -> None:
-    lines = [o.failures["_line"] for o in outcomes if o.failures is not None and o.failures.height]
-    if lines:
-        ctx.quarantined_lines[extract] = pl.concat(lines).unique()
 
 
 def _result(check: Check, outcome: Outcome, threshold: float | None) -> ExpectationResult:
@@ -191,7 +167,7 @@ def validate_batch(
     if executor == "polars":
         outcomes = _polars_outcomes(ctx, checks)
     elif executor == "gx":
-        from expectations._gx import gx_outcomes
+        from carepulse.expectations._gx import gx_outcomes
 
         outcomes = _polars_outcomes(ctx, [c for c in checks if c.gx is None])
         outcomes.update(gx_outcomes(ctx, [c for c in checks if c.gx is not None]))
@@ -204,7 +180,7 @@ def validate_batch(
         executor=executor,
     )
     if data_docs:
-        from expectations._gx import render_data_docs
+        from carepulse.expectations._gx import render_data_docs
 
         report.data_docs_path = str(render_data_docs(report, ctx, settings.data_dir / "data_docs"))
     report.duration_s = time.perf_counter() - started
@@ -213,7 +189,7 @@ def validate_batch(
 
 def record_validation(conn: sa.Connection, report: ValidationReport, run_id: int | None) -> int:
     """Persist a report inside the caller's transaction; returns the validation run id."""
-    from pipelines.schema import validation_results, validation_runs
+    from carepulse.schema import validation_results, validation_runs
 
     summary = {k: v for k, v in report.to_dict().items() if k != "results"}
     summary["failed"] = [r.expectation for r in report.results if not r.success]

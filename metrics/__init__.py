@@ -2,7 +2,7 @@
 
 Usage::
 
-    import metrics
+    from carepulse import metrics
     prepared = metrics.prepare(frames)            # join dimensions once
     metrics.compute("no_show_rate", prepared, by=["department"], period="month")
     metrics.compute_catalogue(prepared, by=["site"], start="2026-01-01", end="2026-06-30")
@@ -14,26 +14,25 @@ modules register themselves on import. ``docs/metrics.md`` documents each one.
 """
 
 # Importing a family registers its metrics; this order is the catalogue's order.
-from metrics import attendance  # noqa: F401, I001
-from metrics import flow  # noqa: F401
-from metrics import referrals  # noqa: F401
-from metrics import revenue  # noqa: F401
-from metrics import experience  # noqa: F401
-from metrics import transitions  # noqa: F401
-from metrics._compute import CATALOGUE_VALUE_COLUMNS, PERIODS, Conventions, compute, compute_catalogue
-from metrics._registry import (
-    DIMENSIONS,
+from carepulse.metrics import attendance  # noqa: F401, I001
+from carepulse.metrics import flow  # noqa: F401
+from carepulse.metrics import referrals  # noqa: F401
+from carepulse.metrics import revenue  # noqa: F401
+from carepulse.metrics import experience  # noqa: F401
+from carepulse.metrics import transitions  # noqa: F401
+from carepulse.metrics._compute import CATALOGUE_VALUE_COLUMNS, PERIODS, compute, compute_catalogue
+from carepulse.metrics._context import DIMENSIONS, Conventions, MetricError
+from carepulse.metrics._registry import (
     FAMILIES,
     REGISTRY,
     MetricDefinition,
-    MetricError,
     get_metric,
     list_metrics,
     register,
 )
-from metrics._stats import wilson_interval
-from metrics.prepare import AGE_BANDS, prepare
-from metrics.small_cells import suppress_small_cells
+from carepulse.metrics._stats import wilson_interval
+from carepulse.metrics.prepare import AGE_BANDS, prepare
+from carepulse.metrics.small_cells import suppress_small_cells
 
 __all__ = [
     "AGE_BANDS",

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 
 import polars as pl
 
-from metrics._registry import REGISTRY, MetricDefinition, MetricError, get_metric
-from metrics._stats import time_summary_aggs, wilson_exprs
-from metrics.prepare import is_prepared, prepare
+from carepulse.metrics._context import Conventions, MetricContext, MetricError
+from carepulse.metrics._registry import REGISTRY, MetricDefinition, get_metric
+from carepulse.metrics._stats import time_summary_aggs, wilson_exprs
+from carepulse.metrics.prepare import is_prepared, prepare
 
 PERIODS = {"week": "1w", "month": "1mo"}
 
@@ -32,45 +32,6 @@ CATALOGUE_VALUE_COLUMNS: dict[str, pl.DataType] = {
     "mean": pl.Float64(),
     "share": pl.Float64(),
 }
-
-
-@dataclass(frozen=True)
-class Conventions:
-    """The settings a metric definition depends on (read from ``Settings`` by the caller)."""
-
-    late_cancel_hours: int = 24
-    count_late_cancels_as_no_shows: bool = False
-    on_time_grace_minutes: int = 10
-
-    @classmethod
-    def from_settings(cls, settings) -> Conventions:
-        if settings is None:
-            return cls()
-        if isinstance(settings, Conventions):
-            return settings
-        default = cls()
-        return cls(
-            late_cancel_hours=getattr(settings, "late_cancel_hours", default.late_cancel_hours),
-            count_late_cancels_as_no_shows=getattr(
-                settings, "count_late_cancels_as_no_shows", default.count_late_cancels_as_no_shows
-            ),
-            on_time_grace_minutes=getattr(settings, "on_time_grace_minutes", default.on_time_grace_minutes),
-        )
-
-
-@dataclass(frozen=True)
-class MetricContext:
-    """What a unit-row function may read: the prepared frames, the conventions and the data's as-of."""
-
-    frames: Mapping[str, pl.LazyFrame]
-    conventions: Conventions
-    as_of: dt.datetime | None
-
-    def frame(self, name: str) -> pl.LazyFrame:
-        try:
-            return self.frames[name]
-        except KeyError:
-            raise MetricError(f"this metric needs the {name} extract, which was not loaded") from None
 
 
 def _as_date(value: dt.date | str | None, label: str) -> dt.date | None:
@@ -143,7 +104,9 @@ def metric_query(
     keys = list(by)
     if period is not None:
         precomputed = {"week": "_week", "month": "_month"}[period]  # prepare's, when the rows kept them
-        start_of = pl.col(precomputed) if precomputed in schema else pl.col("_date").dt.truncate(PERIODS[period])
+        start_of = (
+            pl.col(precomputed) if precomputed in schema else pl.col("_date").dt.truncate(PERIODS[period])
+        )
         units = units.with_columns(start_of.alias("period"))
         keys.append("period")
     group_keys = [*keys, definition.category] if definition.category else keys
@@ -151,7 +114,10 @@ def metric_query(
     if definition.kind == "rate":
         aggs = [pl.col("_num").sum().alias("numerator"), pl.col("_den").sum().alias("denominator")]
         if definition.weighted:
-            aggs += [pl.col("_num_n").sum().cast(pl.Int64).alias("numerator_n"), pl.len().cast(pl.Int64).alias("n")]
+            aggs += [
+                pl.col("_num_n").sum().cast(pl.Int64).alias("numerator_n"),
+                pl.len().cast(pl.Int64).alias("n"),
+            ]
         else:
             aggs += [pl.len().cast(pl.Int64).alias("n")]
         units = units.filter(pl.col("_den").is_not_null() & pl.col("_num").is_not_null())
@@ -159,7 +125,9 @@ def metric_query(
         value = pl.when(pl.col("denominator") > 0).then(pl.col("numerator") / pl.col("denominator"))
         out = out.with_columns(value.cast(pl.Float64).alias("value"))
         if definition.weighted:
-            out = out.with_columns(pl.lit(None, pl.Float64).alias("ci_low"), pl.lit(None, pl.Float64).alias("ci_high"))
+            out = out.with_columns(
+                pl.lit(None, pl.Float64).alias("ci_low"), pl.lit(None, pl.Float64).alias("ci_high")
+            )
         else:
             out = out.with_columns(
                 pl.col("numerator").cast(pl.Int64), pl.col("denominator").cast(pl.Int64)
@@ -179,7 +147,11 @@ def metric_query(
 
     out = _as_text(out, group_keys)
     if definition.kind == "count" and definition.category:
-        return out.sort([*keys, "n", definition.category], descending=[*([False] * len(keys)), True, False], nulls_last=True)
+        return out.sort(
+            [*keys, "n", definition.category],
+            descending=[*([False] * len(keys)), True, False],
+            nulls_last=True,
+        )
     return out.sort(group_keys, nulls_last=True) if group_keys else out
 
 
@@ -209,9 +181,9 @@ def compute(
     Parameters
     ----------
     name : str
-        A registered metric (:func:`metrics.list_metrics`).
+        A registered metric (:func:`carepulse.metrics.list_metrics`).
     prepared : dict
-        Output of :func:`metrics.prepare` (raw extract frames are prepared on the fly).
+        Output of :func:`carepulse.metrics.prepare` (raw extract frames are prepared on the fly).
     by : sequence of str
         Group columns: any of ``DIMENSIONS`` or another column of the metric's rows
         (e.g. ``weekday``/``hour`` for appointment metrics, ``payer_name`` for claims).
@@ -261,7 +233,11 @@ def compute_catalogue(
     by = [by] if isinstance(by, str) else list(by)
     prepared = _ensure_prepared(prepared)
     context = _context(prepared, settings)
-    names = list(metrics) if metrics else [m.name for m in REGISTRY.values() if family is None or m.family == family]
+    names = (
+        list(metrics)
+        if metrics
+        else [m.name for m in REGISTRY.values() if family is None or m.family == family]
+    )
     queries, kept = [], []
     for name in names:
         definition = get_metric(name)

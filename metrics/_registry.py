@@ -13,12 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from pipelines.errors import CarePulseError
+from carepulse.metrics._context import MetricError
 
 if TYPE_CHECKING:  # pragma: no cover
     import polars as pl
 
-    from metrics._compute import MetricContext
+    from carepulse.metrics._context import MetricContext
 
 Kind = Literal["rate", "time", "count", "score"]
 Better = Literal["lower", "higher", "neutral"]
@@ -32,25 +32,6 @@ FAMILIES: dict[str, str] = {
     "experience": "Patient experience",
     "transitions": "Care transitions",
 }
-
-#: Columns every prepared frame carries (null where a dimension does not apply to a fact), so any
-#: metric can be grouped or filtered by them.
-DIMENSIONS: tuple[str, ...] = (
-    "department",
-    "site",
-    "provider",
-    "payer_class",
-    "visit_type",
-    "modality",
-    "age_band",
-    "sex",
-    "race",
-    "ethnicity",
-)
-
-
-class MetricError(CarePulseError):
-    """A metric was asked for something it cannot do (unknown name, missing column or extract)."""
 
 
 @dataclass(frozen=True)
@@ -117,7 +98,7 @@ def register(definition: MetricDefinition) -> MetricDefinition:
 def metric(**attributes) -> Callable[[Callable[[MetricContext], pl.LazyFrame]], Callable]:
     """Decorator: register the decorated unit-row function under ``attributes['name']``.
 
-    The function takes a :class:`~metrics._compute.MetricContext` and returns a LazyFrame with the
+    The function takes a :class:`~carepulse.metrics._compute.MetricContext` and returns a LazyFrame with the
     dimension columns, ``_date`` (Date; prepared frames carry it, with ``_week``/``_month``) and, by kind: ``_num``/``_den`` (rate; ``_num_n`` too when
     weighted), ``_x`` (time/score), nothing more (count); plus the ``category`` column if any.
     """

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import polars as pl
 
-from metrics._compute import MetricContext
-from metrics._registry import DIMENSIONS, metric
-from metrics._stats import days_between
+from carepulse.metrics._context import DIMENSIONS, MetricContext
+from carepulse.metrics._registry import metric
+from carepulse.metrics._stats import days_between
 
 _IHI = "IHI, 'Percentage of no-show appointments' (Improvement measure); ASGE late-cancellation guidance"
 _IHI_URL = "https://www.ihi.org/resources/measures/percentage-no-show-appointments"
@@ -35,7 +35,9 @@ def is_late_cancellation(hours: int) -> pl.Expr:
 
 def is_patient_late_cancellation(hours: int) -> pl.Expr:
     """A late cancellation by the patient (or by nobody recorded): the one some count as a no-show."""
-    return is_late_cancellation(hours) & (pl.col("cancelled_by").is_null() | (pl.col("cancelled_by") == "patient"))
+    return is_late_cancellation(hours) & (
+        pl.col("cancelled_by").is_null() | (pl.col("cancelled_by") == "patient")
+    )
 
 
 def resolved_appointments(ctx: MetricContext) -> pl.LazyFrame:
@@ -46,7 +48,9 @@ def resolved_appointments(ctx: MetricContext) -> pl.LazyFrame:
     """
     appointments = ctx.frame("appointments").filter(pl.col("status").is_in(RESOLVED))
     if ctx.as_of is not None:
-        appointments = appointments.filter((pl.col("status") != "cancelled") | (pl.col("scheduled_start") <= ctx.as_of))
+        appointments = appointments.filter(
+            (pl.col("status") != "cancelled") | (pl.col("scheduled_start") <= ctx.as_of)
+        )
     return appointments
 
 
@@ -109,7 +113,9 @@ def no_show_rate_excl_cancellations(ctx: MetricContext) -> pl.LazyFrame:
     return (
         resolved_appointments(ctx)
         .filter(pl.col("status").is_in(ATTENDED_OR_MISSED))
-        .with_columns((pl.col("status") == "no_show").cast(pl.Int64).alias("_num"), pl.lit(1, pl.Int64).alias("_den"))
+        .with_columns(
+            (pl.col("status") == "no_show").cast(pl.Int64).alias("_num"), pl.lit(1, pl.Int64).alias("_den")
+        )
     )
 
 
@@ -161,7 +167,9 @@ def cancellation_rate(ctx: MetricContext) -> pl.LazyFrame:
 )
 def late_cancellation_rate(ctx: MetricContext) -> pl.LazyFrame:
     late = is_patient_late_cancellation(ctx.conventions.late_cancel_hours)
-    return resolved_appointments(ctx).with_columns(late.cast(pl.Int64).alias("_num"), pl.lit(1, pl.Int64).alias("_den"))
+    return resolved_appointments(ctx).with_columns(
+        late.cast(pl.Int64).alias("_num"), pl.lit(1, pl.Int64).alias("_den")
+    )
 
 
 @metric(
@@ -184,7 +192,9 @@ def late_cancellation_rate(ctx: MetricContext) -> pl.LazyFrame:
     date_basis="scheduled visit date",
 )
 def same_day_cancellation_rate(ctx: MetricContext) -> pl.LazyFrame:
-    same_day = (pl.col("status") == "cancelled") & (pl.col("cancelled_at").dt.date() == pl.col("scheduled_start").dt.date())
+    same_day = (pl.col("status") == "cancelled") & (
+        pl.col("cancelled_at").dt.date() == pl.col("scheduled_start").dt.date()
+    )
     return resolved_appointments(ctx).with_columns(
         same_day.fill_null(False).cast(pl.Int64).alias("_num"), pl.lit(1, pl.Int64).alias("_den")
     )
@@ -246,7 +256,11 @@ def third_next_available_days(ctx: MetricContext) -> pl.LazyFrame:
     # inside that interval. Monday 00:00 of the release week, plus 7 days if released later that week.
     open_until = pl.min_horizontal(pl.col("booked_at").fill_null(pl.col("slot_start")), pl.col("slot_start"))
     first_monday = pl.col("released_at").dt.truncate("1w")
-    first_monday = pl.when(first_monday < pl.col("released_at")).then(first_monday + pl.duration(days=7)).otherwise(first_monday)
+    first_monday = (
+        pl.when(first_monday < pl.col("released_at"))
+        .then(first_monday + pl.duration(days=7))
+        .otherwise(first_monday)
+    )
     snapshots = (
         slots.with_columns(first_monday.dt.date().alias("_first"), open_until.alias("_open_until"))
         .filter(pl.col("_first") <= pl.col("_open_until").dt.date())
@@ -293,6 +307,4 @@ def slot_fill_rate(ctx: MetricContext) -> pl.LazyFrame:
     if ctx.as_of is not None:
         slots = slots.filter(pl.col("slot_start") <= ctx.as_of)
     booked = pl.col("booked_at").is_not_null() & (pl.col("booked_at") <= pl.col("slot_start"))
-    return slots.with_columns(
-        booked.cast(pl.Int64).alias("_num"), pl.lit(1, pl.Int64).alias("_den")
-    )
+    return slots.with_columns(booked.cast(pl.Int64).alias("_num"), pl.lit(1, pl.Int64).alias("_den"))

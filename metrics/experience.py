@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from metrics._compute import MetricContext
-from metrics._registry import metric
+from carepulse.metrics._context import MetricContext
+from carepulse.metrics._registry import metric
 
 _CAHPS = (
     "AHRQ CAHPS Clinician & Group Survey 4.0 and 'Instructions for analyzing CAHPS data' (top-box and "
@@ -20,17 +20,28 @@ _CAHPS = (
 )
 
 FREQUENCY_SCORE = {"never": 0.0, "sometimes": 100 / 3, "usually": 200 / 3, "always": 100.0}
-RECOMMEND_SCORE = {"definitely_no": 0.0, "probably_no": 100 / 3, "probably_yes": 200 / 3, "definitely_yes": 100.0}
+RECOMMEND_SCORE = {
+    "definitely_no": 0.0,
+    "probably_no": 100 / 3,
+    "probably_yes": 200 / 3,
+    "definitely_yes": 100.0,
+}
 
 #: item -> (question, answer scale mapping or None for the 0-10 rating, top-box test)
 ITEMS: dict[str, tuple[str, dict[str, float] | None]] = {
     "provider_rating": ("Rating of the provider, 0-10 (top box 9-10)", None),
     "recommend": ("Would recommend the provider's office (top box: definitely yes)", RECOMMEND_SCORE),
     "access_timely": ("Got an appointment as soon as needed (top box: always)", FREQUENCY_SCORE),
-    "provider_explained": ("Provider explained things in a way easy to understand (top box: always)", FREQUENCY_SCORE),
+    "provider_explained": (
+        "Provider explained things in a way easy to understand (top box: always)",
+        FREQUENCY_SCORE,
+    ),
     "provider_listened": ("Provider listened carefully (top box: always)", FREQUENCY_SCORE),
     "staff_helpful": ("Clerks and receptionists were helpful (top box: always)", FREQUENCY_SCORE),
-    "staff_respectful": ("Clerks and receptionists were courteous and respectful (top box: always)", FREQUENCY_SCORE),
+    "staff_respectful": (
+        "Clerks and receptionists were courteous and respectful (top box: always)",
+        FREQUENCY_SCORE,
+    ),
 }
 COMPOSITES: dict[str, tuple[str, tuple[str, ...]]] = {
     "provider_communication": ("How well providers communicate", ("provider_explained", "provider_listened")),
@@ -63,7 +74,9 @@ def _answers(ctx: MetricContext, items: tuple[str, ...]) -> pl.LazyFrame:
     """One row per answered item per respondent, with ``_top`` and ``_score``."""
     surveys = _surveys(ctx)
     parts = [
-        surveys.with_columns(item_top_box(i).alias("_top"), item_score(i).alias("_score")).filter(pl.col("_score").is_not_null())
+        surveys.with_columns(item_top_box(i).alias("_top"), item_score(i).alias("_score")).filter(
+            pl.col("_score").is_not_null()
+        )
         for i in items
     ]
     return pl.concat(parts, how="vertical") if len(parts) > 1 else parts[0]
@@ -80,7 +93,9 @@ def _register_scores(name: str, label: str, items: tuple[str, ...], question: st
     )
 
     def top_box(ctx: MetricContext) -> pl.LazyFrame:
-        return _answers(ctx, items).with_columns(pl.col("_top").alias("_num"), pl.lit(1, pl.Int64).alias("_den"))
+        return _answers(ctx, items).with_columns(
+            pl.col("_top").alias("_num"), pl.lit(1, pl.Int64).alias("_den")
+        )
 
     def linear_mean(ctx: MetricContext) -> pl.LazyFrame:
         return _answers(ctx, items).with_columns(pl.col("_score").alias("_x"))

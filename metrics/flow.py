@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import polars as pl
 
-from metrics._compute import MetricContext
-from metrics._registry import metric
-from metrics._stats import minutes_between
+from carepulse.metrics._context import MetricContext
+from carepulse.metrics._registry import metric
+from carepulse.metrics._stats import minutes_between
 
 _IHI_CYCLE = (
     "IHI, 'Office Visit Cycle Time' measure (goal: 30 minutes or 1.5 x the clinician's time); "
@@ -34,8 +34,15 @@ def _interval(ctx: MetricContext, later: str, earlier: str) -> pl.LazyFrame:
     )
 
 
-_FLOW = dict(family="flow", kind="time", unit="minutes", better="lower", spc_chart="i", frame="appointments",
-             date_basis="visit date")
+_FLOW = dict(
+    family="flow",
+    kind="time",
+    unit="minutes",
+    better="lower",
+    spc_chart="i",
+    frame="appointments",
+    date_basis="visit date",
+)
 
 
 @metric(

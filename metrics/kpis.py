@@ -34,7 +34,9 @@ def change(current: float | None, previous: float | None) -> float | None:
     return current - previous
 
 
-def rag_status(value: float | None, target: float | None, better: str, *, amber_margin: float = AMBER_MARGIN) -> Status:
+def rag_status(
+    value: float | None, target: float | None, better: str, *, amber_margin: float = AMBER_MARGIN
+) -> Status:
     """Green when the value meets the target, amber when it misses by at most ``amber_margin`` of the
     target (relative), red otherwise; ``none`` without a value, a target or a better direction."""
     if value is None or target is None or value != value or better not in ("lower", "higher"):
@@ -68,19 +70,27 @@ def top_movers(rows: list[dict], *, n: int = 5) -> list[dict]:
         if delta is None or not previous:
             continue
         scored.append(
-            {**row, "relative_change": delta / abs(previous), "improved": change_is_good(delta, row.get("better", ""))}
+            {
+                **row,
+                "relative_change": delta / abs(previous),
+                "improved": change_is_good(delta, row.get("better", "")),
+            }
         )
     return sorted(scored, key=lambda r: (-abs(r["relative_change"]), bool(r["improved"])))[:n]
 
 
 def spc_arguments(definition, *, target: float | None = None, phases=None) -> dict:
-    """Keyword arguments for :func:`metrics.spc.spc` on a ``metrics.compute(..., period=...)`` frame
+    """Keyword arguments for :func:`carepulse.metrics.spc.spc` on a ``carepulse.metrics.compute(..., period=...)`` frame
     of ``definition``: a P chart on numerator/denominator for count rates, the metric's own chart on
     the headline value otherwise (dollar shares and counts without exposure fall back to an I chart
     or a run chart)."""
     chart = definition.spc_chart
-    args: dict = {"x": "period", "better": definition.better if definition.better in ("lower", "higher") else None,
-                  "target": target, "phases": list(phases or ()) or None}
+    args: dict = {
+        "x": "period",
+        "better": definition.better if definition.better in ("lower", "higher") else None,
+        "target": target,
+        "phases": list(phases or ()) or None,
+    }
     if definition.kind == "rate" and not definition.weighted and chart == "p":
         return args | {"y": "numerator", "n": "denominator", "chart": "p"}
     if chart == "u":  # counts without an exposure column: a run chart of the count

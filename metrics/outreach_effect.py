@@ -23,10 +23,16 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from metrics._registry import MetricError
+from carepulse.metrics._context import MetricError
 
 #: Outcomes that mean the patient (or a carer) was actually reached before the visit.
-REACHED_OUTCOMES: tuple[str, ...] = ("reached", "confirmed", "rescheduled", "transport_arranged", "telehealth_offered")
+REACHED_OUTCOMES: tuple[str, ...] = (
+    "reached",
+    "confirmed",
+    "rescheduled",
+    "transport_arranged",
+    "telehealth_offered",
+)
 #: Outcomes that record an attempt only; such appointments belong to neither group.
 ATTEMPT_OUTCOMES: tuple[str, ...] = ("left_message", "no_answer")
 #: Appointment statuses whose attendance is known (the denominator).
@@ -117,7 +123,9 @@ def _ac_interval(x1: int, n1: int, x0: int, n0: int) -> tuple[float, float]:
     return max(-1.0, diff - Z95 * se), min(1.0, diff + Z95 * se)
 
 
-def _row(stratum: str, x1: int, n1: int, x0: int, n0: int, interval: tuple[float, float] | None = None) -> dict:
+def _row(
+    stratum: str, x1: int, n1: int, x0: int, n0: int, interval: tuple[float, float] | None = None
+) -> dict:
     r1 = x1 / n1 if n1 else None
     r0 = x0 / n0 if n0 else None
     diff = r1 - r0 if r1 is not None and r0 is not None else None
@@ -184,7 +192,9 @@ def outreach_effect(
     uncontacted (negative: contacted patients missed fewer visits).
     """
     if stratify_by not in ("risk_band", "risk_decile"):
-        raise MetricError(f"outreach effect: stratify_by must be 'risk_band' or 'risk_decile', not {stratify_by!r}")
+        raise MetricError(
+            f"outreach effect: stratify_by must be 'risk_band' or 'risk_decile', not {stratify_by!r}"
+        )
     appts = appointments.lazy()
     names = appts.collect_schema().names()
     missing = [c for c in ("appointment_id", "department_id", "scheduled_start", "status") if c not in names]
@@ -203,7 +213,9 @@ def outreach_effect(
     excluded = {
         "not yet happened": int((base.get_column("status") == "scheduled").sum()),
         "cancelled (attendance unknown)": int((base.get_column("status") == "cancelled").sum()),
-        "attempted but not reached": int((known.get_column("attempted") & ~known.get_column("reached")).sum()),
+        "attempted but not reached": int(
+            (known.get_column("attempted") & ~known.get_column("reached")).sum()
+        ),
     }
     compared = known.filter(pl.col("reached") | ~pl.col("attempted")).with_columns(
         (pl.col("status") == "no_show").alias("no_show")
@@ -227,8 +239,9 @@ def outreach_effect(
     )
     order = {"high": 0, "medium": 1, "low": 2}
     records = sorted(counts.iter_rows(named=True), key=lambda r: (order.get(r["stratum"], 9), r["stratum"]))
-    strata = pl.DataFrame([_row(r["stratum"], r["x1"], r["n1"], r["x0"], r["n0"]) for r in records],
-                          schema=STRATUM_SCHEMA)
+    strata = pl.DataFrame(
+        [_row(r["stratum"], r["x1"], r["n1"], r["x0"], r["n0"]) for r in records], schema=STRATUM_SCHEMA
+    )
     overall_rows = []
     pooled = mantel_haenszel_difference([(r["x1"], r["n1"], r["x0"], r["n0"]) for r in records])
     x1 = sum(r["x1"] for r in records)

@@ -1,9 +1,9 @@
 """Join the dimensions onto each fact once, so every metric can be grouped and filtered alike.
 
-``prepare(frames)`` takes the warehouse frames by extract name (as ``pipelines.warehouse.load_frames``
+``prepare(frames)`` takes the warehouse frames by extract name (as ``carepulse.warehouse.load_frames``
 returns them, or hand-built in tests) and returns one prepared LazyFrame per fact --
 ``appointments``, ``referrals``, ``claims``, ``surveys``, ``encounters``, ``slots`` -- each carrying
-the :data:`~metrics._registry.DIMENSIONS` columns (null where a dimension does not apply), plus the
+the :data:`~carepulse.metrics._registry.DIMENSIONS` columns (null where a dimension does not apply), plus the
 frame ``_meta`` with the data's ``as_of`` (the latest event the extracts record). Patient-identifying
 columns (birth date, names, contact details) never leave this module: the age band replaces the
 birth date.
@@ -20,8 +20,8 @@ from collections.abc import Mapping
 
 import polars as pl
 
-from metrics._registry import DIMENSIONS, MetricError
-from pipelines.contract import PHI_COLUMNS
+from carepulse.contract import PHI_COLUMNS
+from carepulse.metrics._context import DIMENSIONS, MetricError
 
 #: Identifying columns: never in a prepared frame (the age band stands in for the birth date).
 _PHI: tuple[str, ...] = tuple(sorted({c for columns in PHI_COLUMNS.values() for c in columns}))
@@ -91,7 +91,14 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
         "staff_helpful",
         "staff_respectful",
     ),
-    "encounters": ("encounter_id", "patient_id", "encounter_class", "admitted_at", "discharged_at", "discharge_disposition"),
+    "encounters": (
+        "encounter_id",
+        "patient_id",
+        "encounter_class",
+        "admitted_at",
+        "discharged_at",
+        "discharge_disposition",
+    ),
     "slots": ("slot_id", "provider_id", "department_id", "slot_start", "released_at", "booked_at", "blocked"),
 }
 
@@ -113,7 +120,17 @@ DATE_BASIS: dict[str, str] = {
 AGE_BANDS: tuple[str, ...] = ("0-17", "18-34", "35-49", "50-64", "65-74", "75+")
 
 #: Appointment columns the claims and surveys facts inherit (their visit's dimensions).
-_VISIT_DIMENSIONS = ("department", "site", "provider", "visit_type", "modality", "age_band", "sex", "race", "ethnicity")
+_VISIT_DIMENSIONS = (
+    "department",
+    "site",
+    "provider",
+    "visit_type",
+    "modality",
+    "age_band",
+    "sex",
+    "race",
+    "ethnicity",
+)
 
 
 #: Age (years) at which each band after the first starts.
@@ -194,7 +211,7 @@ def prepare(frames: Mapping[str, pl.DataFrame | pl.LazyFrame]) -> dict[str, pl.L
     frames : mapping of extract name to DataFrame or LazyFrame
         At least ``departments``, ``patients`` and ``appointments``; ``referrals``, ``claims``,
         ``surveys``, ``encounters`` and ``slots`` are optional (metrics needing an absent one raise
-        :class:`~metrics.MetricError` when computed; ``compute_catalogue`` skips them).
+        :class:`~carepulse.metrics.MetricError` when computed; ``compute_catalogue`` skips them).
 
     Returns
     -------
@@ -231,12 +248,16 @@ def prepare(frames: Mapping[str, pl.DataFrame | pl.LazyFrame]) -> dict[str, pl.L
         .drop(_BAND_COLUMNS)
     )
     if "surveys" in lazy:  # for the survey response rate
-        surveyed = lazy["surveys"].select("appointment_id").unique().with_columns(pl.lit(True).alias("surveyed"))
+        surveyed = (
+            lazy["surveys"].select("appointment_id").unique().with_columns(pl.lit(True).alias("surveyed"))
+        )
         appointments = appointments.join(surveyed, on="appointment_id", how="left").with_columns(
             pl.col("surveyed").fill_null(False)
         )
     # Materialise the appointments once: claims and surveys take their visit's dimensions from them.
-    appointments = _categorical(_dated(_null_dimensions(appointments).drop(_PHI, strict=False), "appointments"))
+    appointments = _categorical(
+        _dated(_null_dimensions(appointments).drop(_PHI, strict=False), "appointments")
+    )
     appointments = appointments.collect().lazy()
     out: dict[str, pl.LazyFrame] = {"appointments": appointments}
     visit_dims = appointments.select(
@@ -278,10 +299,13 @@ def prepare(frames: Mapping[str, pl.DataFrame | pl.LazyFrame]) -> dict[str, pl.L
         out["slots"] = (
             lazy["slots"]
             .join(departments, on="department_id", how="left")
-            .with_columns(pl.col("department_id").alias("department"), pl.col("provider_id").alias("provider"))
+            .with_columns(
+                pl.col("department_id").alias("department"), pl.col("provider_id").alias("provider")
+            )
         )
     out = {
-        name: _categorical(_dated(_null_dimensions(frame).drop(_PHI, strict=False), name)) for name, frame in out.items()
+        name: _categorical(_dated(_null_dimensions(frame).drop(_PHI, strict=False), name))
+        for name, frame in out.items()
     }
 
     as_of_parts = []
@@ -300,7 +324,9 @@ def prepare(frames: Mapping[str, pl.DataFrame | pl.LazyFrame]) -> dict[str, pl.L
             as_of_parts.append(lazy[name].select(pl.col(column).max().alias("t")))
     # A visit with an outcome (seen, missed) has happened: the extract is at least as late as its start.
     happened = pl.col("status").is_in(["completed", "no_show", "left_without_being_seen"])
-    as_of_parts.append(lazy["appointments"].select(pl.col("scheduled_start").filter(happened).max().alias("t")))
+    as_of_parts.append(
+        lazy["appointments"].select(pl.col("scheduled_start").filter(happened).max().alias("t"))
+    )
     meta = pl.concat(as_of_parts).select(pl.col("t").max().alias("as_of"))
 
     names = list(out)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import polars as pl
 
-from metrics._compute import MetricContext
-from metrics._registry import metric
-from metrics._stats import days_between
+from carepulse.metrics._context import MetricContext
+from carepulse.metrics._registry import metric
+from carepulse.metrics._stats import days_between
 
 _CMS50 = (
     "CMS50v12 'Closing the Referral Loop: Receipt of Specialist Report' (eCQM); "
@@ -128,7 +128,10 @@ def referral_loop_closure_rate(ctx: MetricContext) -> pl.LazyFrame:
     return (
         _referrals(ctx)
         .filter(pl.col("completed_at").is_not_null())
-        .with_columns(pl.col("report_received_at").is_not_null().cast(pl.Int64).alias("_num"), pl.lit(1, pl.Int64).alias("_den"))
+        .with_columns(
+            pl.col("report_received_at").is_not_null().cast(pl.Int64).alias("_num"),
+            pl.lit(1, pl.Int64).alias("_den"),
+        )
     )
 
 
@@ -150,7 +153,8 @@ def referral_loop_closure_rate(ctx: MetricContext) -> pl.LazyFrame:
 )
 def referral_leakage_rate(ctx: MetricContext) -> pl.LazyFrame:
     return _referrals(ctx).with_columns(
-        pl.col("target_department_id").is_null().cast(pl.Int64).alias("_num"), pl.lit(1, pl.Int64).alias("_den")
+        pl.col("target_department_id").is_null().cast(pl.Int64).alias("_num"),
+        pl.lit(1, pl.Int64).alias("_den"),
     )
 
 

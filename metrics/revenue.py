@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import polars as pl
 
-from metrics._compute import MetricContext
-from metrics._registry import metric
-from metrics._stats import days_between
+from carepulse.metrics._context import MetricContext
+from carepulse.metrics._registry import metric
+from carepulse.metrics._stats import days_between
 
 _HFMA = (
     "HFMA Claim Integrity Task Force, 'Standardizing denial metrics for revenue cycle benchmarking and "
@@ -26,7 +26,11 @@ def initial_claims(ctx: MetricContext) -> pl.LazyFrame:
 
 #: A claim was initially denied when its first adjudication denied it. ``status`` is the latest
 #: state (an overturned appeal reads ``paid``), so the denial's reason code is what marks it.
-WAS_DENIED = pl.col("carc_code").is_not_null() | pl.col("denial_category").is_not_null() | (pl.col("status") == "denied")
+WAS_DENIED = (
+    pl.col("carc_code").is_not_null()
+    | pl.col("denial_category").is_not_null()
+    | (pl.col("status") == "denied")
+)
 
 
 def initial_denials(ctx: MetricContext) -> pl.LazyFrame:
@@ -34,7 +38,9 @@ def initial_denials(ctx: MetricContext) -> pl.LazyFrame:
 
 
 def _flag(expr: pl.Expr, frame: pl.LazyFrame) -> pl.LazyFrame:
-    return frame.with_columns(expr.fill_null(False).cast(pl.Int64).alias("_num"), pl.lit(1, pl.Int64).alias("_den"))
+    return frame.with_columns(
+        expr.fill_null(False).cast(pl.Int64).alias("_num"), pl.lit(1, pl.Int64).alias("_den")
+    )
 
 
 _REV = dict(family="revenue", frame="claims", date_basis="claim submission date", source=_HFMA)
@@ -77,10 +83,14 @@ def initial_denial_rate(ctx: MetricContext) -> pl.LazyFrame:
 )
 def initial_denial_rate_dollars(ctx: MetricContext) -> pl.LazyFrame:
     denied = WAS_DENIED
-    return initial_claims(ctx).filter(pl.col("status").is_in(ADJUDICATED)).with_columns(
-        pl.when(denied).then(pl.col("billed_amount")).otherwise(0.0).alias("_num"),
-        pl.col("billed_amount").alias("_den"),
-        denied.cast(pl.Int64).alias("_num_n"),
+    return (
+        initial_claims(ctx)
+        .filter(pl.col("status").is_in(ADJUDICATED))
+        .with_columns(
+            pl.when(denied).then(pl.col("billed_amount")).otherwise(0.0).alias("_num"),
+            pl.col("billed_amount").alias("_den"),
+            denied.cast(pl.Int64).alias("_num_n"),
+        )
     )
 
 
@@ -100,7 +110,10 @@ def initial_denial_rate_dollars(ctx: MetricContext) -> pl.LazyFrame:
     **_REV,
 )
 def clean_claim_rate(ctx: MetricContext) -> pl.LazyFrame:
-    return _flag((pl.col("status") == "paid") & ~WAS_DENIED, initial_claims(ctx).filter(pl.col("status").is_in(ADJUDICATED)))
+    return _flag(
+        (pl.col("status") == "paid") & ~WAS_DENIED,
+        initial_claims(ctx).filter(pl.col("status").is_in(ADJUDICATED)),
+    )
 
 
 def _pareto(name: str, title: str, column: str, what: str) -> None:
@@ -236,6 +249,10 @@ def denial_write_off_rate(ctx: MetricContext) -> pl.LazyFrame:
     **_REV,
 )
 def denials_insurance_unverified_rate(ctx: MetricContext) -> pl.LazyFrame:
-    return initial_denials(ctx).filter(pl.col("insurance_verified").is_not_null()).with_columns(
-        (~pl.col("insurance_verified")).cast(pl.Int64).alias("_num"), pl.lit(1, pl.Int64).alias("_den")
+    return (
+        initial_denials(ctx)
+        .filter(pl.col("insurance_verified").is_not_null())
+        .with_columns(
+            (~pl.col("insurance_verified")).cast(pl.Int64).alias("_num"), pl.lit(1, pl.Int64).alias("_den")
+        )
     )

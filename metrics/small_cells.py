@@ -31,10 +31,12 @@ def _in_small_range(expr: pl.Expr, threshold: int) -> pl.Expr:
     return ((expr >= 1) & (expr <= threshold)).fill_null(False)
 
 
-def suppress_small_cells(frame: pl.DataFrame | pl.LazyFrame, threshold: int = 10) -> pl.DataFrame | pl.LazyFrame:
+def suppress_small_cells(
+    frame: pl.DataFrame | pl.LazyFrame, threshold: int = 10
+) -> pl.DataFrame | pl.LazyFrame:
     """Null every count 1..``threshold`` (and what derives from it); add a ``suppressed`` flag.
 
-    Works on the output of :func:`metrics.compute` or :func:`metrics.compute_catalogue` (or any frame
+    Works on the output of :func:`carepulse.metrics.compute` or :func:`carepulse.metrics.compute_catalogue` (or any frame
     with ``n`` and optionally ``numerator``/``numerator_n``); returns the same kind of frame.
     The rows stay, so a table shows "suppressed" instead of silently losing a group.
     """
@@ -58,7 +60,11 @@ def suppress_small_cells(frame: pl.DataFrame | pl.LazyFrame, threshold: int = 10
     suppressed = pl.any_horizontal(checks).alias("suppressed")
     out = frame.with_columns(suppressed)
     nulls = [
-        pl.when(pl.col("suppressed")).then(pl.lit(None)).otherwise(pl.col(c)).cast(out.collect_schema()[c]).alias(c)
+        pl.when(pl.col("suppressed"))
+        .then(pl.lit(None))
+        .otherwise(pl.col(c))
+        .cast(out.collect_schema()[c])
+        .alias(c)
         for c in SUPPRESSED_COLUMNS
         if c in columns
     ]

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from metrics._compute import MetricContext
-from metrics._registry import metric
+from carepulse.metrics._context import MetricContext
+from carepulse.metrics._registry import metric
 
 _SOURCE = (
     "NCQA HEDIS Transitions of Care (TRC) and Follow-Up After Hospitalization (7- and 30-day windows); "
@@ -40,7 +40,10 @@ def followups(ctx: MetricContext, days: int) -> pl.LazyFrame:
     followed = (
         discharges.select("encounter_id", "patient_id", "discharged_at")
         .join(visits, on="patient_id", how="inner")
-        .filter((pl.col("_visit_at") > pl.col("discharged_at")) & (pl.col("_visit_at") <= pl.col("discharged_at") + window))
+        .filter(
+            (pl.col("_visit_at") > pl.col("discharged_at"))
+            & (pl.col("_visit_at") <= pl.col("discharged_at") + window)
+        )
         .select("encounter_id")
         .unique()
         .with_columns(pl.lit(1, pl.Int64).alias("_num"))

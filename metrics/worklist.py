@@ -1,6 +1,6 @@
 """The coordinators' no-show worklist, as pure Polars: scores + appointments + outreach -> ranked rows.
 
-Inputs are frames (read by :mod:`pipelines.outreach`, or hand-built in tests); nothing here opens a
+Inputs are frames (read by :mod:`carepulse.records.outreach`, or hand-built in tests); nothing here opens a
 connection. The list holds upcoming, still-scheduled appointments with a current score, ranked by
 expected benefit (no-shows averted per call), then risk, then the earlier visit. A row is *worked*
 once any outreach outcome is recorded for its appointment; worked rows leave the queue (the
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from metrics._registry import MetricError
+from carepulse.metrics._context import MetricError
 
 #: Risk bands in display order (the model writes them in ``risk_scores.risk_band``).
 RISK_BANDS: tuple[str, ...] = ("high", "medium", "low")
@@ -133,13 +133,17 @@ def latest_outcome_per_patient(outcomes: pl.DataFrame | pl.LazyFrame) -> pl.Lazy
 def _last_outcome_elsewhere(outcomes: pl.LazyFrame, rows: pl.LazyFrame) -> pl.LazyFrame:
     """For each (patient, appointment) row: the patient's latest outcome on another appointment."""
     earlier = _in_recorded_order(outcomes).select(
-        "patient_id", pl.col("appointment_id").alias("_other"), "outcome", "recorded_at")
+        "patient_id", pl.col("appointment_id").alias("_other"), "outcome", "recorded_at"
+    )
     return (
         rows.select("appointment_id", "patient_id")
         .join(earlier, on="patient_id", how="inner", maintain_order="right")
         .filter(pl.col("_other") != pl.col("appointment_id"))
         .group_by("appointment_id")
-        .agg(pl.col("outcome").last().alias("last_outcome"), pl.col("recorded_at").last().alias("last_outcome_at"))
+        .agg(
+            pl.col("outcome").last().alias("last_outcome"),
+            pl.col("recorded_at").last().alias("last_outcome_at"),
+        )
     )
 
 
@@ -185,10 +189,26 @@ def build_worklist(
     appts = _require(
         appointments,
         "appointments",
-        ("appointment_id", "patient_id", "department_id", "provider_id", "visit_type", "modality", "scheduled_start",
-         "status"),
-    ).select("appointment_id", "patient_id", "department_id", "provider_id", "visit_type", "modality",
-             "scheduled_start", "status")
+        (
+            "appointment_id",
+            "patient_id",
+            "department_id",
+            "provider_id",
+            "visit_type",
+            "modality",
+            "scheduled_start",
+            "status",
+        ),
+    ).select(
+        "appointment_id",
+        "patient_id",
+        "department_id",
+        "provider_id",
+        "visit_type",
+        "modality",
+        "scheduled_start",
+        "status",
+    )
     if allowed_departments is not None:
         appts = appts.filter(pl.col("department_id").is_in(list(allowed_departments)))
     appts = appts.filter(pl.col("status") == "scheduled")
@@ -197,7 +217,11 @@ def build_worklist(
         appts = appts.filter(pl.col("scheduled_start") >= start)
     rows = current.drop("rank", "is_current", strict=False).join(appts, on="appointment_id", how="inner")
 
-    outcome_rows = _empty_outcomes() if outcomes is None else _require(outcomes, "outreach_outcomes", tuple(_OUTCOME_SCHEMA))
+    outcome_rows = (
+        _empty_outcomes()
+        if outcomes is None
+        else _require(outcomes, "outreach_outcomes", tuple(_OUTCOME_SCHEMA))
+    )
     per_appointment = latest_outcome_per_appointment(outcome_rows).select(
         "appointment_id",
         pl.col("outcome"),
@@ -211,34 +235,47 @@ def build_worklist(
         assigned = pl.DataFrame(schema={"appointment_id": pl.String, "assigned_to": pl.String}).lazy()
     else:
         assigned = _require(assignments, "worklist_assignments", ("appointment_id", "assigned_to")).select(
-            "appointment_id", "assigned_to")
+            "appointment_id", "assigned_to"
+        )
     rows = rows.join(assigned, on="appointment_id", how="left")
 
     dept_names = _require(departments, "departments", ("department_id", "name")).select(
-        "department_id", pl.col("name").alias("department"))
+        "department_id", pl.col("name").alias("department")
+    )
     prov_names = _require(providers, "providers", ("provider_id", "name")).select(
-        "provider_id", pl.col("name").alias("provider"))
-    rows = rows.join(dept_names, on="department_id", how="left").join(prov_names, on="provider_id", how="left")
+        "provider_id", pl.col("name").alias("provider")
+    )
+    rows = rows.join(dept_names, on="department_id", how="left").join(
+        prov_names, on="provider_id", how="left"
+    )
 
     schema_names = rows.collect_schema().names()
-    missing_scores = [c for c in ("risk_band", "reason_1", "reason_2", "reason_3", "suggested_action",
-                                  "expected_benefit") if c not in schema_names]
+    missing_scores = [
+        c
+        for c in ("risk_band", "reason_1", "reason_2", "reason_3", "suggested_action", "expected_benefit")
+        if c not in schema_names
+    ]
     if missing_scores:
         raise MetricError(f"worklist: frame 'risk_scores' lacks column(s) {', '.join(missing_scores)}")
 
     rows = rows.with_columns(
         pl.col("outcome").is_not_null().alias("worked"),
         (pl.col("risk") * 100).round(1).alias("risk_pct"),
-        pl.concat_str([pl.col("reason_1"), pl.col("reason_2"), pl.col("reason_3")], separator="; ",
-                      ignore_nulls=True).alias("reasons"),
+        pl.concat_str(
+            [pl.col("reason_1"), pl.col("reason_2"), pl.col("reason_3")], separator="; ", ignore_nulls=True
+        ).alias("reasons"),
         pl.col("score_run_id").cast(pl.Int64),
     )
     rows = _apply_filters(rows, filters)
-    rows = rows.sort(
-        ["expected_benefit", "risk", "scheduled_start", "appointment_id"],
-        descending=[True, True, False, False],
-        nulls_last=True,
-    ).with_row_index("rank", offset=1).with_columns(pl.col("rank").cast(pl.Int64))
+    rows = (
+        rows.sort(
+            ["expected_benefit", "risk", "scheduled_start", "appointment_id"],
+            descending=[True, True, False, False],
+            nulls_last=True,
+        )
+        .with_row_index("rank", offset=1)
+        .with_columns(pl.col("rank").cast(pl.Int64))
+    )
     out = rows.select(COLUMNS).collect()
     if include_contact:
         if patients is None:
@@ -253,11 +290,14 @@ def with_contact(worklist: pl.DataFrame, patients: pl.DataFrame | pl.LazyFrame) 
     ``patients`` needs patient_id, first_name, last_name, mrn, phone, email; it may hold only the
     worklist's patients (the reader fetches no one else).
     """
-    contact = _require(patients, "patients", ("patient_id", "first_name", "last_name", "mrn", "phone", "email"))
+    contact = _require(
+        patients, "patients", ("patient_id", "first_name", "last_name", "mrn", "phone", "email")
+    )
     contact = contact.select(
         "patient_id",
         pl.concat_str([pl.col("first_name"), pl.col("last_name")], separator=" ", ignore_nulls=True).alias(
-            "patient_name"),
+            "patient_name"
+        ),
         "mrn",
         "phone",
         "email",
@@ -276,7 +316,9 @@ def _apply_filters(rows: pl.LazyFrame, filters: WorklistFilters) -> pl.LazyFrame
     if filters.start is not None:
         rows = rows.filter(pl.col("scheduled_start") >= dt.datetime.combine(filters.start, dt.time()))
     if filters.end is not None:
-        rows = rows.filter(pl.col("scheduled_start") < dt.datetime.combine(filters.end + dt.timedelta(days=1), dt.time()))
+        rows = rows.filter(
+            pl.col("scheduled_start") < dt.datetime.combine(filters.end + dt.timedelta(days=1), dt.time())
+        )
     if filters.departments:
         rows = rows.filter(pl.col("department_id").is_in(list(filters.departments)))
     if filters.providers:

@@ -1,9 +1,9 @@
 """Ingest a folder of extract files into the warehouse: read -> check -> stage -> merge, all or nothing.
 
-:func:`ingest` wires :mod:`pipelines.extract` (file -> typed rows + quarantine),
-:mod:`expectations` (batch checks) and :mod:`pipelines.load` (staging, one-transaction merge, run
+:func:`ingest` wires :mod:`carepulse.pipelines.extract` (file -> typed rows + quarantine),
+:mod:`carepulse.expectations` (batch checks) and :mod:`carepulse.pipelines.load` (staging, one-transaction merge, run
 records, archive). A user error (bad file, refused batch) raises a
-:class:`~pipelines.errors.CarePulseError` after recording the run as ``failed`` or ``refused``; the
+:class:`~carepulse.errors.CarePulseError` after recording the run as ``failed`` or ``refused``; the
 extract tables and the quarantine are then exactly as before.
 """
 
@@ -18,11 +18,13 @@ from pathlib import Path
 import polars as pl
 import sqlalchemy as sa
 
-from pipelines import load, load_lock, schema
-from pipelines.contract import EXTRACTS
-from pipelines.errors import BatchRefused, CarePulseError
-from pipelines.extract import QUARANTINE_SCHEMA, ExtractRead, find_extract_files, read_extract
-from pipelines.settings import Settings
+from carepulse import schema
+from carepulse.contract import EXTRACTS
+from carepulse.errors import BatchRefused, CarePulseError
+from carepulse.pipelines import load, load_lock
+from carepulse.pipelines.extract import ExtractRead, find_extract_files, read_extract
+from carepulse.pipelines.typed_rows import QUARANTINE_SCHEMA
+from carepulse.settings import Settings
 
 log = logging.getLogger("carepulse.ingest")
 
@@ -82,22 +84,26 @@ def ingest(
     accept_warnings : load even when a batch-level data-quality check fails.
     progress : show rich progress bars (one per file) on stderr.
 
-    Returns the run's :class:`LoadRunSummary`. Raises :class:`~pipelines.errors.ExtractError` for an
-    unusable file, :class:`~pipelines.errors.BatchRefused` for a refused batch, and
-    :class:`~pipelines.load_lock.IngestRunning` while another ingest holds the warehouse.
+    Returns the run's :class:`LoadRunSummary`. Raises :class:`~carepulse.errors.ExtractError` for an
+    unusable file, :class:`~carepulse.errors.BatchRefused` for a refused batch, and
+    :class:`~carepulse.pipelines.load_lock.IngestRunning` while another ingest holds the warehouse.
     """
     source_dir = Path(source_dir)
     with load_lock.exclusive_ingest(engine):
         schema.create_all(engine)
         for stale in load_lock.reap_interrupted_runs(engine, settings.data_dir):
-            log.warning("load run %s had been interrupted (its process ended before it finished); "
-                        "marked interrupted, its staging removed, nothing had been changed", stale)
+            log.warning(
+                "load run %s had been interrupted (its process ended before it finished); "
+                "marked interrupted, its staging removed, nothing had been changed",
+                stale,
+            )
         return _locked_ingest(source_dir, engine, settings, accept_warnings, progress)
 
 
-def _locked_ingest(source_dir: Path, engine: sa.Engine, settings: Settings, accept_warnings: bool,
-                   progress: bool) -> LoadRunSummary:
-    import expectations
+def _locked_ingest(
+    source_dir: Path, engine: sa.Engine, settings: Settings, accept_warnings: bool, progress: bool
+) -> LoadRunSummary:
+    from carepulse import expectations
 
     started = time.perf_counter()
     run_id = load.start_run(engine, source_dir)
@@ -105,7 +111,9 @@ def _locked_ingest(source_dir: Path, engine: sa.Engine, settings: Settings, acce
     try:
         with _progress_bars(progress) as bars:
             paths = find_extract_files(source_dir)
-            tasks = {name: bars.add_task(path.name, total=4) if bars else None for name, path in paths.items()}
+            tasks = {
+                name: bars.add_task(path.name, total=4) if bars else None for name, path in paths.items()
+            }
             step = (lambda name: bars.advance(tasks[name])) if bars else (lambda name: None)
             reads: dict[str, ExtractRead] = {}
             for name, path in paths.items():
@@ -115,7 +123,9 @@ def _locked_ingest(source_dir: Path, engine: sa.Engine, settings: Settings, acce
             for w in warnings:
                 log.warning(w)
 
-            report = expectations.validate_batch({n: r.frame for n, r in reads.items()}, settings=settings, engine=engine)
+            report = expectations.validate_batch(
+                {n: r.frame for n, r in reads.items()}, settings=settings, engine=engine
+            )
             _quarantine_row_failures(reads, report.row_failures)
             for name in reads:
                 step(name)
@@ -125,7 +135,11 @@ def _locked_ingest(source_dir: Path, engine: sa.Engine, settings: Settings, acce
                     with engine.begin() as conn:
                         expectations.record_validation(conn, report, run_id)
                         load.finish_run(
-                            conn, run_id, status="refused", message=message, duration_s=time.perf_counter() - started
+                            conn,
+                            run_id,
+                            status="refused",
+                            message=message,
+                            duration_s=time.perf_counter() - started,
                         )
                     raise BatchRefused(message)
                 report.accepted_warnings = True
@@ -138,9 +152,15 @@ def _locked_ingest(source_dir: Path, engine: sa.Engine, settings: Settings, acce
     except BatchRefused:
         raise
     except BaseException as exc:
-        message = str(exc) if isinstance(exc, CarePulseError) else f"load failed ({type(exc).__name__}); nothing was changed"
+        message = (
+            str(exc)
+            if isinstance(exc, CarePulseError)
+            else f"load failed ({type(exc).__name__}); nothing was changed"
+        )
         with contextlib.suppress(Exception):
-            load.record_failure(engine, run_id, status="failed", message=message, duration_s=time.perf_counter() - started)
+            load.record_failure(
+                engine, run_id, status="failed", message=message, duration_s=time.perf_counter() - started
+            )
         raise
     finally:
         with contextlib.suppress(Exception):
@@ -148,7 +168,9 @@ def _locked_ingest(source_dir: Path, engine: sa.Engine, settings: Settings, acce
     return summary
 
 
-def _stage_changes(reads: dict[str, ExtractRead], engine, staging: load.Staging, settings: Settings, run_id: int, step) -> list[FileSummary]:
+def _stage_changes(
+    reads: dict[str, ExtractRead], engine, staging: load.Staging, settings: Settings, run_id: int, step
+) -> list[FileSummary]:
     """Archive each file, work out its new and changed rows, and stage them (and the quarantine)."""
     files: list[FileSummary] = []
     quarantine_frames = []
@@ -158,8 +180,15 @@ def _stage_changes(reads: dict[str, ExtractRead], engine, staging: load.Staging,
             archived = load.archive_file(read.path, read.sha256, settings.data_dir)
             files.append(
                 FileSummary(
-                    name, read.path.name, read.sha256, str(archived), read.rows_read,
-                    change.inserted, change.updated, change.unchanged, read.quarantined_rows,
+                    name,
+                    read.path.name,
+                    read.sha256,
+                    str(archived),
+                    read.rows_read,
+                    change.inserted,
+                    change.updated,
+                    change.unchanged,
+                    read.quarantined_rows,
                 )
             )
             _check_accounting(files[-1], loaded=read.frame.height)
@@ -179,25 +208,34 @@ def _stage_changes(reads: dict[str, ExtractRead], engine, staging: load.Staging,
 
 def _merge(engine: sa.Engine, staging: load.Staging, summary: LoadRunSummary, report, started: float) -> None:
     """The one transaction that changes the warehouse."""
-    import expectations
+    from carepulse import expectations
 
     with engine.connect() as conn:
         try:
             with conn.begin():
                 for f in summary.files:  # each as soon as the staging thread has written it
                     if f.extract in staging:
-                        load.merge_extract(conn, EXTRACTS[f.extract], staging.table(conn, f.extract), f.inserted + f.updated)
+                        load.merge_extract(
+                            conn, EXTRACTS[f.extract], staging.table(conn, f.extract), f.inserted + f.updated
+                        )
                 if "quarantine" in staging:
                     load.insert_quarantine(conn, staging.table(conn, "quarantine"))
                 conn.execute(
                     schema.load_files.insert(),
-                    [{"run_id": summary.run_id, **asdict(f)} | {"archived_path": f.archived_path} for f in summary.files],
+                    [
+                        {"run_id": summary.run_id, **asdict(f)} | {"archived_path": f.archived_path}
+                        for f in summary.files
+                    ],
                 )
                 expectations.record_validation(conn, report, summary.run_id)
                 summary.duration_s = time.perf_counter() - started
                 load.finish_run(
-                    conn, summary.run_id, status="succeeded", duration_s=summary.duration_s,
-                    message="; ".join(summary.warnings) or None, **summary.counts,
+                    conn,
+                    summary.run_id,
+                    status="succeeded",
+                    duration_s=summary.duration_s,
+                    message="; ".join(summary.warnings) or None,
+                    **summary.counts,
                 )
         finally:
             staging.detach(conn)

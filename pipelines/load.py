@@ -21,11 +21,21 @@ from pathlib import Path
 import polars as pl
 import sqlalchemy as sa
 
-from pipelines import schema, warehouse
-from pipelines.contract import Extract
+from carepulse import schema, warehouse
+from carepulse.contract import Extract
 
 _HASH_SEED = 20260407  # Polars hashes are stable within a Polars version only (see docs)
-QUARANTINE_COLUMNS = ("run_id", "extract", "file_name", "line", "column_name", "value", "reason", "expectation", "record")
+QUARANTINE_COLUMNS = (
+    "run_id",
+    "extract",
+    "file_name",
+    "line",
+    "column_name",
+    "value",
+    "reason",
+    "expectation",
+    "record",
+)
 
 
 @dataclass
@@ -54,7 +64,9 @@ def start_run(engine: sa.Engine, source_dir: Path) -> int:
         return int(result.inserted_primary_key[0])
 
 
-def finish_run(conn: sa.Connection, run_id: int, *, status: str, duration_s: float, message: str | None = None, **counts) -> None:
+def finish_run(
+    conn: sa.Connection, run_id: int, *, status: str, duration_s: float, message: str | None = None, **counts
+) -> None:
     """Set a run's final status, duration, message and totals."""
     conn.execute(
         schema.load_runs.update()
@@ -204,7 +216,11 @@ class Staging:
         if self.sqlite:
             shutil.rmtree(self.folder, ignore_errors=True)
             return
-        written = [f.result() for f in self._pending.values() if f.done() and not f.cancelled() and f.exception() is None]
+        written = [
+            f.result()
+            for f in self._pending.values()
+            if f.done() and not f.cancelled() and f.exception() is None
+        ]
         if written:
             with self.engine.begin() as conn:
                 for table in written:

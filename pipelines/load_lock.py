@@ -20,8 +20,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from pipelines import schema
-from pipelines.errors import CarePulseError
+from carepulse import schema
+from carepulse.errors import CarePulseError
 
 #: PostgreSQL advisory lock of "an ingest is loading this warehouse": one per database and schema
 #: (the warehouse is the schema on the search path; two warehouses in one database do not block each other).
@@ -36,8 +36,10 @@ class IngestRunning(CarePulseError):
 @contextlib.contextmanager
 def exclusive_ingest(engine: sa.Engine) -> Iterator[None]:
     """Hold the warehouse's ingest lock for the block; :class:`IngestRunning` at once if another holds it."""
-    busy = ("another ingest is loading this warehouse right now; wait for it to finish "
-            "(`carepulse runs` shows it as running), then try again")
+    busy = (
+        "another ingest is loading this warehouse right now; wait for it to finish "
+        "(`carepulse runs` shows it as running), then try again"
+    )
     if engine.dialect.name == "sqlite":
         database = engine.url.database
         if not database or database == ":memory:":  # private to this process: nobody to exclude
@@ -79,8 +81,11 @@ def reap_interrupted_runs(engine: sa.Engine, data_dir: Path) -> list[int]:
         if not stale:
             return []
         conn.execute(
-            runs.update().where(runs.c.run_id.in_(stale)).values(
-                status="interrupted", finished_at=sa.func.coalesce(runs.c.finished_at, runs.c.started_at),
+            runs.update()
+            .where(runs.c.run_id.in_(stale))
+            .values(
+                status="interrupted",
+                finished_at=sa.func.coalesce(runs.c.finished_at, runs.c.started_at),
                 message=INTERRUPTED_MESSAGE,
             )
         )

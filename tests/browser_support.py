@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from dashboard.pdf import CHROMIUM_FLAGS
-from pipelines import warehouse
-from pipelines.access import accounts
+from carepulse import warehouse
+from carepulse.access import accounts
+from carepulse.dashboard.pdf import CHROMIUM_FLAGS
 from tests.dashboard_support import PASSWORD, copy_warehouse
 
 CHROMIUM = "/usr/bin/chromium"
@@ -39,7 +39,7 @@ def free_port() -> int:
 def private_warehouse(source: Path, home: Path) -> sa.Engine:
     """An engine on a private copy of the warehouse file ``source``, in ``home / "data"`` (the
     data dir :func:`carepulse_server` serves)."""
-    from pipelines.settings import Settings
+    from carepulse.settings import Settings
 
     settings = Settings(data_dir=home / "data")
     copy_warehouse(source, settings)
@@ -56,7 +56,10 @@ def carepulse_server(home: Path) -> Iterator[str]:
     carepulse = Path(sys.executable).with_name("carepulse")
     server = subprocess.Popen(
         [str(carepulse), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, cwd=home, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env=env,
+        cwd=home,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from pipelines import schema, warehouse
-from pipelines.settings import Settings, get_settings
+from carepulse import schema, warehouse
+from carepulse.settings import Settings, get_settings
 
 PG_BASE_URL = "postgresql+psycopg://root@127.0.0.1:5432/test"
 
@@ -110,7 +110,7 @@ def synthetic_dir(tmp_path_factory) -> Path:
     """A small generated health system (~400 patients, 12 months, seed 7, as of 2026-06-30), shared."""
     import datetime as dt
 
-    from pipelines.synthetic import generate_health_system
+    from carepulse.pipelines.synthetic import generate_health_system
 
     out = tmp_path_factory.mktemp("synthetic")
     generate_health_system(out, patients=400, months=12, seed=7, as_of=dt.date(2026, 6, 30))
@@ -120,7 +120,7 @@ def synthetic_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def loaded_sqlite_url(synthetic_dir, tmp_path_factory) -> str:
     """URL of a SQLite warehouse loaded from ``synthetic_dir`` (shared: open it read-only; copy it to write)."""
-    from pipelines.ingest import ingest
+    from carepulse.pipelines.ingest import ingest
 
     data = tmp_path_factory.mktemp("loaded")
     session_settings = Settings(data_dir=data, database_url=f"sqlite:///{data / 'warehouse.sqlite'}")
@@ -136,9 +136,11 @@ def fast_password_hashing(monkeypatch):
     """Cheap argon2id parameters, so tests that sign in many times stay fast (same code path)."""
     from argon2 import PasswordHasher, Type
 
-    from pipelines.access import passwords
+    from carepulse.access import passwords
 
-    monkeypatch.setattr(passwords, "HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1, type=Type.ID))
+    monkeypatch.setattr(
+        passwords, "HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1, type=Type.ID)
+    )
     return passwords.HASHER
 
 
@@ -148,8 +150,8 @@ def scored_warehouse_file(request, tmp_path_factory) -> Path:
     of the upcoming appointments (``score_upcoming``), built once per session; copy it before writing."""
     import sqlite3
 
-    from metrics.no_show_model import score_upcoming, train_model
-    from metrics.no_show_model.pipeline import ModelParams
+    from carepulse.metrics.no_show_model import score_upcoming, train_model
+    from carepulse.metrics.no_show_model.pipeline import ModelParams
     from tests.dashboard_support import loaded_warehouse_file
 
     source = loaded_warehouse_file(request, tmp_path_factory)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pipelines import schema, warehouse
-from pipelines.access import accounts
+from carepulse import schema, warehouse
+from carepulse.access import accounts
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 PASSWORD = "a sound passphrase for tests"
@@ -22,8 +22,8 @@ def loaded_warehouse_file(request, tmp_path_factory) -> Path:
         return Path(url.split("///", 1)[1])
     except pytest.FixtureLookupError:
         pass
-    from pipelines.ingest import ingest
-    from pipelines.settings import Settings
+    from carepulse.pipelines.ingest import ingest
+    from carepulse.settings import Settings
 
     synthetic_dir = request.getfixturevalue("synthetic_dir")
     folder = tmp_path_factory.mktemp("dashboard_wh")
@@ -129,7 +129,7 @@ def tiles(at: AppTest) -> dict[str, str]:
 
 def use_warehouse_dir(monkeypatch, data_dir: Path) -> None:
     """Point the settings (and so the app) at ``data_dir`` for this test."""
-    from pipelines.settings import get_settings
+    from carepulse.settings import get_settings
 
     monkeypatch.setenv("CAREPULSE_DATA_DIR", str(data_dir))
     get_settings.cache_clear()

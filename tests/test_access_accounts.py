@@ -8,10 +8,10 @@ import pytest
 import sqlalchemy as sa
 from argon2 import PasswordHasher, Type
 
-from pipelines.access import accounts, audit, passwords
-from pipelines.access.accounts import AuthenticationError
-from pipelines.errors import CarePulseError
-from pipelines.schema import audit_log, users
+from carepulse.access import accounts, audit, passwords
+from carepulse.access.accounts import AuthenticationError
+from carepulse.errors import CarePulseError
+from carepulse.schema import audit_log, users
 
 PW = "a sound passphrase"
 
@@ -75,7 +75,9 @@ def test_lockout_after_max_failures_and_unlock_after_lock_time(engine, alice, se
     with pytest.raises(AuthenticationError) as err:
         accounts.authenticate(engine, "alice", PW, now=t0 + timedelta(minutes=settings.lockout_minutes - 1))
     assert err.value.reason == "locked"
-    user = accounts.authenticate(engine, "alice", PW, now=t0 + timedelta(minutes=settings.lockout_minutes, seconds=1))
+    user = accounts.authenticate(
+        engine, "alice", PW, now=t0 + timedelta(minutes=settings.lockout_minutes, seconds=1)
+    )
     assert user.username == "alice"
     assert accounts.get_user(engine, "alice").locked_until is None
 
@@ -151,7 +153,9 @@ def test_changes_to_an_unknown_user_fail_clearly(engine, fast_password_hashing):
 def test_password_rehashed_on_signin_when_parameters_change(engine, alice, monkeypatch):
     with engine.connect() as conn:
         old = conn.execute(sa.select(users.c.password_hash)).scalar_one()
-    monkeypatch.setattr(passwords, "HASHER", PasswordHasher(time_cost=2, memory_cost=2048, parallelism=1, type=Type.ID))
+    monkeypatch.setattr(
+        passwords, "HASHER", PasswordHasher(time_cost=2, memory_cost=2048, parallelism=1, type=Type.ID)
+    )
     accounts.authenticate(engine, "alice", PW)
     with engine.connect() as conn:
         new = conn.execute(sa.select(users.c.password_hash)).scalar_one()
@@ -174,8 +178,14 @@ ACTIONS = [
     ("user.set_departments", lambda e: accounts.set_departments(e, "alice", ["D01"], actor="admin")),
     ("user.reset_password", lambda e: accounts.reset_password(e, "alice", "new passphrase!", actor="admin")),
     ("signin", lambda e: accounts.authenticate(e, "alice", PW)),
-    ("signin.failed", lambda e: pytest.raises(AuthenticationError, accounts.authenticate, e, "alice", "wrong one")),
-    ("signin.failed", lambda e: pytest.raises(AuthenticationError, accounts.authenticate, e, "nobody", "wrong one")),
+    (
+        "signin.failed",
+        lambda e: pytest.raises(AuthenticationError, accounts.authenticate, e, "alice", "wrong one"),
+    ),
+    (
+        "signin.failed",
+        lambda e: pytest.raises(AuthenticationError, accounts.authenticate, e, "nobody", "wrong one"),
+    ),
 ]
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pipelines import schema, warehouse
-from pipelines.access import accounts, audit
+from carepulse import schema, warehouse
+from carepulse.access import accounts, audit
 from tests.dashboard_support import signed_in_as
 
 PW = "a sound passphrase"
@@ -77,7 +77,7 @@ def test_admin_browses_and_filters_the_audit_trail(wh):
 
 def test_audit_csv_export_is_escaped_and_audited(wh, deferred_downloads):
     """The admin's CSV is what the download button serves: formula cells escaped, one audit row."""
-    audit.record(wh, "mia", "export", target="=HYPERLINK(\"http://x\")", rows=1)
+    audit.record(wh, "mia", "export", target='=HYPERLINK("http://x")', rows=1)
     at = signed_in("root")
     at.selectbox(key="admin_audit_user").select("mia").run()
     before = audit.list_audit(wh, action="export", target="audit_log").height

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from pipelines.access import audit
+from carepulse.access import audit
 
 
 def test_record_and_list(engine):

@@ -6,9 +6,9 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from pipelines.access import list_audit
+from carepulse.access import list_audit
 from tests.browser_support import ARTIFACTS, chromium_page, served_with_account, settle, submit_sign_in
-from tests.dashboard_support import PASSWORD, loaded_warehouse_file
+from tests.dashboard_support import loaded_warehouse_file
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -35,7 +35,9 @@ def test_sign_in_gate_in_a_browser(server, browser_page, synthetic_dir):
         page.get_by_role("button", name="Sign in").wait_for(timeout=60_000)
         settle(page)
         body = page.locator("body").inner_text()
-        assert "Overview" not in body and "worklist" not in body.lower() and "Administration" not in body, path
+        assert "Overview" not in body and "worklist" not in body.lower() and "Administration" not in body, (
+            path
+        )
         assert page.locator('[data-testid="stSidebarNav"]').count() == 0
     submit_sign_in(page, "gate_manager", "not the password")
     page.get_by_text("Sign-in failed").wait_for(timeout=60_000)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from pipelines import warehouse
-from pipelines.access import accounts, audit
-from pipelines.cli import app
+from carepulse import warehouse
+from carepulse.access import accounts, audit
+from carepulse.cli import app
 
 runner = CliRunner()
 
@@ -28,8 +28,18 @@ def engine_(settings):
 
 
 def test_add_with_password_stdin_then_sign_in(cli, engine_):
-    result = cli("add", "carl", "--role", "coordinator", "-d", "D01", "-d", "D02", "--password-stdin",
-                 input="a sound passphrase\n")
+    result = cli(
+        "add",
+        "carl",
+        "--role",
+        "coordinator",
+        "-d",
+        "D01",
+        "-d",
+        "D02",
+        "--password-stdin",
+        input="a sound passphrase\n",
+    )
     assert result.exit_code == 0, result.output
     assert "Created carl: role coordinator, departments D01, D02" in result.output
     assert "a sound passphrase" not in result.output
@@ -68,8 +78,16 @@ def test_list_disable_enable_set_role_reset_password(cli, engine_):
     assert cli("reset-password", "bob", "--password-stdin", input="another passphrase\n").exit_code == 0
     assert accounts.authenticate(engine_, "bob", "another passphrase").username == "bob"
     actions = audit.list_audit(engine_, username=None)["action"].to_list()[::-1]
-    assert actions == ["user.create", "user.create", "user.disable", "user.enable", "user.set_role",
-                       "user.set_departments", "user.reset_password", "signin"]
+    assert actions == [
+        "user.create",
+        "user.create",
+        "user.disable",
+        "user.enable",
+        "user.set_role",
+        "user.set_departments",
+        "user.reset_password",
+        "signin",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -93,8 +111,14 @@ def test_real_command_prints_one_line_without_traceback(settings, tmp_path):
     import subprocess
 
     exe = shutil.which("carepulse") or os.path.join(os.path.dirname(os.sys.executable), "carepulse")
-    result = subprocess.run([exe, "users", "disable", "ghost"], capture_output=True, text=True, env=os.environ.copy(),
-                            cwd=tmp_path, timeout=120)
+    result = subprocess.run(
+        [exe, "users", "disable", "ghost"],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == ["error: no user named 'ghost' (see `carepulse users list`)"]
     assert "Traceback" not in result.stdout + result.stderr

@@ -5,13 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from layout import ROOT, source_files
 
-from pipelines.access.audit import ACTIONS
-from pipelines.access.roles import PERMISSIONS, ROLES, can
+from carepulse.access.audit import ACTIONS
+from carepulse.access.roles import PERMISSIONS, ROLES, can
 
 DOC = (Path(__file__).resolve().parents[1] / "docs" / "security.md").read_text()
-SETTINGS = ["session_timeout_minutes", "max_failed_logins", "lockout_minutes", "oidc_role_map",
-            "oidc_groups_claim", "oidc_default_role"]
+SETTINGS = [
+    "session_timeout_minutes",
+    "max_failed_logins",
+    "lockout_minutes",
+    "oidc_role_map",
+    "oidc_groups_claim",
+    "oidc_default_role",
+]
 
 
 @pytest.mark.parametrize("name", [*ROLES, *PERMISSIONS, *ACTIONS, *SETTINGS])
@@ -32,12 +39,10 @@ def test_every_audited_action_in_the_code_is_documented():
     """An action recorded anywhere (``record(conn, who, "action", ...)``) is listed in ACTIONS."""
     import re
 
-    root = Path(__file__).resolve().parents[1]
     call = re.compile(r"\b(?:record|_audit)\(\s*[\w.()]+,\s*[^,()]+(?:\([^()]*\))?,\s*\"([a-z_.]+)\"")
     used: dict[str, str] = {}
-    for folder in ("pipelines", "dashboard", "metrics", "expectations"):
-        for path in (root / folder).rglob("*.py"):
-            for action in call.findall(path.read_text()):
-                used.setdefault(action, str(path.relative_to(root)))
+    for path in source_files():
+        for action in call.findall(path.read_text()):
+            used.setdefault(action, str(path.relative_to(ROOT)))
     assert {"signin", "export", "outreach.record", "annotation.create"} <= set(used)  # the scan works
     assert {a: p for a, p in used.items() if a not in ACTIONS} == {}

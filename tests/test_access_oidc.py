@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.access import oidc
+from carepulse.access import oidc
 
 RULES = {
     "boss@example.org": "admin",
@@ -20,7 +20,14 @@ RULES = {
     [
         ({"is_logged_in": True, "email": "Boss@Example.org"}, "admin"),
         ({"is_logged_in": True, "email": "ann@example.org", "groups": ["QI-Team"]}, "qi"),
-        ({"is_logged_in": True, "email": "ann@example.org", "groups": ["qi-team", "carepulse-coordinators"]}, "coordinator"),
+        (
+            {
+                "is_logged_in": True,
+                "email": "ann@example.org",
+                "groups": ["qi-team", "carepulse-coordinators"],
+            },
+            "coordinator",
+        ),
         ({"is_logged_in": True, "email": "ann@example.org", "groups": "other, qi-team"}, "qi"),
         ({"is_logged_in": True, "email": "ann@example.org"}, "manager"),
         ({"is_logged_in": True, "email": "ann@example.org", "email_verified": False}, None),
@@ -48,7 +55,14 @@ def test_default_role_and_custom_groups_claim():
         (None, []),
         ({"cookie_secret": "x"}, []),
         ({"cookie_secret": "x", "client_id": "id", "server_metadata_url": "https://idp/.well-known"}, [None]),
-        ({"cookie_secret": "x", "okta": {"client_id": "id", "server_metadata_url": "u"}, "half": {"client_id": "i"}}, ["okta"]),
+        (
+            {
+                "cookie_secret": "x",
+                "okta": {"client_id": "id", "server_metadata_url": "u"},
+                "half": {"client_id": "i"},
+            },
+            ["okta"],
+        ),
     ],
 )
 def test_configured_providers(section, expected):
@@ -56,7 +70,7 @@ def test_configured_providers(section, expected):
 
 
 def test_sso_user_mapping_and_account_override(engine, fast_password_hashing):
-    from pipelines.access import accounts
+    from carepulse.access import accounts
 
     mapped = accounts.sso_user(engine, "ann@example.org", "manager", name="Ann")
     assert (mapped.role, mapped.method, mapped.display_name) == ("manager", "sso", "Ann")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from argon2 import PasswordHasher, Type
 
-from pipelines.access import passwords
-from pipelines.errors import CarePulseError
+from carepulse.access import passwords
+from carepulse.errors import CarePulseError
 
 
 def test_hash_is_argon2id_salted_and_verifies():

@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from pipelines.access import accounts, phi
-from pipelines.access.accounts import AuthenticationError
+from carepulse.access import accounts, phi
+from carepulse.access.accounts import AuthenticationError
 
 
 @pytest.mark.parametrize(
@@ -42,7 +42,7 @@ def redaction(monkeypatch):
 
 def test_log_records_are_redacted_for_any_logger(redaction, caplog):
     caplog.set_level(logging.INFO)
-    logging.getLogger("pipelines.whatever").info("calling %s at %s", "Ann Lee", "555-123-4567")
+    logging.getLogger("carepulse.pipelines.whatever").info("calling %s at %s", "Ann Lee", "555-123-4567")
     logging.getLogger("some.library").warning("sent to ann.lee@example.org, mrn=MRN7654321")
     try:
         raise ValueError("bad phone 555-123-4567 for ann.lee@example.org")
@@ -77,7 +77,7 @@ def test_signin_logs_and_audit_carry_no_phi(engine, fast_password_hashing, redac
         accounts.authenticate(engine, typed, "555-222-3333")
     with pytest.raises(AuthenticationError):
         accounts.authenticate(engine, "coord", "555-222-3333")
-    from pipelines.access import audit
+    from carepulse.access import audit
 
     stored = audit.list_audit(engine).write_csv()
     for secret in (typed, "555-222-3333"):

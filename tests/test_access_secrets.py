@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import stat
 
-from pipelines.access import secrets
+from carepulse.access import secrets
 
 
 def test_environment_beats_the_file_and_the_file_beats_the_default(tmp_path, monkeypatch):

@@ -8,15 +8,15 @@ from datetime import timedelta
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import signin
-from pipelines import warehouse
-from pipelines.access import accounts, audit
+from carepulse import warehouse
+from carepulse.access import accounts, audit
+from carepulse.dashboard import signin
 
 PW = "a sound passphrase"
 
 GUARDED_PAGE = """
 import streamlit as st
-from dashboard.signin import require_user
+from carepulse.dashboard.signin import require_user
 
 user = require_user()
 st.title("Protected page")
@@ -28,7 +28,7 @@ st.write(f"content for {user.username} as {user.role}")
 def wh(settings, fast_password_hashing):
     """The warehouse the app will open (settings' URL), with accounts."""
     engine = warehouse.make_engine(settings)
-    from pipelines import schema
+    from carepulse import schema
 
     schema.create_all(engine)
     accounts.create_user(engine, "alice", "manager", PW, actor="test")
@@ -44,7 +44,9 @@ def app() -> AppTest:
 
 
 def texts(at: AppTest) -> str:
-    parts = [e.value for e in at.title] + [str(m.value) for m in at.markdown] + [str(e.value) for e in at.error]
+    parts = (
+        [e.value for e in at.title] + [str(m.value) for m in at.markdown] + [str(e.value) for e in at.error]
+    )
     return "\n".join(parts)
 
 
@@ -64,7 +66,9 @@ def test_anonymous_visitor_sees_only_the_sign_in(wh):
     assert not at.exception
     assert "Protected page" not in texts(at)
     assert [t.label for t in at.text_input] == ["Username", "Password"]
-    assert at.text_input(key="signin_password").proto.type == at.text_input(key="signin_password").proto.PASSWORD
+    assert (
+        at.text_input(key="signin_password").proto.type == at.text_input(key="signin_password").proto.PASSWORD
+    )
     assert len(at.sidebar) == 0  # no navigation, no user controls
 
 
@@ -96,10 +100,14 @@ def test_lock_out_through_the_form(wh, settings):
 
 def test_inactivity_logs_out(wh, settings):
     at = sign_in(app(), "alice", PW)
-    at.session_state[signin.LAST_ACTIVITY_KEY] = signin.now() - timedelta(minutes=settings.session_timeout_minutes - 1)
+    at.session_state[signin.LAST_ACTIVITY_KEY] = signin.now() - timedelta(
+        minutes=settings.session_timeout_minutes - 1
+    )
     at.run()
     assert "Protected page" in texts(at)  # still within the timeout
-    at.session_state[signin.LAST_ACTIVITY_KEY] = signin.now() - timedelta(minutes=settings.session_timeout_minutes + 1)
+    at.session_state[signin.LAST_ACTIVITY_KEY] = signin.now() - timedelta(
+        minutes=settings.session_timeout_minutes + 1
+    )
     at.run()
     assert "Protected page" not in texts(at)
     assert "signed out after 15 minutes" in at.info[0].value
@@ -162,15 +170,21 @@ def sso_app(identity: dict) -> AppTest:
 
 
 def test_sso_identity_mapped_to_a_role(wh, monkeypatch):
-    monkeypatch.setenv("CAREPULSE_OIDC_ROLE_MAP", json.dumps({"group:qi-team": "qi", "@example.org": "manager"}))
-    from pipelines.settings import get_settings
+    monkeypatch.setenv(
+        "CAREPULSE_OIDC_ROLE_MAP", json.dumps({"group:qi-team": "qi", "@example.org": "manager"})
+    )
+    from carepulse.settings import get_settings
 
     get_settings.cache_clear()
     at = sso_app({"is_logged_in": True, "email": "Dana@example.org", "groups": ["qi-team"], "name": "Dana"})
     assert not at.exception
     assert "content for dana@example.org as qi" in texts(at)
     last = audit.list_audit(wh).to_dicts()[0]
-    assert (last["action"], last["username"], json.loads(last["detail"])["method"]) == ("signin", "dana@example.org", "sso")
+    assert (last["action"], last["username"], json.loads(last["detail"])["method"]) == (
+        "signin",
+        "dana@example.org",
+        "sso",
+    )
 
 
 def test_sso_identity_without_a_role_is_refused(wh):
@@ -203,12 +217,14 @@ def test_the_real_app_shows_only_the_sign_in_to_an_anonymous_visitor(wh):
 
 def test_sso_session_times_out_and_ends_the_identity_session(wh, monkeypatch, settings):
     monkeypatch.setenv("CAREPULSE_OIDC_ROLE_MAP", json.dumps({"@example.org": "manager"}))
-    from pipelines.settings import get_settings
+    from carepulse.settings import get_settings
 
     get_settings.cache_clear()
     at = sso_app({"is_logged_in": True, "email": "dana@example.org"})
     assert "content for dana@example.org as manager" in texts(at)
-    at.session_state[signin.LAST_ACTIVITY_KEY] = signin.now() - timedelta(minutes=settings.session_timeout_minutes + 1)
+    at.session_state[signin.LAST_ACTIVITY_KEY] = signin.now() - timedelta(
+        minutes=settings.session_timeout_minutes + 1
+    )
     at.run()
     assert "Protected page" not in texts(at)
     assert at.user.get("is_logged_in") is not True  # st.logout() ran: the identity cookie is gone

@@ -22,10 +22,10 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from pipelines import schema, warehouse
-from pipelines.contract import EXTRACTS
-from pipelines.errors import BatchRefused
-from pipelines.ingest import ingest
+from carepulse import schema, warehouse
+from carepulse.contract import EXTRACTS
+from carepulse.errors import BatchRefused
+from carepulse.pipelines.ingest import ingest
 
 
 @dataclass(frozen=True)

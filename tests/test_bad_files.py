@@ -19,11 +19,11 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from pipelines import schema, warehouse
-from pipelines.contract import EXTRACTS
-from pipelines.errors import ExtractError
-from pipelines.ingest import ingest
-from pipelines.settings import Settings
+from carepulse import schema, warehouse
+from carepulse.contract import EXTRACTS
+from carepulse.errors import ExtractError
+from carepulse.pipelines.ingest import ingest
+from carepulse.settings import Settings
 
 CORPUS = Path(__file__).parent / "corpus" / "files"
 BASE = CORPUS / "base"
@@ -61,7 +61,9 @@ def _drop_column(d: Path, name: str, column: str) -> None:
     _write(d, name, [",".join(f for j, f in enumerate(line.split(",")) if j != i) for line in lines])
 
 
-A5 = "A005,PT001,D01,P01,annual,in_person,2026-04-01 09:00:00,2026-05-08 09:00:00,30,{status},,,,sms,true,,,,,"
+A5 = (
+    "A005,PT001,D01,P01,annual,in_person,2026-04-01 09:00:00,2026-05-08 09:00:00,30,{status},,,,sms,true,,,,,"
+)
 
 
 # --- The cases ---------------------------------------------------------------------------------
@@ -202,7 +204,10 @@ class Loads:
 
 
 def _check_mixed_dates(engine):
-    appts = {r["appointment_id"]: r["booked_at"] for r in warehouse.read_table(engine, "appointments").iter_rows(named=True)}
+    appts = {
+        r["appointment_id"]: r["booked_at"]
+        for r in warehouse.read_table(engine, "appointments").iter_rows(named=True)
+    }
     assert appts["A001"] == dt.datetime(2026, 4, 1, 9) and appts["A002"] == dt.datetime(2026, 4, 10, 14)
     births = dict(warehouse.read_table(engine, "patients", ["patient_id", "birth_date"]).iter_rows())
     assert births["PT003"] == dt.date(1999, 7, 15)
@@ -215,12 +220,16 @@ def _check_amounts(engine):
 
 def _check_huge(engine):
     with engine.connect() as conn:
-        length = conn.execute(sa.text("SELECT length(cancel_reason) FROM appointments WHERE appointment_id = 'A004'")).scalar()
+        length = conn.execute(
+            sa.text("SELECT length(cancel_reason) FROM appointments WHERE appointment_id = 'A004'")
+        ).scalar()
     assert length == 10_000_000
 
 
 def _check_booleans(engine):
-    verified = dict(warehouse.read_table(engine, "appointments", ["appointment_id", "insurance_verified"]).iter_rows())
+    verified = dict(
+        warehouse.read_table(engine, "appointments", ["appointment_id", "insurance_verified"]).iter_rows()
+    )
     assert (verified["A002"], verified["A003"]) == (True, False)
 
 
@@ -230,7 +239,9 @@ def _check_crlf(engine):
 
 
 def _check_quoted(engine):
-    reasons = dict(warehouse.read_table(engine, "appointments", ["appointment_id", "cancel_reason"]).iter_rows())
+    reasons = dict(
+        warehouse.read_table(engine, "appointments", ["appointment_id", "cancel_reason"]).iter_rows()
+    )
     assert reasons["A004"] == "schedule\nconflict, called twice"
 
 
@@ -242,13 +253,22 @@ def _check_enums(engine):
 CASES = {
     "missing_file": (missing_file, Fails("claims.csv", says="missing")),
     "missing_column": (missing_column, Fails("appointments.csv", 1, "status", "missing")),
-    "renamed_column": (renamed_column, Fails("appointments.csv", 1, "appointment_id", "'appt_id': was it renamed")),
+    "renamed_column": (
+        renamed_column,
+        Fails("appointments.csv", 1, "appointment_id", "'appt_id': was it renamed"),
+    ),
     "extra_columns": (extra_columns, Loads("appointments", 4, warning="notes, room")),
     "semicolon_delimiter": (semicolon_delimiter, Fails("appointments.csv", 1, says="semicolons")),
     "utf8_bom": (utf8_bom, Loads("patients", 3)),
     "latin1_bytes": (latin1_bytes, Fails("patients.csv", 3, "first_name", "not UTF-8")),
-    "quoted_newlines": (quoted_newlines, Loads("appointments", 5, ((7, "status", "not one of"),), check=_check_quoted)),
-    "blank_lines": (blank_lines, Loads("appointments", 5, ((8, "status", "not one of"),), warning="2 blank line")),
+    "quoted_newlines": (
+        quoted_newlines,
+        Loads("appointments", 5, ((7, "status", "not one of"),), check=_check_quoted),
+    ),
+    "blank_lines": (
+        blank_lines,
+        Loads("appointments", 5, ((8, "status", "not one of"),), warning="2 blank line"),
+    ),
     "header_only": (header_only, Loads("surveys", 0)),
     "empty_file": (empty_file, Fails("surveys.csv", 1, says="empty")),
     "truncated_last_line": (truncated_last_line, Loads("appointments", 4, ((5, None, "truncated record"),))),
@@ -257,7 +277,10 @@ CASES = {
         Loads("appointments", 5, ((3, "appointment_id", "duplicate"), (6, "appointment_id", "duplicate"))),
     ),
     "mixed_date_formats": (mixed_date_formats, Loads("appointments", 4, check=_check_mixed_dates)),
-    "excel_serial_dates": (excel_serial_dates, Loads("patients", 3, ((3, "birth_date", "Excel serial date"),))),
+    "excel_serial_dates": (
+        excel_serial_dates,
+        Loads("patients", 3, ((3, "birth_date", "Excel serial date"),)),
+    ),
     "non_numeric_amounts": (
         non_numeric_amounts,
         Loads("claims", 2, ((3, "billed_amount", "not a number"),), check=_check_amounts),
@@ -268,7 +291,10 @@ CASES = {
         Loads("appointments", 4, ((2, "insurance_verified", "not a boolean"),), check=_check_booleans),
     ),
     "crlf_line_endings": (crlf_line_endings, Loads("appointments", 4, check=_check_crlf)),
-    "too_many_fields": (too_many_fields, Fails("appointments.csv", 5, says="quote text that contains commas")),
+    "too_many_fields": (
+        too_many_fields,
+        Fails("appointments.csv", 5, says="quote text that contains commas"),
+    ),
     "unterminated_quote": (unterminated_quote, Fails("appointments.csv", 5, says="never closed")),
     "csv_and_parquet_both": (csv_and_parquet_both, Fails("surveys.csv", says="keep one")),
     "corrupt_parquet": (corrupt_parquet, Fails("surveys.parquet", says="cannot read Parquet")),
@@ -340,7 +366,12 @@ def test_bad_file(case, base_warehouse, settings, tmp_path):
             & (pl.col("column_name").is_null() if column is None else pl.col("column_name") == column)
             & pl.col("reason").str.contains(reason, literal=True)
         )
-        assert match.height == 1, (line, column, reason, quarantine.select("line", "column_name", "reason").rows())
+        assert match.height == 1, (
+            line,
+            column,
+            reason,
+            quarantine.select("line", "column_name", "reason").rows(),
+        )
     assert set(quarantine["file_name"]) <= {f.file_name}
     if expected.warning:
         assert any(expected.warning in w for w in summary.warnings), summary.warnings

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import annotations as notes
-from pipelines.access import list_audit
+from carepulse.access import list_audit
+from carepulse.records import annotations as notes
 from tests.browser_support import ARTIFACTS, chromium_page, served_with_account, settle, submit_sign_in
 from tests.dashboard_support import loaded_warehouse_file
 
@@ -84,14 +84,18 @@ def test_overview_filter_spc_annotation_and_downloads(served, page):
     page.screenshot(path=ARTIFACTS / "03-qi-spc.png", full_page=True)
 
     # Add an annotation through the form; it is stored with who added it and drawn on the chart.
-    form = page.locator('[data-testid="stForm"]').filter(has=page.get_by_role("button", name="Add annotation"))
+    form = page.locator('[data-testid="stForm"]').filter(
+        has=page.get_by_role("button", name="Add annotation")
+    )
     form.get_by_label("Title").fill("Browser: text reminders started")
-    form.get_by_label("Description").fill("=HYPERLINK(\"http://example.org\")")
+    form.get_by_label("Description").fill('=HYPERLINK("http://example.org")')
     form.get_by_role("button", name="Add annotation").click()
     settle(page)
     stored = notes.list_annotations(engine, "lead_time_days")
     assert stored.select("title", "created_by").rows() == [("Browser: text reminders started", "browser_qi")]
-    page.locator(".js-plotly-plot .annotation-text", has_text="Browser: text reminders").first.wait_for(timeout=30_000)
+    page.locator(".js-plotly-plot .annotation-text", has_text="Browser: text reminders").first.wait_for(
+        timeout=30_000
+    )
     page.screenshot(path=ARTIFACTS / "04-qi-annotated.png", full_page=True)
     page.locator(".js-plotly-plot").first.screenshot(path=ARTIFACTS / "05-qi-chart-annotated.png")
 

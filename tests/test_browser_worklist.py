@@ -8,11 +8,18 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from metrics.worklist import build_worklist
-from pipelines import outreach, warehouse
-from pipelines.access import accounts, list_audit
-from tests.browser_support import ARTIFACTS, carepulse_server, chromium_page, private_warehouse
-from tests.browser_support import settle, submit_sign_in
+from carepulse import warehouse
+from carepulse.access import accounts, list_audit
+from carepulse.metrics.worklist import build_worklist
+from carepulse.records import outreach
+from tests.browser_support import (
+    ARTIFACTS,
+    carepulse_server,
+    chromium_page,
+    private_warehouse,
+    settle,
+    submit_sign_in,
+)
 from tests.dashboard_support import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -26,8 +33,13 @@ def served(scored_warehouse_file, tmp_path_factory):
     engine = private_warehouse(scored_warehouse_file, home)
     scored = outreach.scored_frames(engine)
     assert scored["appointments"].height, "the scoring run of the small system found upcoming appointments"
-    busiest = scored["appointments"].group_by("department_id").len().sort(["len", "department_id"],
-                                                                          descending=[True, False]).item(0, 0)
+    busiest = (
+        scored["appointments"]
+        .group_by("department_id")
+        .len()
+        .sort(["len", "department_id"], descending=[True, False])
+        .item(0, 0)
+    )
     accounts.create_user(engine, "browser_coord", "coordinator", PASSWORD, actor="test", departments=busiest)
     with carepulse_server(home) as url:
         yield url, engine, busiest
@@ -43,8 +55,14 @@ def page(served):
 def test_coordinator_records_an_outcome_and_it_is_persisted(served, page):
     url, engine, department = served
     scored = outreach.scored_frames(engine)
-    expected = build_worklist(scored["scores"], scored["appointments"], scored["departments"], scored["providers"],
-                              allowed_departments=[department], today=outreach.latest_score_run(engine)["as_of"])
+    expected = build_worklist(
+        scored["scores"],
+        scored["appointments"],
+        scored["departments"],
+        scored["providers"],
+        allowed_departments=[department],
+        today=outreach.latest_score_run(engine)["as_of"],
+    )
     first = expected.item(0, "appointment_id")
 
     page.goto(url + "/")
@@ -65,7 +83,8 @@ def test_coordinator_records_an_outcome_and_it_is_persisted(served, page):
 
     stored = outreach.read_outcomes(engine, with_notes=True)
     assert stored.select("appointment_id", "outcome", "recorded_by", "note").rows() == [
-        (first, "confirmed", "browser_coord", "Confirmed by phone")]
+        (first, "confirmed", "browser_coord", "Confirmed by phone")
+    ]
     assert abs(stored.item(0, "recorded_at") - outreach.local_now()) < dt.timedelta(minutes=5)
     assert list_audit(engine, action="outreach.record").height == 1
     # the worked row left the queue the coordinator sees, and the picker moved on to the next one
@@ -76,10 +95,14 @@ def test_coordinator_records_an_outcome_and_it_is_persisted(served, page):
         nxt = expected.row(1, named=True)
         assert f"{nxt['scheduled_start']:%a %d %b %H:%M}" in picker
     assert f"{expected.item(0, 'scheduled_start'):%a %d %b %H:%M}" not in picker or (
-        expected.height > 1 and expected.item(0, "scheduled_start") == expected.item(1, "scheduled_start"))
+        expected.height > 1 and expected.item(0, "scheduled_start") == expected.item(1, "scheduled_start")
+    )
     views = list_audit(engine, action="page.view", username="browser_coord")
     assert views.height == 1 and views.item(0, "rows") == expected.height
     # no patient identifier travelled in the URL
-    patient = warehouse.read_table(engine, "patients", columns=["patient_id", "mrn", "phone", "last_name"]).filter(
-        pl.col("patient_id") == expected.item(0, "patient_id")).row(0, named=True)
+    patient = (
+        warehouse.read_table(engine, "patients", columns=["patient_id", "mrn", "phone", "last_name"])
+        .filter(pl.col("patient_id") == expected.item(0, "patient_id"))
+        .row(0, named=True)
+    )
     assert not any(str(v) in page.url for v in patient.values() if v)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import schema
-from pipelines.contract import EXTRACTS, LOAD_ORDER, PHI_COLUMNS
+from carepulse import schema
+from carepulse.contract import EXTRACTS, LOAD_ORDER, PHI_COLUMNS
 
 DOC = Path(__file__).parent.parent / "docs" / "data-contract.md"
 
@@ -23,7 +23,13 @@ def documented_columns(extract: str) -> dict[str, dict[str, str]]:
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) == 7 and cells[0].startswith("`"):
             name, dtype, nullable, allowed, ref, phi, _notes = cells
-            rows[name.strip("`")] = {"dtype": dtype, "nullable": nullable, "allowed": allowed, "ref": ref, "phi": phi}
+            rows[name.strip("`")] = {
+                "dtype": dtype,
+                "nullable": nullable,
+                "allowed": allowed,
+                "ref": ref,
+                "phi": phi,
+            }
     return rows
 
 
@@ -56,6 +62,16 @@ def test_contract_is_consistent():
         assert not key.nullable, name
         for col, (ref_extract, ref_col) in extract.foreign_keys.items():
             assert ref_col == EXTRACTS[ref_extract].key, f"{name}.{col} must reference a key"
-        assert list(schema.EXTRACT_TABLES[name].columns.keys())[: len(extract.columns)] == extract.column_names
-    assert PHI_COLUMNS["patients"] == ["mrn", "first_name", "last_name", "birth_date", "postal_code", "phone", "email"]
+        assert (
+            list(schema.EXTRACT_TABLES[name].columns.keys())[: len(extract.columns)] == extract.column_names
+        )
+    assert PHI_COLUMNS["patients"] == [
+        "mrn",
+        "first_name",
+        "last_name",
+        "birth_date",
+        "postal_code",
+        "phone",
+        "email",
+    ]
     assert PHI_COLUMNS["surveys"] == ["comment"]

@@ -6,25 +6,36 @@ import datetime as dt
 
 import pytest
 
-from pipelines import annotations as notes
-from pipelines.access import list_audit
-from pipelines.errors import CarePulseError
+from carepulse.access import list_audit
+from carepulse.errors import CarePulseError
+from carepulse.records import annotations as notes
 
 
 def add(engine, **kw):
-    args = dict(metric="no_show_rate", annotated_on=dt.date(2026, 2, 2), title="SMS reminders start",
-                description="Two days before every visit", created_by="qi_lead")
+    args = dict(
+        metric="no_show_rate",
+        annotated_on=dt.date(2026, 2, 2),
+        title="SMS reminders start",
+        description="Two days before every visit",
+        created_by="qi_lead",
+    )
     return notes.add_annotation(engine, **(args | kw))
 
 
 def test_add_and_list(engine):
     first = add(engine, department_id="D01", starts_phase=True)
-    add(engine, metric="cycle_time_minutes", title="Second rooming station", annotated_on=dt.date(2025, 12, 8))
+    add(
+        engine, metric="cycle_time_minutes", title="Second rooming station", annotated_on=dt.date(2025, 12, 8)
+    )
     frame = notes.list_annotations(engine, "no_show_rate")
     assert frame["annotation_id"].to_list() == [first]
     row = frame.row(0, named=True)
     assert (row["title"], row["department_id"], row["starts_phase"], row["annotated_on"]) == (
-        "SMS reminders start", "D01", True, dt.date(2026, 2, 2))
+        "SMS reminders start",
+        "D01",
+        True,
+        dt.date(2026, 2, 2),
+    )
     assert notes.list_annotations(engine).height == 2
 
 
@@ -38,8 +49,9 @@ def test_department_scope(engine):
 
 def test_edit_changes_only_what_is_given(engine):
     annotation = add(engine)
-    notes.edit_annotation(engine, annotation, edited_by="qi_lead", title="SMS reminders (all patients)",
-                          starts_phase=True)
+    notes.edit_annotation(
+        engine, annotation, edited_by="qi_lead", title="SMS reminders (all patients)", starts_phase=True
+    )
     row = notes.list_annotations(engine, "no_show_rate").row(0, named=True)
     assert row["title"] == "SMS reminders (all patients)"
     assert row["starts_phase"] is True
@@ -63,7 +75,10 @@ def test_every_change_writes_one_audit_row(engine):
     notes.delete_annotation(engine, annotation, deleted_by="remover")
     audit = list_audit(engine).sort("audit_id")
     assert audit.select("username", "action").rows() == [
-        ("qi_lead", "annotation.create"), ("editor", "annotation.update"), ("remover", "annotation.delete")]
+        ("qi_lead", "annotation.create"),
+        ("editor", "annotation.update"),
+        ("remover", "annotation.delete"),
+    ]
     assert set(audit["target"]) == {f"annotation:{annotation}"}
 
 

@@ -10,9 +10,15 @@ import openpyxl
 import polars as pl
 import pytest
 
-from dashboard.exports import escape_formula, escape_frame, export_file_name, to_csv_bytes, to_excel_bytes
+from carepulse.dashboard.exports import (
+    escape_formula,
+    escape_frame,
+    export_file_name,
+    to_csv_bytes,
+    to_excel_bytes,
+)
 
-DANGEROUS = ["=1+1", "+SUM(A1:A2)", "-2+3", "@SUM(A1)", "\t=cmd", "\r=cmd", "=HYPERLINK(\"http://x\")"]
+DANGEROUS = ["=1+1", "+SUM(A1:A2)", "-2+3", "@SUM(A1)", "\t=cmd", "\r=cmd", '=HYPERLINK("http://x")']
 SAFE = ["Cardiology", "", "a=b", "O'Brien", "1-2", "x@y.org"]
 
 
@@ -35,19 +41,25 @@ def test_escaping_does_not_import_streamlit():
     import ast
     import inspect
 
-    import dashboard.exports as module
+    import carepulse.dashboard.exports as module
 
     tree = ast.parse(inspect.getsource(module))
-    imported = {alias.name for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
-                for alias in node.names} | {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for alias in node.names
+    } | {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert not any(name and name.startswith("streamlit") for name in imported)
 
 
 def frame() -> pl.DataFrame:
-    return pl.DataFrame({
-        "title": [*DANGEROUS, *SAFE],
-        "n": list(range(-3, len(DANGEROUS) + len(SAFE) - 3)),
-    })
+    return pl.DataFrame(
+        {
+            "title": [*DANGEROUS, *SAFE],
+            "n": list(range(-3, len(DANGEROUS) + len(SAFE) - 3)),
+        }
+    )
 
 
 def test_frame_escaping_touches_only_text_columns():
@@ -75,7 +87,9 @@ def test_excel_export_escapes_formulas_and_keeps_numbers():
 
 
 def test_excel_export_handles_dates_nulls_and_nan():
-    table = pl.DataFrame({"day": [dt.date(2026, 1, 5), None], "value": [float("nan"), 0.25], "ok": [True, None]})
+    table = pl.DataFrame(
+        {"day": [dt.date(2026, 1, 5), None], "value": [float("nan"), 0.25], "ok": [True, None]}
+    )
     sheet = openpyxl.load_workbook(io.BytesIO(to_excel_bytes(table))).active
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[1][0].date() == dt.date(2026, 1, 5)
@@ -83,7 +97,14 @@ def test_excel_export_handles_dates_nulls_and_nan():
     assert rows[1][2] is True
 
 
-@pytest.mark.parametrize("stem,expected", [("kpis", "kpis.csv"), ("../etc/passwd", "etc_passwd.csv"),
-                                           ("a b;c", "a_b_c.csv"), ("", "carepulse.csv")])
+@pytest.mark.parametrize(
+    "stem,expected",
+    [
+        ("kpis", "kpis.csv"),
+        ("../etc/passwd", "etc_passwd.csv"),
+        ("a b;c", "a_b_c.csv"),
+        ("", "carepulse.csv"),
+    ],
+)
 def test_file_names_are_safe(stem, expected):
     assert export_file_name(stem, "csv") == expected

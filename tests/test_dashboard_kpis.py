@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-import metrics
-from metrics.kpis import KPI_METRICS, change, change_is_good, rag_status, spc_arguments, top_movers
-from pipelines.settings import Settings
+from carepulse import metrics
+from carepulse.metrics.kpis import KPI_METRICS, change, change_is_good, rag_status, spc_arguments, top_movers
+from carepulse.settings import Settings
 
 
 @pytest.mark.parametrize(
@@ -29,15 +29,24 @@ def test_rag_status(value, target, better, expected):
     assert rag_status(value, target, better) == expected
 
 
-@pytest.mark.parametrize("current,previous,expected", [(0.1, 0.08, pytest.approx(0.02)), (None, 0.1, None),
-                                                      (0.1, None, None), (3.0, 3.0, 0.0)])
+@pytest.mark.parametrize(
+    "current,previous,expected",
+    [(0.1, 0.08, pytest.approx(0.02)), (None, 0.1, None), (0.1, None, None), (3.0, 3.0, 0.0)],
+)
 def test_change(current, previous, expected):
     assert change(current, previous) == expected
 
 
-@pytest.mark.parametrize("delta,better,expected", [(-0.01, "lower", True), (0.01, "lower", False),
-                                                   (0.01, "higher", True), (0.0, "higher", None),
-                                                   (0.01, "neutral", None)])
+@pytest.mark.parametrize(
+    "delta,better,expected",
+    [
+        (-0.01, "lower", True),
+        (0.01, "lower", False),
+        (0.01, "higher", True),
+        (0.0, "higher", None),
+        (0.01, "neutral", None),
+    ],
+)
 def test_change_is_good(delta, better, expected):
     assert change_is_good(delta, better) is expected
 
@@ -64,8 +73,12 @@ def test_every_headline_metric_is_registered_and_has_a_target():
 
 @pytest.mark.parametrize(
     "name,chart,y,n",
-    [("no_show_rate", "p", "numerator", "denominator"), ("lead_time_days", "i", "value", None),
-     ("completed_visits", "run", "value", None), ("initial_denial_rate_dollars", "i", "value", None)],
+    [
+        ("no_show_rate", "p", "numerator", "denominator"),
+        ("lead_time_days", "i", "value", None),
+        ("completed_visits", "run", "value", None),
+        ("initial_denial_rate_dollars", "i", "value", None),
+    ],
 )
 def test_spc_arguments_follow_the_metric_definition(name, chart, y, n):
     args = spc_arguments(metrics.get_metric(name), target=0.1, phases=["2026-01-05"])

@@ -1,6 +1,6 @@
 """Every dashboard page on a small generated and loaded warehouse (Streamlit AppTest).
 
-The tiles must show what ``metrics.compute`` gives for the same filters; filters persist across
+The tiles must show what ``carepulse.metrics.compute`` gives for the same filters; filters persist across
 pages and in the URL; roles see only their pages; nothing shows a traceback.
 """
 
@@ -11,12 +11,11 @@ import json
 
 import pytest
 
-import metrics
-from dashboard import charts
-from dashboard.pages import PAGES
-from metrics.kpis import KPI_METRICS
-from pipelines import warehouse
-from pipelines.access import can
+from carepulse import metrics, warehouse
+from carepulse.access import can
+from carepulse.dashboard import charts
+from carepulse.dashboard.pages import PAGES
+from carepulse.metrics.kpis import KPI_METRICS
 from tests.dashboard_support import copy_warehouse, problems, signed_in_app, tiles
 
 MY_PAGES = [p for p in PAGES if p.script not in ("views/admin.py", "views/worklist.py")]  # owned by others
@@ -26,7 +25,7 @@ MY_PAGES = [p for p in PAGES if p.script not in ("views/admin.py", "views/workli
 def shared_dir(warehouse_file, tmp_path_factory):
     """One copy of the loaded warehouse for the tests that only read it (and add accounts): the app's
     per-load-run caches then serve every test after the first, as in a running server."""
-    from pipelines.settings import Settings
+    from carepulse.settings import Settings
 
     folder = tmp_path_factory.mktemp("dashboard_shared") / "data"
     copy_warehouse(warehouse_file, Settings(data_dir=folder))
@@ -36,7 +35,7 @@ def shared_dir(warehouse_file, tmp_path_factory):
 @pytest.fixture
 def wh(shared_dir, monkeypatch, fast_password_hashing):
     """The shared warehouse (read-only apart from accounts and audit rows)."""
-    from pipelines.settings import get_settings
+    from carepulse.settings import get_settings
     from tests.dashboard_support import use_warehouse_dir
 
     use_warehouse_dir(monkeypatch, shared_dir)
@@ -56,7 +55,7 @@ def private_wh(settings, warehouse_file, fast_password_hashing):
 
 @pytest.fixture
 def prepared(wh):
-    from pipelines.contract import EXTRACTS
+    from carepulse.contract import EXTRACTS
 
     return metrics.prepare({name: warehouse.read_table(wh, name) for name in EXTRACTS})
 
@@ -133,7 +132,9 @@ def test_a_shared_link_opens_the_same_view(wh, prepared):
     at = signed_in_app(wh, "coordinator", query_params=params)
     assert view_dates(at) == (dt.date(2026, 1, 1), dt.date(2026, 3, 31))
     assert at.sidebar.multiselect(key="flt_payer").value == ["medicaid"]
-    expected = expected_tiles(prepared, dt.date(2026, 1, 1), dt.date(2026, 3, 31), filters={"payer_class": ["medicaid"]})
+    expected = expected_tiles(
+        prepared, dt.date(2026, 1, 1), dt.date(2026, 3, 31), filters={"payer_class": ["medicaid"]}
+    )
     assert tiles(at) == expected
 
 
@@ -155,7 +156,7 @@ def test_navigation_offers_only_the_roles_pages(wh):
 def test_each_page_rechecks_its_permission_on_the_server(wh):
     from streamlit.testing.v1 import AppTest
 
-    from pipelines.access import accounts
+    from carepulse.access import accounts
     from tests.dashboard_support import APP, create_account
 
     username = create_account(wh, "coordinator")
@@ -167,7 +168,7 @@ def test_each_page_rechecks_its_permission_on_the_server(wh):
 
 
 def test_an_empty_warehouse_explains_how_to_load_data(settings, fast_password_hashing):
-    from pipelines import schema
+    from carepulse import schema
 
     engine = warehouse.make_engine(settings)
     schema.create_all(engine)
@@ -205,13 +206,22 @@ def test_comments_only_for_roles_allowed_to_read_them(wh):
 
 
 def test_quarantined_values_only_with_permission(private_wh):
-    from pipelines import schema
+    from carepulse import schema
 
     wh = private_wh
     with wh.begin() as conn:
-        conn.execute(schema.quarantine.insert().values(
-            run_id=1, extract="patients", file_name="patients.csv", line=7, column_name="phone",
-            value="555-867-5309-SECRET", reason="not a phone number", expectation="phone_format"))
+        conn.execute(
+            schema.quarantine.insert().values(
+                run_id=1,
+                extract="patients",
+                file_name="patients.csv",
+                line=7,
+                column_name="phone",
+                value="555-867-5309-SECRET",
+                reason="not a phone number",
+                expectation="phone_format",
+            )
+        )
     qi = signed_in_app(wh, "qi")
     qi.switch_page("views/data_quality.py").run()
     assert problems(qi) == []
@@ -226,27 +236,39 @@ def test_a_new_load_shows_up_without_a_restart(private_wh):
     """The caches are keyed on the latest load run: a new run, new numbers, same server session."""
     import datetime as _dt
 
-    from pipelines import schema
+    from carepulse import schema
 
     at = signed_in_app(private_wh, "coordinator")
     before = tiles(at)["No-show rate"]
     with private_wh.begin() as conn:
         conn.exec_driver_sql("update appointments set status = 'completed' where status = 'no_show'")
-        conn.execute(schema.load_runs.insert().values(
-            started_at=_dt.datetime(2026, 7, 1), finished_at=_dt.datetime(2026, 7, 1), status="succeeded",
-            source_dir="test", rows_read=0, inserted=0, updated=0, unchanged=0, quarantined=0))
+        conn.execute(
+            schema.load_runs.insert().values(
+                started_at=_dt.datetime(2026, 7, 1),
+                finished_at=_dt.datetime(2026, 7, 1),
+                status="succeeded",
+                source_dir="test",
+                rows_read=0,
+                inserted=0,
+                updated=0,
+                unchanged=0,
+                quarantined=0,
+            )
+        )
     at.run()
     assert before != "0.0%"
     assert tiles(at)["No-show rate"] == "0.0%"
 
 
-def test_model_page_shows_card_performance_and_monitoring(settings, scored_warehouse_file, fast_password_hashing):
+def test_model_page_shows_card_performance_and_monitoring(
+    settings, scored_warehouse_file, fast_password_hashing
+):
     copy_warehouse(scored_warehouse_file, settings)
     engine = warehouse.make_engine(settings)
     at = signed_in_app(engine, "qi")
     at.switch_page("views/model.py").run()
     assert problems(at) == []
-    from metrics.no_show_model import current_version
+    from carepulse.metrics.no_show_model import current_version
 
     version = current_version(engine)
     assert version.version in at.caption[0].value
@@ -261,27 +283,39 @@ def test_model_page_shows_card_performance_and_monitoring(settings, scored_wareh
 def test_a_refused_load_appears_on_the_data_quality_page(private_wh):
     import datetime as _dt
 
-    from pipelines import schema
+    from carepulse import schema
 
     at = signed_in_app(private_wh, "admin")
     at.switch_page("views/data_quality.py").run()
     with private_wh.begin() as conn:
-        conn.execute(schema.load_runs.insert().values(
-            started_at=_dt.datetime(2026, 7, 1), finished_at=_dt.datetime(2026, 7, 1), status="refused",
-            source_dir="x", rows_read=5, inserted=0, updated=0, unchanged=0, quarantined=0,
-            message="batch refused: appointments.status unexpected values above threshold"))
+        conn.execute(
+            schema.load_runs.insert().values(
+                started_at=_dt.datetime(2026, 7, 1),
+                finished_at=_dt.datetime(2026, 7, 1),
+                status="refused",
+                source_dir="x",
+                rows_read=5,
+                inserted=0,
+                updated=0,
+                unchanged=0,
+                quarantined=0,
+                message="batch refused: appointments.status unexpected values above threshold",
+            )
+        )
     at.run()
     assert problems(at) == []
     assert any("refused" in w.value and "batch refused" in w.value for w in at.warning)
 
 
-def test_model_page_monitoring_follows_a_new_scoring_run(settings, scored_warehouse_file, fast_password_hashing):
+def test_model_page_monitoring_follows_a_new_scoring_run(
+    settings, scored_warehouse_file, fast_password_hashing
+):
     """The monitoring tab is cached per (load run, scoring run): a new scoring run shows up on the next
     rerun, and its weekly figures equal :func:`monitoring_frame` computed from the warehouse."""
     import sqlalchemy as sa
 
-    from metrics.no_show_model import current_version, monitoring_frame
-    from pipelines import schema
+    from carepulse import schema
+    from carepulse.metrics.no_show_model import current_version, monitoring_frame
 
     copy_warehouse(scored_warehouse_file, settings)
     engine = warehouse.make_engine(settings)
@@ -291,21 +325,49 @@ def test_model_page_monitoring_follows_a_new_scoring_run(settings, scored_wareho
     assert any("No scored appointment has happened yet" in i.value for i in at.info)
 
     # A scoring run over visits whose outcome is known, as if it had been made before they happened.
-    past = (warehouse.read_table(engine, "appointments", columns=["appointment_id", "scheduled_start", "status"],
-                                 where="status in ('completed', 'no_show')")
-            .sort("scheduled_start").head(600))
+    past = (
+        warehouse.read_table(
+            engine,
+            "appointments",
+            columns=["appointment_id", "scheduled_start", "status"],
+            where="status in ('completed', 'no_show')",
+        )
+        .sort("scheduled_start")
+        .head(600)
+    )
     version = current_version(engine).version
     with engine.begin() as conn:
-        run = conn.execute(schema.score_runs.insert().values(
-            model_version=version, scored_at=dt.datetime(2026, 1, 1), as_of=dt.datetime(2026, 1, 1),
-            horizon_days=14, n_scored=past.height)).inserted_primary_key[0]
-        conn.execute(schema.risk_scores.insert(), [
-            {"score_run_id": run, "appointment_id": a, "model_version": version, "risk": 0.05 + 0.3 * (i % 3),
-             "risk_band": "low", "is_current": False}
-            for i, a in enumerate(past["appointment_id"])
-        ])
-        assert conn.execute(sa.select(sa.func.count()).select_from(schema.risk_scores)
-                            .where(schema.risk_scores.c.score_run_id == run)).scalar() == past.height
+        run = conn.execute(
+            schema.score_runs.insert().values(
+                model_version=version,
+                scored_at=dt.datetime(2026, 1, 1),
+                as_of=dt.datetime(2026, 1, 1),
+                horizon_days=14,
+                n_scored=past.height,
+            )
+        ).inserted_primary_key[0]
+        conn.execute(
+            schema.risk_scores.insert(),
+            [
+                {
+                    "score_run_id": run,
+                    "appointment_id": a,
+                    "model_version": version,
+                    "risk": 0.05 + 0.3 * (i % 3),
+                    "risk_band": "low",
+                    "is_current": False,
+                }
+                for i, a in enumerate(past["appointment_id"])
+            ],
+        )
+        assert (
+            conn.execute(
+                sa.select(sa.func.count())
+                .select_from(schema.risk_scores)
+                .where(schema.risk_scores.c.score_run_id == run)
+            ).scalar()
+            == past.height
+        )
     at.run()
     assert problems(at) == []
     expected = monitoring_frame(engine)
@@ -320,20 +382,28 @@ def test_model_page_monitoring_follows_a_new_scoring_run(settings, scored_wareho
     engine.dispose()
 
 
-@pytest.mark.parametrize(("status", "expected"), [
-    ("running", "is running now"),
-    ("interrupted", "The latest load was interrupted: the load process ended"),
-])
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ("running", "is running now"),
+        ("interrupted", "The latest load was interrupted: the load process ended"),
+    ],
+)
 def test_a_running_or_interrupted_load_is_explained_on_the_data_quality_page(private_wh, status, expected):
-    from pipelines import schema
-    from pipelines.load_lock import INTERRUPTED_MESSAGE
+    from carepulse import schema
+    from carepulse.pipelines.load_lock import INTERRUPTED_MESSAGE
 
     at = signed_in_app(private_wh, "admin")
     at.switch_page("views/data_quality.py").run()
     with private_wh.begin() as conn:
-        conn.execute(schema.load_runs.insert().values(
-            started_at=dt.datetime(2026, 7, 1), status=status, source_dir="x",
-            message=INTERRUPTED_MESSAGE if status == "interrupted" else None))
+        conn.execute(
+            schema.load_runs.insert().values(
+                started_at=dt.datetime(2026, 7, 1),
+                status=status,
+                source_dir="x",
+                message=INTERRUPTED_MESSAGE if status == "interrupted" else None,
+            )
+        )
     at.run()
     assert problems(at) == []
     shown = [m.value for m in [*at.info, *at.warning]]

@@ -8,9 +8,9 @@ import json
 import polars as pl
 import pytest
 
-from pipelines import annotations as notes
-from pipelines import warehouse
-from pipelines.access import list_audit
+from carepulse import warehouse
+from carepulse.access import list_audit
+from carepulse.records import annotations as notes
 from tests.dashboard_support import problems, signed_in_app
 
 
@@ -57,10 +57,14 @@ def test_adding_an_annotation_through_the_page(wh):
     at.button(key="qi.ann.add").click().run()
     assert problems(at) == []
     stored = notes.list_annotations(wh, METRIC)
-    assert stored.select("title", "starts_phase", "created_by").rows() == [("SMS reminders started", True, "test_qi")]
+    assert stored.select("title", "starts_phase", "created_by").rows() == [
+        ("SMS reminders started", True, "test_qi")
+    ]
     spec = spc_spec(at)
     assert any("SMS reminders started" in a.get("text", "") for a in spec["layout"]["annotations"])
-    assert trace_names(spec).count("Centre line") == 2, "a phase annotation recomputes the limits from its date"
+    assert trace_names(spec).count("Centre line") == 2, (
+        "a phase annotation recomputes the limits from its date"
+    )
     assert list_audit(wh, action="annotation")["action"].to_list() == ["annotation.create"]
     # Annotation titles sit above the plot, so the legend moves under it (inside the figure, not clipped).
     legend = spec["layout"]["legend"]
@@ -68,18 +72,27 @@ def test_adding_an_annotation_through_the_page(wh):
 
 
 def test_annotation_appears_on_every_chart_of_its_metric(wh):
-    notes.add_annotation(wh, metric="no_show_rate", annotated_on=dt.date(2026, 3, 2), title="Overbooking rule",
-                         created_by="someone")
+    notes.add_annotation(
+        wh,
+        metric="no_show_rate",
+        annotated_on=dt.date(2026, 3, 2),
+        title="Overbooking rule",
+        created_by="someone",
+    )
     at = signed_in_app(wh, "manager")
     at.switch_page("views/access_flow.py").run()
-    texts = [a.get("text", "") for c in at.get("plotly_chart") for a in json.loads(c.proto.spec)["layout"].get(
-        "annotations", [])]
+    texts = [
+        a.get("text", "")
+        for c in at.get("plotly_chart")
+        for a in json.loads(c.proto.spec)["layout"].get("annotations", [])
+    ]
     assert any("Overbooking rule" in t for t in texts)
 
 
 def test_editing_and_deleting_through_the_page(wh):
-    annotation = notes.add_annotation(wh, metric=METRIC, annotated_on=dt.date(2026, 1, 5),
-                                      title="Old title", created_by="someone")
+    annotation = notes.add_annotation(
+        wh, metric=METRIC, annotated_on=dt.date(2026, 1, 5), title="Old title", created_by="someone"
+    )
     at = qi_page(wh)
     at.text_input(key=f"qi.edit.title.{annotation}").input("New title")
     at.checkbox(key=f"qi.edit.phase.{annotation}").check()
@@ -91,7 +104,10 @@ def test_editing_and_deleting_through_the_page(wh):
     at.button(key="qi.edit.delete").click().run()
     assert notes.list_annotations(wh, METRIC).is_empty()
     assert list_audit(wh, action="annotation").sort("audit_id")["action"].to_list() == [
-        "annotation.create", "annotation.update", "annotation.delete"]
+        "annotation.create",
+        "annotation.update",
+        "annotation.delete",
+    ]
 
 
 def test_roles_without_the_permission_cannot_annotate(wh):
@@ -107,13 +123,19 @@ def test_an_empty_title_is_refused_with_a_message(wh):
 
 
 def test_meeting_pack_is_self_contained_and_escaped(wh):
-    from dashboard import meeting_pack
-    from dashboard.filters import Filters
-    from pipelines.access import accounts
+    from carepulse.access import accounts
+    from carepulse.dashboard import meeting_pack
+    from carepulse.dashboard.filters import Filters
     from tests.dashboard_support import create_account
 
-    notes.add_annotation(wh, metric="no_show_rate", annotated_on=dt.date(2026, 2, 2),
-                         title="<script>alert(1)</script> reminders", created_by="qi_lead", starts_phase=True)
+    notes.add_annotation(
+        wh,
+        metric="no_show_rate",
+        annotated_on=dt.date(2026, 2, 2),
+        title="<script>alert(1)</script> reminders",
+        created_by="qi_lead",
+        starts_phase=True,
+    )
     user = accounts.get_user(wh, create_account(wh, "qi", username="test_qi"))
     view = Filters(start=dt.date(2025, 7, 1), end=dt.date(2026, 6, 30))
     html = meeting_pack.downloader(warehouse.latest_load_run_id(wh), view, user)().decode("utf-8")
@@ -127,14 +149,21 @@ def test_meeting_pack_is_self_contained_and_escaped(wh):
 
 
 def test_a_department_phase_restarts_limits_only_on_that_departments_chart(wh):
-    from dashboard.filters import Filters
-    from dashboard.qi_data import spc_view
-    from metrics import get_metric
-    from pipelines.access import accounts
+    from carepulse.access import accounts
+    from carepulse.dashboard.filters import Filters
+    from carepulse.dashboard.qi_data import spc_view
+    from carepulse.metrics import get_metric
     from tests.dashboard_support import create_account
 
-    notes.add_annotation(wh, metric=METRIC, annotated_on=dt.date(2026, 1, 5), title="Cardiology change",
-                         department_id="D01", starts_phase=True, created_by="someone")
+    notes.add_annotation(
+        wh,
+        metric=METRIC,
+        annotated_on=dt.date(2026, 1, 5),
+        title="Cardiology change",
+        department_id="D01",
+        starts_phase=True,
+        created_by="someone",
+    )
     # A role without suppression: one department's weekly counts are small in the test system.
     user = accounts.get_user(wh, create_account(wh, "coordinator"))
     view = Filters(start=dt.date(2025, 7, 1), end=dt.date(2026, 6, 30))
@@ -145,7 +174,9 @@ def test_a_department_phase_restarts_limits_only_on_that_departments_chart(wh):
     one = spc_view(get_metric(METRIC), run, view, user, period="week", group="department", group_value="D01")
     assert one.result.summary.height == 2
     assert one.result.summary["start"][1] >= dt.date(2026, 1, 5)
-    other = spc_view(get_metric(METRIC), run, view, user, period="week", group="department", group_value="D02")
+    other = spc_view(
+        get_metric(METRIC), run, view, user, period="week", group="department", group_value="D02"
+    )
     assert other.result.summary.height == 1 and other.annotations.is_empty()
 
 
@@ -153,9 +184,9 @@ def test_suppressed_weeks_are_not_drawn_but_still_set_the_limits(wh):
     """No-show counts per week are mostly 1-10 in the small system: an aggregate role must not see those
     weeks' points, yet the P chart's limits must be those of every week (dropping the small weeks would
     leave the zero weeks and bias the centre line to 0)."""
-    import metrics
-    from metrics.kpis import spc_arguments
-    from metrics.spc import spc
+    from carepulse import metrics
+    from carepulse.metrics.kpis import spc_arguments
+    from carepulse.metrics.spc import spc
 
     at = signed_in_app(wh, "qi", username="test_qi")
     at.switch_page("views/qi.py").run()
@@ -165,11 +196,29 @@ def test_suppressed_weeks_are_not_drawn_but_still_set_the_limits(wh):
     values = next(t for t in spec["data"] if t.get("name") == "Value")
     centre = next(t for t in spec["data"] if t.get("name") == "Centre line")
 
-    frames = metrics.prepare({n: warehouse.read_table(wh, n) for n in
-                              ("departments", "providers", "patients", "appointments", "referrals", "claims",
-                               "surveys", "encounters", "slots")})
-    view_start, view_end = at.sidebar.date_input(key="flt_from").value, at.sidebar.date_input(key="flt_to").value
-    raw = metrics.compute("no_show_rate", frames, period="week", start=view_start, end=view_end).sort("period")
+    frames = metrics.prepare(
+        {
+            n: warehouse.read_table(wh, n)
+            for n in (
+                "departments",
+                "providers",
+                "patients",
+                "appointments",
+                "referrals",
+                "claims",
+                "surveys",
+                "encounters",
+                "slots",
+            )
+        }
+    )
+    view_start, view_end = (
+        at.sidebar.date_input(key="flt_from").value,
+        at.sidebar.date_input(key="flt_to").value,
+    )
+    raw = metrics.compute("no_show_rate", frames, period="week", start=view_start, end=view_end).sort(
+        "period"
+    )
     small = raw.filter(pl.col("numerator").is_between(1, 10))
     assert small.height > 0  # the premise: some weeks are small cells
     drawn = {x[:10] for x, y in zip(values["x"], values["y"], strict=True) if y is not None}

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pipelines.cli import app
-from pipelines.cli.serve import dashboard_script, serve_dashboard, streamlit_command
-from pipelines.errors import CarePulseError
+from carepulse.cli import app
+from carepulse.cli.serve import dashboard_script, serve_dashboard, streamlit_command
+from carepulse.errors import CarePulseError
 
 
 def test_the_command_runs_the_router_headless_on_the_given_address():
@@ -51,10 +51,18 @@ def test_stopping_serve_stops_the_server_itself(tmp_path):
 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAREPULSE_")}
-    env |= {"CAREPULSE_DATA_DIR": str(tmp_path / "data"), "CAREPULSE_SETTINGS_FILE": str(tmp_path / "none.toml")}
+    env |= {
+        "CAREPULSE_DATA_DIR": str(tmp_path / "data"),
+        "CAREPULSE_SETTINGS_FILE": str(tmp_path / "none.toml"),
+    }
     carepulse = Path(sys.executable).with_name("carepulse")
-    server = subprocess.Popen([str(carepulse), "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
-                              cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [str(carepulse), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     health = f"http://127.0.0.1:{port}/_stcore/health"
     try:
         deadline = time.monotonic() + 60

@@ -10,8 +10,8 @@ import time
 import pytest
 import streamlit as st
 
-from dashboard import data, warmer
-from pipelines import schema, warehouse
+from carepulse import schema, warehouse
+from carepulse.dashboard import data, warmer
 
 
 @pytest.fixture
@@ -49,17 +49,28 @@ def test_warm_latest_without_a_load_is_none(sqlite_engine, empty_caches):
 def test_the_watcher_prepares_each_new_load_without_a_page_run(loaded_wh, empty_caches, monkeypatch, caplog):
     url = data.warehouse_url()
     stop = threading.Event()
-    thread = threading.Thread(target=warmer.watch, args=(url,), kwargs={"poll_seconds": 0.1, "stop": stop},
-                              daemon=True)
+    thread = threading.Thread(
+        target=warmer.watch, args=(url,), kwargs={"poll_seconds": 0.1, "stop": stop}, daemon=True
+    )
     caplog.set_level(logging.INFO, logger="carepulse.dashboard")
     thread.start()
     try:
         first = warehouse.latest_load_run_id(loaded_wh)
         _wait_for(caplog, f"load run {first} prepared in the background")
         with loaded_wh.begin() as conn:  # a new load run (same rows: the cache key is what changes)
-            conn.execute(schema.load_runs.insert().values(
-                started_at=dt.datetime(2026, 7, 1), finished_at=dt.datetime(2026, 7, 1), status="succeeded",
-                source_dir="nightly", rows_read=0, inserted=0, updated=0, unchanged=0, quarantined=0))
+            conn.execute(
+                schema.load_runs.insert().values(
+                    started_at=dt.datetime(2026, 7, 1),
+                    finished_at=dt.datetime(2026, 7, 1),
+                    status="succeeded",
+                    source_dir="nightly",
+                    rows_read=0,
+                    inserted=0,
+                    updated=0,
+                    unchanged=0,
+                    quarantined=0,
+                )
+            )
         second = warehouse.latest_load_run_id(loaded_wh)
         assert second != first
         _wait_for(caplog, f"load run {second} prepared in the background")
@@ -80,8 +91,12 @@ def test_the_watcher_survives_a_failing_warm_up(monkeypatch, caplog, empty_cache
 
     monkeypatch.setattr(data, "warm_latest", failing)
     stop = threading.Event()
-    thread = threading.Thread(target=warmer.watch, args=("sqlite:///nowhere",),
-                              kwargs={"poll_seconds": 0.05, "stop": stop}, daemon=True)
+    thread = threading.Thread(
+        target=warmer.watch,
+        args=("sqlite:///nowhere",),
+        kwargs={"poll_seconds": 0.05, "stop": stop},
+        daemon=True,
+    )
     caplog.set_level(logging.WARNING, logger="carepulse.dashboard")
     thread.start()
     deadline = time.monotonic() + 10

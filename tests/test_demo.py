@@ -5,13 +5,15 @@ from __future__ import annotations
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from pipelines import schema, warehouse
-from pipelines.access import accounts
-from pipelines.cli import app
+from carepulse import schema, warehouse
+from carepulse.access import accounts
+from carepulse.cli import app
 
 
 def test_demo_without_serving_sets_up_everything(settings):
-    result = CliRunner().invoke(app, ["demo", "--patients", "500", "--months", "12", "--seed", "3", "--no-serve"])
+    result = CliRunner().invoke(
+        app, ["demo", "--patients", "500", "--months", "12", "--seed", "3", "--no-serve"]
+    )
     assert result.exit_code == 0, result.output
 
     engine = warehouse.make_engine(settings)
@@ -22,9 +24,13 @@ def test_demo_without_serving_sets_up_everything(settings):
     # visits later today, which the plausibility check rightly quarantined as in the future).
     assert runs["quarantined"][0] == 0
     with engine.connect() as conn:
-        current = conn.execute(sa.select(schema.model_registry.c.version).where(schema.model_registry.c.is_current)).all()
+        current = conn.execute(
+            sa.select(schema.model_registry.c.version).where(schema.model_registry.c.is_current)
+        ).all()
         n_scored = conn.execute(sa.select(sa.func.count()).select_from(schema.risk_scores)).scalar()
-        annotations = conn.execute(sa.select(schema.annotations.c.metric, schema.annotations.c.starts_phase)).all()
+        annotations = conn.execute(
+            sa.select(schema.annotations.c.metric, schema.annotations.c.starts_phase)
+        ).all()
     assert len(current) == 1 and current[0].version in result.output
     assert n_scored > 0
     # The generator's planted interventions are marked on the QI charts as phases.

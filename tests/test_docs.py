@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer.main
 
-from pipelines.cli import app
-from pipelines.settings import Settings
+from carepulse.cli import app
+from carepulse.settings import Settings
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
@@ -19,7 +19,9 @@ def _command_names() -> list[str]:
 
 
 def test_every_command_is_in_the_readme():
-    missing = [name for name in _command_names() if not re.search(rf"carepulse [^\n]*\b{re.escape(name)}\b", README)]
+    missing = [
+        name for name in _command_names() if not re.search(rf"carepulse [^\n]*\b{re.escape(name)}\b", README)
+    ]
     assert not missing, f"commands missing from README.md: {missing}"
 
 

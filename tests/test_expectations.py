@@ -13,12 +13,13 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from expectations import ExpectationResult, ValidationReport, record_validation, validate_batch
-from expectations._checks import CHECKS, CHECKS_BY_NAME, KAHN_CATEGORIES
-from pipelines import schema
-from pipelines.contract import EXTRACTS
-from pipelines.errors import CarePulseError
-from pipelines.settings import Settings
+from carepulse import schema
+from carepulse.contract import EXTRACTS
+from carepulse.errors import CarePulseError
+from carepulse.expectations import ExpectationResult, ValidationReport, record_validation, validate_batch
+from carepulse.expectations._check import KAHN_CATEGORIES
+from carepulse.expectations._checks import CHECKS, CHECKS_BY_NAME
+from carepulse.settings import Settings
 
 AS_OF = datetime(2026, 6, 30, 18, 0)
 D = datetime
@@ -582,10 +583,10 @@ def test_key_reused_for_another_patient_across_files_is_quarantined(settings, sq
 
 
 def test_docs_catalogue_is_in_step_with_the_checks():
-    """Regenerate with: python -c 'from expectations._checks import catalogue_markdown as c; print(c())'."""
+    """Regenerate with: python -c 'from carepulse.expectations._checks import catalogue_markdown as c; print(c())'."""
     from pathlib import Path
 
-    from expectations._checks import catalogue_markdown
+    from carepulse.expectations._checks import catalogue_markdown
 
     doc = (Path(__file__).parents[1] / "docs" / "data-quality.md").read_text()
     start, end = "<!-- catalogue:start -->\n", "<!-- catalogue:end -->"
@@ -595,7 +596,7 @@ def test_docs_catalogue_is_in_step_with_the_checks():
 def _cli(*args):
     from typer.testing import CliRunner
 
-    from pipelines.cli import app
+    from carepulse.cli import app
 
     return CliRunner().invoke(app, list(args), env={"COLUMNS": "250"})
 
@@ -642,7 +643,7 @@ def test_validate_command_exits_non_zero_when_the_batch_would_be_refused(synthet
     # through the real entry point: one error line naming the check, exit code 3
     env = {**os.environ, "CAREPULSE_DATA_DIR": str(settings.data_dir), "COLUMNS": "250"}
     refused = subprocess.run(
-        [sys.executable, "-c", "from pipelines.cli import main; main()", "validate", str(source)],
+        [sys.executable, "-m", "carepulse", "validate", str(source)],
         capture_output=True,
         text=True,
         env=env,

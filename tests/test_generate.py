@@ -15,9 +15,9 @@ import math
 import polars as pl
 import pytest
 
-from pipelines.contract import EXTRACTS
-from pipelines.errors import CarePulseError
-from pipelines.synthetic import generate_health_system
+from carepulse.contract import EXTRACTS
+from carepulse.errors import CarePulseError
+from carepulse.pipelines.synthetic import generate_health_system
 
 AS_OF = dt.date(2026, 6, 30)
 CUTOFF = dt.datetime(2026, 7, 1)
@@ -110,7 +110,7 @@ def test_foreign_keys_resolve(synthetic_dir):
 
 def test_keys_resolve_across_patient_chunks(tmp_path, monkeypatch):
     """The 1M-patient path writes many chunks: ids stay unique and linked across them."""
-    monkeypatch.setattr("pipelines.synthetic.generator.CHUNK_PATIENTS", 70)
+    monkeypatch.setattr("carepulse.pipelines.synthetic.generator.CHUNK_PATIENTS", 70)
     generate_health_system(tmp_path, patients=250, months=6, seed=3, as_of=AS_OF)
     frames = load(tmp_path)
     for name, extract in EXTRACTS.items():
@@ -249,7 +249,7 @@ def test_rejects_nonsense_sizes(tmp_path):
 def test_cli_generate(tmp_path):
     from typer.testing import CliRunner
 
-    from pipelines.cli import app
+    from carepulse.cli import app
 
     result = CliRunner().invoke(
         app,
@@ -493,7 +493,7 @@ def test_slots_busier_specialties_booked_further_ahead(system):
 
 
 def test_progress_callback_reaches_every_patient(tmp_path, monkeypatch):
-    monkeypatch.setattr("pipelines.synthetic.generator.CHUNK_PATIENTS", 40)
+    monkeypatch.setattr("carepulse.pipelines.synthetic.generator.CHUNK_PATIENTS", 40)
     calls = []
     generate_health_system(
         tmp_path, patients=100, months=2, seed=1, as_of=AS_OF, progress=lambda *a: calls.append(a)

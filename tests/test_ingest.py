@@ -18,17 +18,26 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
-import expectations
-from expectations import ExpectationResult, ValidationReport
-from pipelines import load, schema, warehouse
-from pipelines.contract import EXTRACTS
-from pipelines.errors import BatchRefused
-from pipelines.extract import typed_rows
-from pipelines.ingest import ingest
+from carepulse import expectations, schema, warehouse
+from carepulse.contract import EXTRACTS
+from carepulse.errors import BatchRefused
+from carepulse.expectations import ExpectationResult, ValidationReport
+from carepulse.pipelines import load
+from carepulse.pipelines.ingest import ingest
+from carepulse.pipelines.typed_rows import typed_rows
 
 BASE = Path(__file__).parent / "corpus" / "files" / "base"
-BASE_ROWS = {"departments": 2, "providers": 2, "patients": 3, "referrals": 1, "appointments": 4, "claims": 2,
-             "surveys": 1, "encounters": 1, "slots": 2}
+BASE_ROWS = {
+    "departments": 2,
+    "providers": 2,
+    "patients": 3,
+    "referrals": 1,
+    "appointments": 4,
+    "claims": 2,
+    "surveys": 1,
+    "encounters": 1,
+    "slots": 2,
+}
 
 
 @pytest.fixture
@@ -65,7 +74,10 @@ def test_first_load_inserts_every_row_typed_and_records_the_run(engine, source, 
     a1 = appts.row(0, named=True)
     assert a1["checkin_at"] == dt.datetime(2026, 5, 4, 8, 50) and a1["insurance_verified"] is True
     assert a1["duration_min"] == 30 and a1["_load_run_id"] == summary.run_id
-    assert warehouse.read_table(engine, "claims").sort("claim_id")["billed_amount"].to_list() == [180.0, 320.5]
+    assert warehouse.read_table(engine, "claims").sort("claim_id")["billed_amount"].to_list() == [
+        180.0,
+        320.5,
+    ]
     assert warehouse.read_table(engine, "patients").sort("patient_id")["birth_date"][0] == dt.date(1980, 4, 2)
 
     files = warehouse.read_table(engine, "load_files").sort("extract")
@@ -97,14 +109,18 @@ def test_a_newer_extract_updates_changed_rows_and_inserts_new_ones(engine, sourc
         **{"2026-06-01 09:00:00,pending,,": "2026-06-01 09:00:00,overturned,2026-06-20 10:00:00,"},
     )
     with open(source / "claims.csv", "a") as fh:
-        fh.write("C003,A003,PT002,Medicare,medicare,2026-06-21 12:00:00,320.50,paid,2026-06-30 12:00:00,300,,,true,C002,,,,\n")
+        fh.write(
+            "C003,A003,PT002,Medicare,medicare,2026-06-21 12:00:00,320.50,paid,2026-06-30 12:00:00,300,,,true,C002,,,,\n"
+        )
     second = ingest(source, engine=engine, settings=settings)
 
     claims = {f.extract: f for f in second.files}["claims"]
     assert (claims.inserted, claims.updated, claims.unchanged) == (1, 1, 1)
     assert second.counts["unchanged"] == 17
     rows = {r["claim_id"]: r for r in warehouse.read_table(engine, "claims").iter_rows(named=True)}
-    assert rows["C002"]["appeal_outcome"] == "overturned" and rows["C002"]["resolved_at"] == dt.datetime(2026, 6, 20, 10)
+    assert rows["C002"]["appeal_outcome"] == "overturned" and rows["C002"]["resolved_at"] == dt.datetime(
+        2026, 6, 20, 10
+    )
     assert rows["C002"]["_load_run_id"] == second.run_id
     assert rows["C001"]["_load_run_id"] == first.run_id  # untouched rows keep the run that wrote them
     assert rows["C003"]["is_resubmission"] is True
@@ -112,9 +128,15 @@ def test_a_newer_extract_updates_changed_rows_and_inserts_new_ones(engine, sourc
 
 def test_rows_that_break_the_contract_are_quarantined_and_the_rest_loads(engine, source, settings):
     with open(source / "appointments.csv", "a") as fh:
-        fh.write("A005,PT001,D01,P01,Annual,in_person,2026-04-01 09:00,2026-05-08 09:00,thirty,completed,,,,sms,yes,,,,,\n")
-        fh.write("A006,PT001,D01,P01,annual,in_person,2026-04-01 09:00,2026-05-08 09:00,30,teleported,,,,sms,Y,,,,,\n")
-        fh.write('A007,PT003,D02,P02," New ",TELEHEALTH,04/02/2026 10:00,2026-12-09T11:00:00-05:00,15,Scheduled,,,,SMS,N,,,,,\n')
+        fh.write(
+            "A005,PT001,D01,P01,Annual,in_person,2026-04-01 09:00,2026-05-08 09:00,thirty,completed,,,,sms,yes,,,,,\n"
+        )
+        fh.write(
+            "A006,PT001,D01,P01,annual,in_person,2026-04-01 09:00,2026-05-08 09:00,30,teleported,,,,sms,Y,,,,,\n"
+        )
+        fh.write(
+            'A007,PT003,D02,P02," New ",TELEHEALTH,04/02/2026 10:00,2026-12-09T11:00:00-05:00,15,Scheduled,,,,SMS,N,,,,,\n'
+        )
     summary = ingest(source, engine=engine, settings=settings)
 
     appts = {f.extract: f for f in summary.files}["appointments"]
@@ -122,7 +144,12 @@ def test_rows_that_break_the_contract_are_quarantined_and_the_rest_loads(engine,
     loaded = warehouse.read_table(engine, "appointments")
     assert sorted(loaded["appointment_id"]) == ["A001", "A002", "A003", "A004", "A007"]
     a7 = loaded.filter(pl.col("appointment_id") == "A007").row(0, named=True)
-    assert (a7["visit_type"], a7["modality"], a7["status"], a7["reminder"]) == ("new", "telehealth", "scheduled", "sms")
+    assert (a7["visit_type"], a7["modality"], a7["status"], a7["reminder"]) == (
+        "new",
+        "telehealth",
+        "scheduled",
+        "sms",
+    )
     assert a7["booked_at"] == dt.datetime(2026, 4, 2, 10) and a7["insurance_verified"] is False
     assert a7["scheduled_start"] == dt.datetime(2026, 12, 9, 11)  # -05:00 is New York winter time
 
@@ -131,7 +158,10 @@ def test_rows_that_break_the_contract_are_quarantined_and_the_rest_loads(engine,
         ("appointments.csv", 6, "duration_min", "thirty"),
         ("appointments.csv", 7, "status", "teleported"),
     ]
-    assert q["reason"].to_list() == ["not a whole number", f"not one of: {', '.join(EXTRACTS['appointments'].column('status').allowed)}"]
+    assert q["reason"].to_list() == [
+        "not a whole number",
+        f"not one of: {', '.join(EXTRACTS['appointments'].column('status').allowed)}",
+    ]
     assert json.loads(q["record"][0])["appointment_id"] == "A005"
     assert set(q["run_id"]) == {summary.run_id}
     assert warehouse.read_table(engine, "load_runs")["quarantined"].to_list() == [2]
@@ -169,8 +199,14 @@ def _failing_batch_report(frames, **_):
     return ValidationReport(
         results=[
             ExpectationResult(
-                "appointments", "appointments_provider_missing_share", "completeness", "batch", False,
-                column_name="provider_id", observed_value="50.0%", threshold=0.02,
+                "appointments",
+                "appointments_provider_missing_share",
+                "completeness",
+                "batch",
+                False,
+                column_name="provider_id",
+                observed_value="50.0%",
+                threshold=0.02,
             )
         ]
     )
@@ -187,21 +223,34 @@ def test_a_refused_batch_changes_nothing_until_warnings_are_accepted(engine, sou
     assert "appointments_provider_missing_share" in str(refused.value)
     assert "--accept-warnings" in str(refused.value)
     after = snapshot(engine)
-    assert {k: after[k] for k in [*EXTRACTS, "quarantine"]} == {k: before[k] for k in [*EXTRACTS, "quarantine"]}
-    assert warehouse.read_table(engine, "load_runs").sort("run_id")["status"].to_list() == ["succeeded", "refused"]
+    assert {k: after[k] for k in [*EXTRACTS, "quarantine"]} == {
+        k: before[k] for k in [*EXTRACTS, "quarantine"]
+    }
+    assert warehouse.read_table(engine, "load_runs").sort("run_id")["status"].to_list() == [
+        "succeeded",
+        "refused",
+    ]
 
     accepted = ingest(source, engine=engine, settings=settings, accept_warnings=True)
     assert accepted.status == "succeeded" and accepted.counts["updated"] == 1
 
 
-def test_row_failures_from_the_expectations_are_quarantined_with_their_name(engine, source, settings, monkeypatch):
+def test_row_failures_from_the_expectations_are_quarantined_with_their_name(
+    engine, source, settings, monkeypatch
+):
     def flag_line_3(frames, **_):
         assert frames["appointments"].schema["_line"] == pl.Int64
         assert frames["appointments"].schema["scheduled_start"] == pl.Datetime("us")
         return ValidationReport(
             row_failures=pl.DataFrame(
-                {"extract": ["appointments"], "line": [3], "column_name": ["checkout_at"], "value": [None],
-                 "expectation": ["checkout_after_checkin"], "reason": ["checkout before checkin"]},
+                {
+                    "extract": ["appointments"],
+                    "line": [3],
+                    "column_name": ["checkout_at"],
+                    "value": [None],
+                    "expectation": ["checkout_after_checkin"],
+                    "reason": ["checkout before checkin"],
+                },
                 schema=expectations._report.ROW_FAILURE_SCHEMA,
             )
         )
@@ -213,15 +262,22 @@ def test_row_failures_from_the_expectations_are_quarantined_with_their_name(engi
     assert (appts.rows_read, appts.inserted, appts.quarantined) == (4, 3, 1)
     assert "A002" not in warehouse.read_table(engine, "appointments")["appointment_id"].to_list()
     q = warehouse.read_table(engine, "quarantine").row(0, named=True)
-    assert (q["line"], q["expectation"], q["reason"]) == (3, "checkout_after_checkin", "checkout before checkin")
+    assert (q["line"], q["expectation"], q["reason"]) == (
+        3,
+        "checkout_after_checkin",
+        "checkout before checkin",
+    )
     assert json.loads(q["record"])["appointment_id"] == "A002"
 
 
 def test_parquet_extracts_load_like_csv_and_truth_is_ignored(engine, source, settings):
     typed, _ = typed_rows(
-        pl.read_csv(source / "appointments.csv", infer_schema=False).with_row_index("_line", offset=2)
+        pl.read_csv(source / "appointments.csv", infer_schema=False)
+        .with_row_index("_line", offset=2)
         .with_columns(pl.col("_line").cast(pl.Int64)),
-        EXTRACTS["appointments"], file_name="appointments.csv", timezone=settings.timezone,
+        EXTRACTS["appointments"],
+        file_name="appointments.csv",
+        timezone=settings.timezone,
     )
     typed.drop("_line").write_parquet(source / "appointments.parquet")
     (source / "appointments.csv").unlink()
@@ -232,7 +288,9 @@ def test_parquet_extracts_load_like_csv_and_truth_is_ignored(engine, source, set
 
     assert {f.extract: f.file_name for f in summary.files}["appointments"] == "appointments.parquet"
     assert summary.counts["inserted"] == 18
-    loaded = warehouse.read_table(engine, "appointments").sort("appointment_id").drop("_load_run_id", "_row_hash")
+    loaded = (
+        warehouse.read_table(engine, "appointments").sort("appointment_id").drop("_load_run_id", "_row_hash")
+    )
     assert loaded.equals(typed.drop("_line").sort("appointment_id"))
 
 
@@ -248,21 +306,31 @@ def test_typed_rows_normalises_booleans_enums_and_timestamps():
             "_line": [2, 3, 4, 5],
         }
     )
-    typed, quarantine = typed_rows(raw, EXTRACTS["encounters"], file_name="encounters.csv", timezone="America/New_York")
+    typed, quarantine = typed_rows(
+        raw, EXTRACTS["encounters"], file_name="encounters.csv", timezone="America/New_York"
+    )
     assert quarantine.is_empty()
     assert typed["encounter_id"].to_list() == ["E1", "E2", "E3", "E4"]
     assert typed["encounter_class"].to_list() == ["inpatient", "emergency", "observation", "inpatient"]
     assert typed["admitted_at"].to_list() == [
-        dt.datetime(2026, 1, 2, 3, 4, 5), dt.datetime(2026, 7, 1, 8), dt.datetime(2026, 1, 15), dt.datetime(2026, 3, 8, 2, 30)
+        dt.datetime(2026, 1, 2, 3, 4, 5),
+        dt.datetime(2026, 7, 1, 8),
+        dt.datetime(2026, 1, 15),
+        dt.datetime(2026, 3, 8, 2, 30),
     ]
-    assert typed["discharged_at"].to_list() == [None, dt.datetime(2026, 7, 2, 9, 30, 0, 250000), None, dt.datetime(2026, 3, 9)]
+    assert typed["discharged_at"].to_list() == [
+        None,
+        dt.datetime(2026, 7, 2, 9, 30, 0, 250000),
+        None,
+        dt.datetime(2026, 3, 9),
+    ]
     assert typed["discharge_disposition"].to_list() == ["home", "home_health", None, "skilled_nursing"]
 
 
 def test_cli_ingest_then_runs_lists_the_run(source, settings, tmp_path):
     from typer.testing import CliRunner
 
-    from pipelines.cli import app
+    from carepulse.cli import app
 
     runner = CliRunner()
     result = runner.invoke(app, ["ingest", str(source)])  # with the progress bars
@@ -277,7 +345,10 @@ def test_cli_ingest_then_runs_lists_the_run(source, settings, tmp_path):
 def test_cli_user_error_is_one_line_without_traceback(tmp_path):
     (tmp_path / "x").mkdir()
     done = subprocess.run(
-        [str(Path(sys.executable).parent / "carepulse"), "ingest", str(tmp_path / "x")], capture_output=True, text=True, timeout=120
+        [str(Path(sys.executable).parent / "carepulse"), "ingest", str(tmp_path / "x")],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
@@ -288,8 +359,11 @@ def test_the_generated_health_system_loads_completely(loaded_sqlite_url, synthet
     """Every row the generator wrote is in the warehouse (the shared fixture other tests build on)."""
     engine = sa.create_engine(loaded_sqlite_url)
     files = warehouse.read_table(engine, "load_files")
-    written = {name: pl.scan_csv(synthetic_dir / f"{name}.csv", infer_schema=False).select(pl.len()).collect().item()
-               for name in EXTRACTS if (synthetic_dir / f"{name}.csv").exists()}
+    written = {
+        name: pl.scan_csv(synthetic_dir / f"{name}.csv", infer_schema=False).select(pl.len()).collect().item()
+        for name in EXTRACTS
+        if (synthetic_dir / f"{name}.csv").exists()
+    }
     assert dict(files.select("extract", "rows_read").iter_rows()) == written
     for f in files.iter_rows(named=True):
         assert f["inserted"] + f["quarantined"] == f["rows_read"]

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from pipelines import load_lock, warehouse
-from pipelines.ingest import ingest
-from pipelines.load_lock import IngestRunning, exclusive_ingest
+from carepulse import warehouse
+from carepulse.pipelines import load_lock
+from carepulse.pipelines.ingest import ingest
+from carepulse.pipelines.load_lock import IngestRunning, exclusive_ingest
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = Path(__file__).parent / "corpus" / "files" / "base"
@@ -66,9 +67,10 @@ KILL_MID_MERGE = textwrap.dedent(
     """
     import os, signal, sys
     from pathlib import Path
-    from pipelines import load, warehouse
-    from pipelines.ingest import ingest
-    from pipelines.settings import get_settings
+    from carepulse.pipelines import load
+    from carepulse import warehouse
+    from carepulse.pipelines.ingest import ingest
+    from carepulse.settings import get_settings
 
     real_merge = load.merge_extract
 
@@ -87,8 +89,14 @@ KILL_MID_MERGE = textwrap.dedent(
 def test_the_next_ingest_marks_a_killed_run_interrupted_and_removes_its_staging(source, settings, tmp_path):
     env = {**os.environ, "CAREPULSE_DATA_DIR": str(settings.data_dir), "PYTHONPATH": str(ROOT)}
     env.pop("CAREPULSE_DATABASE_URL", None)
-    killed = subprocess.run([sys.executable, "-c", KILL_MID_MERGE, str(source)], env=env, cwd=tmp_path,
-                            capture_output=True, text=True, timeout=300)
+    killed = subprocess.run(
+        [sys.executable, "-c", KILL_MID_MERGE, str(source)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert killed.returncode == -9, killed.stderr[-2000:]
 
     engine = warehouse.make_engine(settings)

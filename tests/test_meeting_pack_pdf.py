@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import warehouse
-from pipelines.access import list_audit
-from pipelines.settings import Settings, get_settings
+from carepulse import warehouse
+from carepulse.access import list_audit
+from carepulse.settings import Settings, get_settings
 
 CHROMIUM = Path("/usr/bin/chromium")
 SECRET = "Jane Q. Doe MRN-4242-SECRET"  # stands for patient data: must never reach a message
@@ -68,8 +68,10 @@ def drawing_ops(pdf: bytes) -> dict[str, int]:
 def fake_browser(folder: Path, body: str) -> Path:
     """A stand-in browser: a shell script; ``$out`` is its --print-to-pdf path."""
     script = folder / "fake-browser"
-    script.write_text("#!/bin/sh\nout=''\nfor a in \"$@\"; do case \"$a\" in --print-to-pdf=*) "
-                      "out=\"${a#--print-to-pdf=}\";; esac; done\n" + body + "\n")
+    script.write_text(
+        '#!/bin/sh\nout=\'\'\nfor a in "$@"; do case "$a" in --print-to-pdf=*) '
+        'out="${a#--print-to-pdf=}";; esac; done\n' + body + "\n"
+    )
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
     return script
 
@@ -84,9 +86,9 @@ def alive(pid: int) -> bool:
 
 
 def test_pdf_of_a_real_pack_has_pages_and_drawn_charts(wh, chromium, private_tmp, monkeypatch):
-    from dashboard import meeting_pack, pdf
-    from dashboard.filters import Filters
-    from pipelines.access import accounts
+    from carepulse.access import accounts
+    from carepulse.dashboard import meeting_pack, pdf
+    from carepulse.dashboard.filters import Filters
     from tests.dashboard_support import create_account
 
     monkeypatch.setenv("CAREPULSE_PDF_BROWSER", str(chromium))
@@ -119,7 +121,7 @@ def test_pdf_of_a_real_pack_has_pages_and_drawn_charts(wh, chromium, private_tmp
 
 
 def test_a_browser_path_that_does_not_exist_is_a_clear_error(private_tmp, tmp_path):
-    from dashboard.pdf import PdfError, html_to_pdf
+    from carepulse.dashboard.pdf import PdfError, html_to_pdf
 
     with pytest.raises(PdfError) as caught:
         html_to_pdf(f"<p>{SECRET}</p>", browser=tmp_path / "no-such-browser")
@@ -128,15 +130,18 @@ def test_a_browser_path_that_does_not_exist_is_a_clear_error(private_tmp, tmp_pa
     assert list(private_tmp.iterdir()) == []
 
 
-@pytest.mark.parametrize(("body", "expected"), [
-    ("echo \"$(cat \"$(ls *.html)\")\" >&2; exit 3", "wrote no PDF (exit code 3)"),  # echoes the page, fails
-    (": > \"$out\"", "wrote no PDF (exit code 0)"),  # an empty file
-    ("echo '<html>not a pdf' > \"$out\"", "not a PDF"),
-    ("printf '%%PDF-1.4 truncated' > \"$out\"; exit 1", "failed (exit code 1)"),
-])
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ('echo "$(cat "$(ls *.html)")" >&2; exit 3', "wrote no PDF (exit code 3)"),  # echoes the page, fails
+        (': > "$out"', "wrote no PDF (exit code 0)"),  # an empty file
+        ("echo '<html>not a pdf' > \"$out\"", "not a PDF"),
+        ("printf '%%PDF-1.4 truncated' > \"$out\"; exit 1", "failed (exit code 1)"),
+    ],
+)
 def test_a_failing_browser_raises_without_the_html(private_tmp, tmp_path, body, expected):
-    from dashboard.pdf import PdfError, html_to_pdf
-    from pipelines.errors import CarePulseError
+    from carepulse.dashboard.pdf import PdfError, html_to_pdf
+    from carepulse.errors import CarePulseError
 
     browser = fake_browser(tmp_path, body)
     with pytest.raises(PdfError) as caught:
@@ -149,7 +154,7 @@ def test_a_failing_browser_raises_without_the_html(private_tmp, tmp_path, body, 
 
 
 def test_a_browser_that_hangs_is_killed_with_its_children(private_tmp, tmp_path):
-    from dashboard.pdf import PdfError, html_to_pdf
+    from carepulse.dashboard.pdf import PdfError, html_to_pdf
 
     pids = tmp_path / "pids"
     browser = fake_browser(tmp_path, f"echo $$ > {pids}; sleep 60 & echo $! >> {pids}; wait")
@@ -166,7 +171,7 @@ def test_a_browser_that_hangs_is_killed_with_its_children(private_tmp, tmp_path)
 
 
 def test_available_browser_follows_the_setting(tmp_path):
-    from dashboard.pdf import available_browser
+    from carepulse.dashboard.pdf import available_browser
 
     assert available_browser(Settings(pdf_browser=None)) is None
     assert available_browser(Settings(pdf_browser="")) is None

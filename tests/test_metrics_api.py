@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 from metrics_frames import T, appointment, at, frames
 
-import metrics
-from metrics import MetricError
+from carepulse import metrics
+from carepulse.metrics import MetricError
 
 
 @pytest.mark.parametrize(
@@ -29,7 +29,7 @@ def test_wilson_interval_matches_newcombe(successes, n, low, high):
 
 def test_wilson_columns_equal_the_scalar_formula():
     frame = pl.DataFrame({"k": [81, 0, 3], "n": [263, 20, 0]})
-    from metrics._stats import wilson_exprs
+    from carepulse.metrics._stats import wilson_exprs
 
     out = frame.with_columns(*wilson_exprs(pl.col("k"), pl.col("n")))
     assert out["ci_low"][0] == pytest.approx(metrics.wilson_interval(81, 263)[0])
@@ -90,10 +90,17 @@ def test_age_band_is_age_on_the_visit_day(visit, band):
 
 
 def test_age_band_of_a_leap_day_birth():
-    data = frames(appointments=[appointment("B1", "completed", dt.datetime(2022, 2, 28, 9), patient_id="P1"),
-                                appointment("B2", "completed", dt.datetime(2022, 2, 27, 9), patient_id="P1")])
+    data = frames(
+        appointments=[
+            appointment("B1", "completed", dt.datetime(2022, 2, 28, 9), patient_id="P1"),
+            appointment("B2", "completed", dt.datetime(2022, 2, 27, 9), patient_id="P1"),
+        ]
+    )
     data["patients"] = data["patients"].with_columns(
-        pl.when(pl.col("patient_id") == "P1").then(dt.date(2004, 2, 29)).otherwise(pl.col("birth_date")).alias("birth_date")
+        pl.when(pl.col("patient_id") == "P1")
+        .then(dt.date(2004, 2, 29))
+        .otherwise(pl.col("birth_date"))
+        .alias("birth_date")
     )
     out = metrics.prepare(data)["appointments"].collect().sort("appointment_id")
     assert out["age_band"].cast(pl.String).to_list() == ["18-34", "0-17"]  # 18 on 28 Feb in a common year
@@ -153,11 +160,13 @@ def test_bad_period_and_date(prepared):
 def test_prepared_frames_carry_no_identifying_columns():
     from metrics_frames import frame
 
-    from pipelines.contract import PHI_COLUMNS
+    from carepulse.contract import PHI_COLUMNS
 
     phi = {c for columns in PHI_COLUMNS.values() for c in columns}
     data = frames(appointments=ROWS)
-    data["surveys"] = frame("surveys", [{"survey_id": "S1", "appointment_id": "A1", "received_at": T, "comment": "x"}])
+    data["surveys"] = frame(
+        "surveys", [{"survey_id": "S1", "appointment_id": "A1", "received_at": T, "comment": "x"}]
+    )
     data["referrals"] = frame("referrals", [{"referral_id": "R1", "created_at": T}])
     data["encounters"] = frame("encounters", [{"encounter_id": "E1", "patient_id": "P1", "admitted_at": T}])
     prepared = metrics.prepare(data)
@@ -175,9 +184,7 @@ def test_raw_frames_are_prepared_on_the_fly():
 
 def test_catalogue_is_long_and_skips_absent_extracts(prepared):
     out = metrics.compute_catalogue(prepared, by=["department"], period="month")
-    appointment_metrics = {
-        m.name for m in metrics.list_metrics() if m.frames == ("appointments",)
-    }
+    appointment_metrics = {m.name for m in metrics.list_metrics() if m.frames == ("appointments",)}
     # Metrics of absent extracts are skipped; grouped metrics with no rows have no groups.
     assert set(out["metric"].unique()) <= appointment_metrics
     assert {"no_show_rate", "lead_time_days", "visits_by_hour"} <= set(out["metric"].unique())
@@ -197,11 +204,19 @@ def test_catalogue_subset_and_family(prepared):
 
 def test_registry_interface():
     names = set(metrics.REGISTRY)
-    tiles = {"no_show_rate", "late_cancellation_rate", "lead_time_days", "third_next_available_days",
-             "cycle_time_minutes", "referral_loop_closure_rate", "initial_denial_rate",
-             "provider_rating_top_box", "followup_7d_rate"}
+    tiles = {
+        "no_show_rate",
+        "late_cancellation_rate",
+        "lead_time_days",
+        "third_next_available_days",
+        "cycle_time_minutes",
+        "referral_loop_closure_rate",
+        "initial_denial_rate",
+        "provider_rating_top_box",
+        "followup_7d_rate",
+    }
     assert tiles <= names
-    from pipelines.settings import Settings
+    from carepulse.settings import Settings
 
     assert set(Settings().targets) <= names  # every target names a metric
     for m in metrics.list_metrics():
@@ -209,7 +224,9 @@ def test_registry_interface():
         assert m.better in ("lower", "higher", "neutral")
         assert m.spc_chart in ("p", "u", "i", "run")
         assert m.numerator and m.denominator and m.definition and m.standard and m.source
-    assert [m.family for m in metrics.list_metrics("revenue")] == ["revenue"] * len(metrics.list_metrics("revenue"))
+    assert [m.family for m in metrics.list_metrics("revenue")] == ["revenue"] * len(
+        metrics.list_metrics("revenue")
+    )
     with pytest.raises(MetricError):
         metrics.list_metrics("finance")
 
@@ -232,7 +249,9 @@ def test_suppression_nulls_small_counts_and_their_complements():
     out = metrics.suppress_small_cells(frame, threshold=10)
     # D1: 0 is allowed; D2: numerator 5; D3: complement 35-30 = 5 derivable; D4: complement 0 allowed
     assert out["suppressed"].to_list() == [False, True, True, False, False]
-    assert out.filter(pl.col("suppressed")).select("numerator", "denominator", "value", "ci_low").null_count().row(0) == (2, 2, 2, 2)
+    assert out.filter(pl.col("suppressed")).select(
+        "numerator", "denominator", "value", "ci_low"
+    ).null_count().row(0) == (2, 2, 2, 2)
     assert out["department"].to_list() == frame["department"].to_list()  # rows kept, labels kept
 
 
@@ -242,8 +261,13 @@ def test_suppression_of_times_counts_and_dollar_shares():
     assert out["suppressed"].to_list() == [True, False, False]
     assert out["median"].to_list() == [None, 6.0, None]
     dollars = pl.DataFrame(
-        {"numerator": [300.0, 900.0], "denominator": [1000.0, 5000.0], "numerator_n": [2, 20], "n": [40, 40],
-         "value": [0.3, 0.18]}
+        {
+            "numerator": [300.0, 900.0],
+            "denominator": [1000.0, 5000.0],
+            "numerator_n": [2, 20],
+            "n": [40, 40],
+            "value": [0.3, 0.18],
+        }
     )
     assert metrics.suppress_small_cells(dollars, threshold=10)["suppressed"].to_list() == [True, False]
 
@@ -256,5 +280,7 @@ def test_suppression_threshold_and_lazy_frames():
 
 
 def test_suppression_on_a_computed_catalogue(prepared):
-    out = metrics.suppress_small_cells(metrics.compute_catalogue(prepared, metrics=["no_show_rate"]), threshold=10)
+    out = metrics.suppress_small_cells(
+        metrics.compute_catalogue(prepared, metrics=["no_show_rate"]), threshold=10
+    )
     assert out["suppressed"].to_list() == [True] and out["value"].to_list() == [None]

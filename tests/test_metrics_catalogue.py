@@ -11,8 +11,8 @@ import datetime as dt
 import pytest
 from metrics_frames import T, appointment, at, frames
 
-import metrics
-from metrics import Conventions
+from carepulse import metrics
+from carepulse.metrics import Conventions
 
 
 def _compute(name, data, **kw):
@@ -56,11 +56,19 @@ RATE_CASES = [
 RELEASE = dt.datetime(2026, 2, 20, 8, 0)  # a Friday: first Monday snapshot is 2026-02-23
 TNA_SLOTS = [
     # The extract's first slot: snapshots before 02-16 would not see the whole schedule and are skipped.
-    {"slot_id": "S0", "slot_start": dt.datetime(2026, 2, 16, 9), "released_at": dt.datetime(2026, 2, 1, 8),
-     "booked_at": dt.datetime(2026, 2, 10, 9)},
+    {
+        "slot_id": "S0",
+        "slot_start": dt.datetime(2026, 2, 16, 9),
+        "released_at": dt.datetime(2026, 2, 1, 8),
+        "booked_at": dt.datetime(2026, 2, 10, 9),
+    },
     {"slot_id": "S1", "slot_start": dt.datetime(2026, 3, 3, 9), "released_at": RELEASE},
-    {"slot_id": "S2", "slot_start": dt.datetime(2026, 3, 5, 9), "released_at": RELEASE,
-     "booked_at": dt.datetime(2026, 2, 25, 9)},  # open on 02-23, booked by 03-02
+    {
+        "slot_id": "S2",
+        "slot_start": dt.datetime(2026, 3, 5, 9),
+        "released_at": RELEASE,
+        "booked_at": dt.datetime(2026, 2, 25, 9),
+    },  # open on 02-23, booked by 03-02
     {"slot_id": "S3", "slot_start": dt.datetime(2026, 3, 9, 9), "released_at": RELEASE},
     {"slot_id": "S4", "slot_start": dt.datetime(2026, 3, 12, 9), "released_at": RELEASE},
     {"slot_id": "S5", "slot_start": dt.datetime(2026, 3, 4, 9), "released_at": RELEASE, "blocked": True},
@@ -80,14 +88,39 @@ RATE_CASES.append(("slot_fill_rate", {"slots": FILL_SLOTS, "appointments": AS_OF
 # --- Flow ------------------------------------------------------------------------------------------
 
 FLOW_ROWS = [
-    appointment("A1", "completed", checkin_at=at(minutes=-60), roomed_at=at(minutes=-55),
-                provider_start_at=at(minutes=-53), checkout_at=at(minutes=-30)),
-    appointment("A2", "completed", checkin_at=at(minutes=-60), roomed_at=at(minutes=-50),
-                provider_start_at=at(minutes=-46), checkout_at=at(minutes=-10)),
-    appointment("A3", "completed", at(hours=4), checkin_at=at(hours=3), roomed_at=at(hours=3, minutes=30),
-                provider_start_at=at(hours=3, minutes=42), checkout_at=at(hours=4, minutes=40)),
-    appointment("A4", "completed", modality="telehealth", checkin_at=at(), checkout_at=at(hours=5),
-                provider_start_at=at()),
+    appointment(
+        "A1",
+        "completed",
+        checkin_at=at(minutes=-60),
+        roomed_at=at(minutes=-55),
+        provider_start_at=at(minutes=-53),
+        checkout_at=at(minutes=-30),
+    ),
+    appointment(
+        "A2",
+        "completed",
+        checkin_at=at(minutes=-60),
+        roomed_at=at(minutes=-50),
+        provider_start_at=at(minutes=-46),
+        checkout_at=at(minutes=-10),
+    ),
+    appointment(
+        "A3",
+        "completed",
+        at(hours=4),
+        checkin_at=at(hours=3),
+        roomed_at=at(hours=3, minutes=30),
+        provider_start_at=at(hours=3, minutes=42),
+        checkout_at=at(hours=4, minutes=40),
+    ),
+    appointment(
+        "A4",
+        "completed",
+        modality="telehealth",
+        checkin_at=at(),
+        checkout_at=at(hours=5),
+        provider_start_at=at(),
+    ),
     appointment("A5", "no_show", checkin_at=None),
 ]
 # in person: cycle 30, 50, 100; wait to room 5, 10, 30; wait for provider 2, 4, 12
@@ -121,8 +154,12 @@ TIMING_REFERRALS = [
     referral("R1", scheduled_at=R0 + dt.timedelta(days=1), completed_at=R0 + dt.timedelta(days=10)),
     referral("R2", scheduled_at=R0 + dt.timedelta(days=3), completed_at=R0 + dt.timedelta(days=20)),
     referral("R3", scheduled_at=R0 + dt.timedelta(days=8), completed_at=R0 + dt.timedelta(days=60)),
-    referral("R4", target_department_id=None, scheduled_at=R0 + dt.timedelta(days=90),
-             completed_at=R0 + dt.timedelta(days=99)),  # out of network
+    referral(
+        "R4",
+        target_department_id=None,
+        scheduled_at=R0 + dt.timedelta(days=90),
+        completed_at=R0 + dt.timedelta(days=99),
+    ),  # out of network
 ]
 WINDOW_REFERRALS = [
     referral("R1", status="scheduled", scheduled_at=R0 + dt.timedelta(days=8)),
@@ -145,9 +182,24 @@ OPEN_REFERRALS = [
     referral("R4", status="completed", created_at=AS_OF),
 ]
 AUTH_REFERRALS = [
-    referral("R1", prior_auth_required=True, prior_auth_status="approved", prior_auth_decided_at=R0 + dt.timedelta(days=1)),
-    referral("R2", prior_auth_required=True, prior_auth_status="denied", prior_auth_decided_at=R0 + dt.timedelta(days=2)),
-    referral("R3", prior_auth_required=True, prior_auth_status="approved", prior_auth_decided_at=R0 + dt.timedelta(days=6)),
+    referral(
+        "R1",
+        prior_auth_required=True,
+        prior_auth_status="approved",
+        prior_auth_decided_at=R0 + dt.timedelta(days=1),
+    ),
+    referral(
+        "R2",
+        prior_auth_required=True,
+        prior_auth_status="denied",
+        prior_auth_decided_at=R0 + dt.timedelta(days=2),
+    ),
+    referral(
+        "R3",
+        prior_auth_required=True,
+        prior_auth_status="approved",
+        prior_auth_decided_at=R0 + dt.timedelta(days=6),
+    ),
     referral("R4", prior_auth_required=True, prior_auth_status="pending"),
     referral("R5", prior_auth_required=False, prior_auth_decided_at=R0 + dt.timedelta(days=40)),
 ]
@@ -179,17 +231,60 @@ ADJUDICATION_CLAIMS = [
     claim("C5", "denied", billed_amount=7000.0, is_resubmission=True, original_claim_id="C2"),
     # Overturned on appeal: the latest status is paid, but it was an initial denial (regression: it
     # used to count as a clean claim and overturn_rate read 0 on generated data).
-    claim("C6", "paid", billed_amount=400.0, carc_code="CO-16", denial_category="coding", appeal_outcome="overturned"),
+    claim(
+        "C6",
+        "paid",
+        billed_amount=400.0,
+        carc_code="CO-16",
+        denial_category="coding",
+        appeal_outcome="overturned",
+    ),
 ]
 DENIALS = [
-    claim("C1", "paid", appointment_id="A1", payer_name="Aetna", denial_category="coding", carc_code="CO-16",
-          adjudicated_at=at(days=8), appeal_filed_at=at(days=9), appeal_outcome="overturned", resolved_at=at(days=13)),
-    claim("C2", "denied", appointment_id="A2", payer_name="Cigna", denial_category="eligibility", carc_code="CO-27",
-          adjudicated_at=at(days=8), resolved_at=at(days=18)),
-    claim("C3", "denied", appointment_id="A1", payer_name="Aetna", denial_category="coding", carc_code="CO-16",
-          adjudicated_at=at(days=8), appeal_filed_at=at(days=9), appeal_outcome="upheld", resolved_at=at(days=38)),
-    claim("C4", "denied", appointment_id="A1", payer_name="Aetna", is_resubmission=True, denial_category="other",
-          appeal_filed_at=at(days=9), appeal_outcome="pending"),
+    claim(
+        "C1",
+        "paid",
+        appointment_id="A1",
+        payer_name="Aetna",
+        denial_category="coding",
+        carc_code="CO-16",
+        adjudicated_at=at(days=8),
+        appeal_filed_at=at(days=9),
+        appeal_outcome="overturned",
+        resolved_at=at(days=13),
+    ),
+    claim(
+        "C2",
+        "denied",
+        appointment_id="A2",
+        payer_name="Cigna",
+        denial_category="eligibility",
+        carc_code="CO-27",
+        adjudicated_at=at(days=8),
+        resolved_at=at(days=18),
+    ),
+    claim(
+        "C3",
+        "denied",
+        appointment_id="A1",
+        payer_name="Aetna",
+        denial_category="coding",
+        carc_code="CO-16",
+        adjudicated_at=at(days=8),
+        appeal_filed_at=at(days=9),
+        appeal_outcome="upheld",
+        resolved_at=at(days=38),
+    ),
+    claim(
+        "C4",
+        "denied",
+        appointment_id="A1",
+        payer_name="Aetna",
+        is_resubmission=True,
+        denial_category="other",
+        appeal_filed_at=at(days=9),
+        appeal_outcome="pending",
+    ),
     claim("C5", "paid", appointment_id="A2", payer_name="Cigna"),
 ]
 # (C1 and C3 are appealed: overturned + upheld; C2 is on A2, whose insurance was not verified)
@@ -214,14 +309,23 @@ def survey(survey_id: str, appointment_id: str = "A1", **answers) -> dict:
     return {"survey_id": survey_id, "appointment_id": appointment_id, "received_at": at(days=3), **answers}
 
 
-FREQUENCY_ITEMS = ["access_timely", "provider_explained", "provider_listened", "staff_helpful", "staff_respectful"]
+FREQUENCY_ITEMS = [
+    "access_timely",
+    "provider_explained",
+    "provider_listened",
+    "staff_helpful",
+    "staff_respectful",
+]
 ITEM_SURVEYS = [
     survey("S1", provider_rating=10, recommend="definitely_yes", **{i: "always" for i in FREQUENCY_ITEMS}),
     survey("S2", provider_rating=9, recommend="probably_yes", **{i: "usually" for i in FREQUENCY_ITEMS}),
     survey("S3", "A2", provider_rating=7, recommend="definitely_no", **{i: "never" for i in FREQUENCY_ITEMS}),
     survey("S4", "A2"),  # answered nothing
 ]
-RATE_CASES += [("provider_rating_top_box", {"surveys": ITEM_SURVEYS}, 2, 3), ("recommend_top_box", {"surveys": ITEM_SURVEYS}, 1, 3)]
+RATE_CASES += [
+    ("provider_rating_top_box", {"surveys": ITEM_SURVEYS}, 2, 3),
+    ("recommend_top_box", {"surveys": ITEM_SURVEYS}, 1, 3),
+]
 RATE_CASES += [(f"{i}_top_box", {"surveys": ITEM_SURVEYS}, 1, 3) for i in FREQUENCY_ITEMS]
 SCORE_CASES = [
     # metric, facts, n, mean
@@ -229,10 +333,15 @@ SCORE_CASES = [
     ("recommend_linear_mean", {"surveys": ITEM_SURVEYS}, 3, (100 + 200 / 3 + 0) / 3),
     *[(f"{i}_linear_mean", {"surveys": ITEM_SURVEYS}, 3, (100 + 200 / 3 + 0) / 3) for i in FREQUENCY_ITEMS],
 ]
-for _composite, (_a, _b) in (("provider_communication", ("provider_explained", "provider_listened")),
-                             ("office_staff", ("staff_helpful", "staff_respectful"))):
-    _rows = [survey("S1", **{_a: "always", _b: "always"}), survey("S2", **{_a: "usually"}),
-             survey("S3", **{_a: "never", _b: "sometimes"})]
+for _composite, (_a, _b) in (
+    ("provider_communication", ("provider_explained", "provider_listened")),
+    ("office_staff", ("staff_helpful", "staff_respectful")),
+):
+    _rows = [
+        survey("S1", **{_a: "always", _b: "always"}),
+        survey("S2", **{_a: "usually"}),
+        survey("S3", **{_a: "never", _b: "sometimes"}),
+    ]
     # five answers: always, always, usually, never, sometimes -> top 2/5, mean (100+100+66.7+0+33.3)/5
     RATE_CASES.append((f"{_composite}_top_box", {"surveys": _rows}, 2, 5))
     SCORE_CASES.append((f"{_composite}_linear_mean", {"surveys": _rows}, 5, 60.0))
@@ -243,8 +352,15 @@ RESPONSE_APPOINTMENTS = [
     appointment("A4", "no_show"),
 ]
 RATE_CASES.append(
-    ("survey_response_rate", {"appointments": RESPONSE_APPOINTMENTS,
-                              "surveys": [survey("S1", "A1"), survey("S2", "A1"), survey("S3", "A3")]}, 2, 3)
+    (
+        "survey_response_rate",
+        {
+            "appointments": RESPONSE_APPOINTMENTS,
+            "surveys": [survey("S1", "A1"), survey("S2", "A1"), survey("S3", "A3")],
+        },
+        2,
+        3,
+    )
 )
 
 # --- Transitions ------------------------------------------------------------------------------------------
@@ -254,15 +370,31 @@ DISCHARGES = [
     {"encounter_id": "E1", "patient_id": "P1", "admitted_at": D0 - dt.timedelta(days=3), "discharged_at": D0},
     {"encounter_id": "E2", "patient_id": "P2", "admitted_at": D0 - dt.timedelta(days=3), "discharged_at": D0},
     {"encounter_id": "E3", "patient_id": "P3", "admitted_at": D0 - dt.timedelta(days=3), "discharged_at": D0},
-    {"encounter_id": "E4", "patient_id": "P3", "encounter_class": "emergency", "admitted_at": D0, "discharged_at": D0},
-    {"encounter_id": "E5", "patient_id": "P2", "admitted_at": D0, "discharged_at": D0, "discharge_disposition": "expired"},
+    {
+        "encounter_id": "E4",
+        "patient_id": "P3",
+        "encounter_class": "emergency",
+        "admitted_at": D0,
+        "discharged_at": D0,
+    },
+    {
+        "encounter_id": "E5",
+        "patient_id": "P2",
+        "admitted_at": D0,
+        "discharged_at": D0,
+        "discharge_disposition": "expired",
+    },
 ]
 FOLLOWUP_APPOINTMENTS = [
-    appointment("A0", "completed", D0 - dt.timedelta(days=1), patient_id="P1"),  # before discharge: not a follow-up
+    appointment(
+        "A0", "completed", D0 - dt.timedelta(days=1), patient_id="P1"
+    ),  # before discharge: not a follow-up
     appointment("A1", "completed", D0 + dt.timedelta(days=3), patient_id="P1"),
     appointment("A2", "completed", D0 + dt.timedelta(days=10), patient_id="P2"),
     appointment("A3", "no_show", D0 + dt.timedelta(days=2), patient_id="P3"),
-    appointment("A4", "completed", D0 + dt.timedelta(days=40), patient_id="P3"),  # late; sets as-of (booked +30 d)
+    appointment(
+        "A4", "completed", D0 + dt.timedelta(days=40), patient_id="P3"
+    ),  # late; sets as-of (booked +30 d)
 ]
 RATE_CASES += [
     ("followup_7d_rate", {"encounters": DISCHARGES, "appointments": FOLLOWUP_APPOINTMENTS}, 1, 3),
@@ -290,7 +422,9 @@ COUNT_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("name", "facts", "numerator", "denominator"), RATE_CASES, ids=[c[0] for c in RATE_CASES])
+@pytest.mark.parametrize(
+    ("name", "facts", "numerator", "denominator"), RATE_CASES, ids=[c[0] for c in RATE_CASES]
+)
 def test_rate(name, facts, numerator, denominator):
     out = _compute(name, frames(**facts))
     assert out.height == 1
@@ -301,11 +435,17 @@ def test_rate(name, facts, numerator, denominator):
     assert (row["ci_low"], row["ci_high"]) == (pytest.approx(low), pytest.approx(high))
 
 
-@pytest.mark.parametrize(("name", "facts", "n", "median", "p90", "mean"), TIME_CASES, ids=[c[0] for c in TIME_CASES])
+@pytest.mark.parametrize(
+    ("name", "facts", "n", "median", "p90", "mean"), TIME_CASES, ids=[c[0] for c in TIME_CASES]
+)
 def test_time(name, facts, n, median, p90, mean):
     row = _compute(name, frames(**facts)).row(0, named=True)
     assert row["n"] == n
-    assert (row["median"], row["p90"], row["mean"]) == (pytest.approx(median), pytest.approx(p90), pytest.approx(mean))
+    assert (row["median"], row["p90"], row["mean"]) == (
+        pytest.approx(median),
+        pytest.approx(p90),
+        pytest.approx(mean),
+    )
     headline = mean if metrics.get_metric(name).statistic == "mean" else median
     assert row["value"] == pytest.approx(headline)
 
@@ -317,7 +457,9 @@ def test_score(name, facts, n, mean):
     assert row["value"] == pytest.approx(mean)
 
 
-@pytest.mark.parametrize(("name", "facts", "num", "den", "num_n", "n"), DOLLAR_CASES, ids=[c[0] for c in DOLLAR_CASES])
+@pytest.mark.parametrize(
+    ("name", "facts", "num", "den", "num_n", "n"), DOLLAR_CASES, ids=[c[0] for c in DOLLAR_CASES]
+)
 def test_dollar_share(name, facts, num, den, num_n, n):
     row = _compute(name, frames(**facts)).row(0, named=True)
     assert (row["numerator"], row["denominator"], row["numerator_n"], row["n"]) == (num, den, num_n, n)
@@ -345,7 +487,9 @@ def test_every_registered_metric_has_a_hand_computed_case():
 
 def test_late_cancellations_count_as_no_shows_when_set():
     data = frames(appointments=ATTENDANCE_ROWS)
-    row = _compute("no_show_rate", data, settings=Conventions(count_late_cancels_as_no_shows=True)).row(0, named=True)
+    row = _compute("no_show_rate", data, settings=Conventions(count_late_cancels_as_no_shows=True)).row(
+        0, named=True
+    )
     assert (row["numerator"], row["denominator"]) == (2, 3)
 
 
@@ -375,14 +519,18 @@ def test_cancelled_future_visit_is_not_in_the_cancellation_rate():
 
 def test_on_time_grace_comes_from_settings():
     data = frames(appointments=ON_TIME_ROWS)
-    row = _compute("on_time_start_rate", data, settings=Conventions(on_time_grace_minutes=4)).row(0, named=True)
+    row = _compute("on_time_start_rate", data, settings=Conventions(on_time_grace_minutes=4)).row(
+        0, named=True
+    )
     assert (row["numerator"], row["denominator"]) == (1, 4)
 
 
 def test_third_next_available_skips_snapshots_before_the_first_slot():
     # With the extract starting on 02-25, the 02-23 snapshot would miss earlier open slots: only 03-02 counts.
     late_start = [{**TNA_SLOTS[0], "slot_start": dt.datetime(2026, 2, 25, 9)}, *TNA_SLOTS[1:]]
-    row = _compute("third_next_available_days", frames(slots=late_start, appointments=AS_OF_T)).row(0, named=True)
+    row = _compute("third_next_available_days", frames(slots=late_start, appointments=AS_OF_T)).row(
+        0, named=True
+    )
     assert (row["n"], row["value"]) == (1, 10.0)
 
 

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-import metrics
-from metrics import _docs
+from carepulse import metrics
+from carepulse.metrics import _docs
 
 DOC = _docs.DOC_PATH.read_text()
 
@@ -18,7 +18,9 @@ def test_metric_is_documented(name):
     assert f"### `{name}`" in DOC, f"{name} is missing from docs/metrics.md (run python -m metrics._docs)"
     section = DOC.split(f"### `{name}`", 1)[1].split("\n### ", 1)[0]
     for field in ("numerator", "denominator", "exclusions", "standard", "source"):
-        assert f"| {field} | {getattr(definition, field)} |" in section, f"{name}: {field} differs from the registry"
+        assert f"| {field} | {getattr(definition, field)} |" in section, (
+            f"{name}: {field} differs from the registry"
+        )
     assert f"| better | {definition.better} |" in section
 
 
@@ -32,5 +34,10 @@ def test_generated_block_is_current():
 
 
 def test_settings_that_change_definitions_are_documented():
-    for setting in ("late_cancel_hours", "count_late_cancels_as_no_shows", "on_time_grace_minutes", "small_cell_threshold"):
+    for setting in (
+        "late_cancel_hours",
+        "count_late_cancels_as_no_shows",
+        "on_time_grace_minutes",
+        "small_cell_threshold",
+    ):
         assert f"`{setting}`" in DOC

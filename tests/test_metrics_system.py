@@ -10,19 +10,21 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-import metrics
-from metrics import Conventions
-from pipelines.contract import EXTRACTS
-from pipelines.settings import get_settings
+from carepulse import metrics
+from carepulse.contract import EXTRACTS
+from carepulse.metrics import Conventions
+from carepulse.settings import get_settings
 
 
 @pytest.fixture(scope="module")
 def system_frames(synthetic_dir) -> dict[str, pl.DataFrame]:
     """The generated extracts read with the real reader (typed as the contract says)."""
-    from pipelines.extract import read_extract
+    from carepulse.pipelines.extract import read_extract
 
     return {
-        name: read_extract(synthetic_dir / f"{name}.csv", extract, timezone="America/New_York").frame.drop("_line")
+        name: read_extract(synthetic_dir / f"{name}.csv", extract, timezone="America/New_York").frame.drop(
+            "_line"
+        )
         for name, extract in EXTRACTS.items()
     }
 
@@ -75,10 +77,16 @@ def test_catalogue_equals_each_metric_computed_alone(prepared, options):
             assert definition.name not in set(catalogue["metric"])
             continue
         expected = alone.select(
-            *[pl.col(k) if k == "period" else pl.col(k).cast(pl.String) for k in keys if k != definition.category],
-            (pl.col(definition.category).cast(pl.String) if definition.category else pl.lit(None, pl.String)).alias(
-                "category"
-            ),
+            *[
+                pl.col(k) if k == "period" else pl.col(k).cast(pl.String)
+                for k in keys
+                if k != definition.category
+            ],
+            (
+                pl.col(definition.category).cast(pl.String)
+                if definition.category
+                else pl.lit(None, pl.String)
+            ).alias("category"),
             *[
                 (pl.col(c).cast(t) if c in alone.columns else pl.lit(None, t)).alias(c)
                 for c, t in metrics.CATALOGUE_VALUE_COLUMNS.items()
@@ -86,9 +94,12 @@ def test_catalogue_equals_each_metric_computed_alone(prepared, options):
         )
         got = catalogue.filter(pl.col("metric") == definition.name).select(expected.columns)
         assert_frame_equal(got, expected, check_exact=False, rel_tol=1e-12, abs_tol=0.0)
-        assert got.select("numerator", "denominator", "numerator_n", "n").equals(
-            expected.select("numerator", "denominator", "numerator_n", "n")
-        ) or definition.weighted, definition.name
+        assert (
+            got.select("numerator", "denominator", "numerator_n", "n").equals(
+                expected.select("numerator", "denominator", "numerator_n", "n")
+            )
+            or definition.weighted
+        ), definition.name
         compared += 1
     assert compared >= len(metrics.REGISTRY) - 8  # the by-column cases skip a few metrics, not most
 
@@ -115,7 +126,9 @@ def test_counting_late_cancellations_moves_exactly_the_late_cancellations(prepar
 
 
 def test_catalogue_by_department_and_month_for_a_year(prepared):
-    out = metrics.compute_catalogue(prepared, by=["department"], period="month", start="2025-07-01", end="2026-06-30")
+    out = metrics.compute_catalogue(
+        prepared, by=["department"], period="month", start="2025-07-01", end="2026-06-30"
+    )
     months = out.filter(pl.col("metric") == "no_show_rate")["period"].unique()
     assert months.min().isoformat() == "2025-07-01" and months.max().isoformat() == "2026-06-01"
     suppressed = metrics.suppress_small_cells(out, threshold=10)
@@ -134,7 +147,7 @@ def warehouse_url(loaded_sqlite_url) -> str:
 
 @pytest.fixture
 def cli(warehouse_url, monkeypatch):
-    from pipelines.cli import app
+    from carepulse.cli import app
 
     monkeypatch.setenv("CAREPULSE_DATABASE_URL", warehouse_url)
     get_settings.cache_clear()
@@ -149,8 +162,8 @@ def cli(warehouse_url, monkeypatch):
 
 @pytest.fixture
 def warehouse_prepared(warehouse_url):
-    from pipelines import warehouse
-    from pipelines.cli.metrics import read_metric_frames
+    from carepulse import warehouse
+    from carepulse.cli.metrics import read_metric_frames
 
     engine = warehouse.make_engine(get_settings(), url=warehouse_url)
     try:
@@ -160,28 +173,63 @@ def warehouse_prepared(warehouse_url):
 
 
 def test_metrics_json_matches_the_library(cli, warehouse_prepared):
-    result = cli("metrics", "--metric", "no_show_rate", "--by", "department", "--start", "2026-01-01",
-                 "--end", "2026-06-30", "--format", "json")
+    result = cli(
+        "metrics",
+        "--metric",
+        "no_show_rate",
+        "--by",
+        "department",
+        "--start",
+        "2026-01-01",
+        "--end",
+        "2026-06-30",
+        "--format",
+        "json",
+    )
     assert result.exit_code == 0, result.output
     records = json.loads(result.stdout)
-    expected = metrics.compute("no_show_rate", warehouse_prepared, by=["department"], start="2026-01-01", end="2026-06-30")
+    expected = metrics.compute(
+        "no_show_rate", warehouse_prepared, by=["department"], start="2026-01-01", end="2026-06-30"
+    )
     assert len(records) == expected.height
     first = records[0]
-    assert set(first) >= {"metric", "department", "numerator", "denominator", "value", "ci_low", "ci_high", "n",
-                          "definition"}
+    assert set(first) >= {
+        "metric",
+        "department",
+        "numerator",
+        "denominator",
+        "value",
+        "ci_low",
+        "ci_high",
+        "n",
+        "definition",
+    }
     assert first["definition"] == metrics.get_metric("no_show_rate").short_name
     got = {r["department"]: (r["numerator"], r["denominator"]) for r in records}
-    assert got == {r["department"]: (r["numerator"], r["denominator"]) for r in expected.iter_rows(named=True)}
+    assert got == {
+        r["department"]: (r["numerator"], r["denominator"]) for r in expected.iter_rows(named=True)
+    }
 
 
 def test_metrics_filter_and_csv(cli, warehouse_prepared):
     site = warehouse_prepared["appointments"].select(pl.col("site").drop_nulls().first()).collect().item()
-    result = cli("metrics", "--metric", "cycle_time_minutes", "--metric", "initial_denial_rate",
-                 "--filter", f"site={site}", "--format", "csv")
+    result = cli(
+        "metrics",
+        "--metric",
+        "cycle_time_minutes",
+        "--metric",
+        "initial_denial_rate",
+        "--filter",
+        f"site={site}",
+        "--format",
+        "csv",
+    )
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [r["metric"] for r in rows] == ["cycle_time_minutes", "initial_denial_rate"]
-    expected = metrics.compute("cycle_time_minutes", warehouse_prepared, filters={"site": [site]}).row(0, named=True)
+    expected = metrics.compute("cycle_time_minutes", warehouse_prepared, filters={"site": [site]}).row(
+        0, named=True
+    )
     assert float(rows[0]["median"]) == pytest.approx(expected["median"])
     everywhere = metrics.compute("cycle_time_minutes", warehouse_prepared).row(0, named=True)
     assert int(rows[0]["n"]) < everywhere["n"]

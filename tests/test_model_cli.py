@@ -5,12 +5,12 @@ import json
 import polars as pl
 from typer.testing import CliRunner
 
-from pipelines import schema, warehouse
-from pipelines.cli import app
+from carepulse import schema, warehouse
+from carepulse.cli import app
 
 
 def test_train_evaluate_score_on_the_synthetic_warehouse(synthetic_dir, settings):
-    from pipelines.ingest import ingest
+    from carepulse.pipelines.ingest import ingest
 
     engine = warehouse.make_engine(settings)
     schema.create_all(engine)
@@ -29,22 +29,41 @@ def test_train_evaluate_score_on_the_synthetic_warehouse(synthetic_dir, settings
     # the truth file next to the loaded extracts gives the oracle on the same test window
     assert report["overall"]["oracle"]["n"] == report["overall"]["model"]["n"] > 50
     assert report["overall"]["oracle"]["auroc"] > 0.6
-    assert {r["subgroup"] for r in report["subgroups"]} >= {"sex", "age_band", "race_ethnicity", "payer_class", "language"}
+    assert {r["subgroup"] for r in report["subgroups"]} >= {
+        "sex",
+        "age_band",
+        "race_ethnicity",
+        "payer_class",
+        "language",
+    }
     assert len(report["lift_by_decile"]) == 10
     # the same numbers the registry stored at training time (same file, same window, same data)
     stored = json.loads(trained.output)["metrics"]["overall"]["model"]
     assert report["overall"]["model"]["auroc"] == stored["auroc"]
 
     table = runner.invoke(app, ["evaluate"])
-    assert table.exit_code == 0 and "AUROC" in table.output and "By subgroup" in table.output and "Lift by decile" in table.output
+    assert (
+        table.exit_code == 0
+        and "AUROC" in table.output
+        and "By subgroup" in table.output
+        and "Lift by decile" in table.output
+    )
 
     scored = runner.invoke(app, ["score", "--days", "14"])
     assert scored.exit_code == 0, scored.output
     rows = warehouse.read_table(engine, "risk_scores").filter(pl.col("is_current"))
-    upcoming = warehouse.read_table(engine, "appointments", columns=["appointment_id", "status"]).filter(pl.col("status") == "scheduled")
+    upcoming = warehouse.read_table(engine, "appointments", columns=["appointment_id", "status"]).filter(
+        pl.col("status") == "scheduled"
+    )
     assert 0 < rows.height <= upcoming.height
     assert rows["reason_1"].null_count() < rows.height
-    assert set(rows["suggested_action"]) <= {"reminder call", "arrange transport", "offer telehealth", "verify insurance", "book an interpreter"}
+    assert set(rows["suggested_action"]) <= {
+        "reminder call",
+        "arrange transport",
+        "offer telehealth",
+        "verify insurance",
+        "book an interpreter",
+    }
 
 
 def test_evaluate_without_a_model_says_what_to_do(sqlite_engine):

@@ -6,9 +6,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from metrics.no_show_model import evaluation as ev
-from metrics.no_show_model.training import temporal_windows
-from pipelines.errors import CarePulseError
+from carepulse.errors import CarePulseError
+from carepulse.metrics.no_show_model import evaluation as ev
+from carepulse.metrics.no_show_model.training import temporal_windows
 
 
 def test_ece_is_zero_when_each_bin_matches_and_grows_with_miscalibration():
@@ -61,21 +61,38 @@ def test_discrimination_undefined_with_one_class():
 def test_report_round_trips_through_dict():
     rng = np.random.default_rng(1)
     n = 300
-    test = pl.DataFrame({
-        "no_show": (rng.random(n) < 0.2).astype(int),
-        "scheduled_start": [dt.datetime(2026, 5, 1) + dt.timedelta(hours=int(h)) for h in rng.integers(0, 24 * 20, n)],
-        "sex": rng.choice(["female", "male"], n),
-    })
-    preds = {"model": rng.uniform(0, 0.5, n), "baseline": rng.uniform(0, 0.5, n), "oracle": rng.uniform(0, 0.5, n)}
+    test = pl.DataFrame(
+        {
+            "no_show": (rng.random(n) < 0.2).astype(int),
+            "scheduled_start": [
+                dt.datetime(2026, 5, 1) + dt.timedelta(hours=int(h)) for h in rng.integers(0, 24 * 20, n)
+            ],
+            "sex": rng.choice(["female", "male"], n),
+        }
+    )
+    preds = {
+        "model": rng.uniform(0, 0.5, n),
+        "baseline": rng.uniform(0, 0.5, n),
+        "oracle": rng.uniform(0, 0.5, n),
+    }
     report = ev.build_report(test, preds, capacity=5, model_version="v1")
     again = ev.EvaluationReport.from_dict(report.to_dict())
     assert again.overall == report.overall
-    assert again.oracle_gap == pytest.approx(report.overall["oracle"]["auroc"] - report.overall["model"]["auroc"])
+    assert again.oracle_gap == pytest.approx(
+        report.overall["oracle"]["auroc"] - report.overall["model"]["auroc"]
+    )
     assert again.subgroups.height == 2
 
 
 def test_temporal_windows_are_ordered_and_refuse_short_history():
     w = temporal_windows(dt.datetime(2025, 7, 1), dt.datetime(2026, 6, 30), test_months=3)
-    assert w.train_start < w.valid_start == dt.datetime(2026, 1, 30) < w.test_start == dt.datetime(2026, 3, 30) < w.cutoff
+    assert (
+        w.train_start
+        < w.valid_start
+        == dt.datetime(2026, 1, 30)
+        < w.test_start
+        == dt.datetime(2026, 3, 30)
+        < w.cutoff
+    )
     with pytest.raises(CarePulseError, match="need history before"):
         temporal_windows(dt.datetime(2026, 3, 1), dt.datetime(2026, 6, 30), test_months=3)

@@ -7,8 +7,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from metrics.no_show_model.pipeline import ModelParams, gradient_boosting_pipeline, to_model_input
-from metrics.no_show_model.reasons import (
+from carepulse.metrics.no_show_model.pipeline import ModelParams, gradient_boosting_pipeline, to_model_input
+from carepulse.metrics.no_show_model.reasons import (
     REASON_GROUPS,
     eligible_groups,
     reason_contributions,
@@ -17,8 +17,8 @@ from metrics.no_show_model.reasons import (
     top_reasons,
     walk,
 )
-from metrics.no_show_model.toy import toy_health_system
-from metrics.no_show_model.training import labelled_dataset
+from carepulse.metrics.no_show_model.toy import toy_health_system
+from carepulse.metrics.no_show_model.training import labelled_dataset
 
 AS_OF = dt.datetime(2026, 6, 30)
 
@@ -29,10 +29,15 @@ def fitted():
     frames = toy_health_system(patients=300, appointments=6000, seed=5)
     data = labelled_dataset(frames, AS_OF, 27530)
     x = to_model_input(data)
-    model = gradient_boosting_pipeline(ModelParams(max_iter=40, min_samples_leaf=20)).fit(x, data["no_show"].to_numpy())
+    model = gradient_boosting_pipeline(ModelParams(max_iter=40, min_samples_leaf=20)).fit(
+        x, data["no_show"].to_numpy()
+    )
     reference = reference_values(data)
     rows = data.tail(1500).with_columns(  # a provider the model never saw: encoded as missing
-        pl.when(pl.int_range(pl.len()) % 50 == 0).then(pl.lit("P999")).otherwise(pl.col("provider_id")).alias("provider_id")
+        pl.when(pl.int_range(pl.len()) % 50 == 0)
+        .then(pl.lit("P999"))
+        .otherwise(pl.col("provider_id"))
+        .alias("provider_id")
     )
     return model, reference, rows
 
@@ -71,7 +76,10 @@ def test_fast_reasons_equal_the_per_group_computation(fitted):
     # without an eligibility mask every row is explained, still the same numbers
     everyone = np.ones_like(eligible)
     np.testing.assert_allclose(
-        reason_contributions(model, x, reference), straightforward_contributions(model, x, reference, everyone), rtol=0, atol=1e-10
+        reason_contributions(model, x, reference),
+        straightforward_contributions(model, x, reference, everyone),
+        rtol=0,
+        atol=1e-10,
     )
 
 
@@ -79,5 +87,8 @@ def test_fast_reasons_skip_trees_that_never_split_on_the_group(fitted):
     model, _, rows = fitted
     trees = walk(model, to_model_input(rows.head(10))).trees
     position = {f: i for i, f in enumerate(model[:-1].get_feature_names_out())}
-    used = [sum(trees.uses(t, [position[f] for f in g.features]) for t in range(len(trees.trees))) for g in REASON_GROUPS]
+    used = [
+        sum(trees.uses(t, [position[f] for f in g.features]) for t in range(len(trees.trees)))
+        for g in REASON_GROUPS
+    ]
     assert max(used) > 0 and min(used) < len(trees.trees)  # some groups touch only part of the forest

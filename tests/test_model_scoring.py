@@ -8,17 +8,22 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from metrics.no_show_model import registry
-from metrics.no_show_model.actions import ACTIONABILITY
-from metrics.no_show_model.monitoring import monitoring_frame
-from metrics.no_show_model.pipeline import ModelParams, calibrated_risk, inner_pipeline, to_model_input
-from metrics.no_show_model.reasons import GROUP_NAMES, reason_contributions
-from metrics.no_show_model.scoring import score_frame, score_upcoming, write_scores
-from metrics.no_show_model.toy import toy_health_system
-from metrics.no_show_model.training import labelled_dataset, train_model
-from pipelines import schema, warehouse
-from pipelines.errors import CarePulseError
-from pipelines.settings import Settings
+from carepulse import schema, warehouse
+from carepulse.errors import CarePulseError
+from carepulse.metrics.no_show_model import registry
+from carepulse.metrics.no_show_model.actions import ACTIONABILITY
+from carepulse.metrics.no_show_model.monitoring import monitoring_frame
+from carepulse.metrics.no_show_model.pipeline import (
+    ModelParams,
+    calibrated_risk,
+    inner_pipeline,
+    to_model_input,
+)
+from carepulse.metrics.no_show_model.reasons import GROUP_NAMES, reason_contributions
+from carepulse.metrics.no_show_model.scoring import score_frame, score_upcoming, write_scores
+from carepulse.metrics.no_show_model.toy import toy_health_system
+from carepulse.metrics.no_show_model.training import labelled_dataset, train_model
+from carepulse.settings import Settings
 
 AS_OF = dt.datetime(2026, 6, 30)
 
@@ -81,7 +86,9 @@ def test_scores_carry_reasons_actions_and_benefit(trained):
     _, _, frames, mv = trained
     scored = score_frame(mv.artifact, frames, AS_OF, 14)
     upcoming = frames["appointments"].filter(
-        (pl.col("status") == "scheduled") & (pl.col("scheduled_start") < AS_OF + dt.timedelta(days=14)) & (pl.col("booked_at") <= AS_OF)
+        (pl.col("status") == "scheduled")
+        & (pl.col("scheduled_start") < AS_OF + dt.timedelta(days=14))
+        & (pl.col("booked_at") <= AS_OF)
     )
     assert scored.height == upcoming.height > 20
     assert scored["risk"].is_between(0, 1).all()
@@ -91,7 +98,9 @@ def test_scores_carry_reasons_actions_and_benefit(trained):
     words = " ".join(scored["reason_1"].drop_nulls().to_list() + scored["reason_2"].drop_nulls().to_list())
     for demographic in ("female", "male", "medicaid", "commercial", "age"):
         assert demographic not in words
-    expected = scored["risk"] * scored["suggested_action"].replace_strict(ACTIONABILITY, return_dtype=pl.Float64)
+    expected = scored["risk"] * scored["suggested_action"].replace_strict(
+        ACTIONABILITY, return_dtype=pl.Float64
+    )
     assert np.allclose(scored["expected_benefit"].to_numpy(), expected.to_numpy())
     assert scored.sort("rank")["expected_benefit"].is_sorted(descending=True)
 
@@ -107,7 +116,9 @@ def test_risk_from_encoded_scores_equals_predict_proba(trained):
 def test_reasons_follow_the_planted_effects(trained):
     engine, settings, frames, mv = trained
     data = labelled_dataset(frames, AS_OF, mv.artifact["centre_zip"]).head(3000)
-    contrib = reason_contributions(inner_pipeline(mv.artifact["model"]), to_model_input(data), mv.artifact["reference"])
+    contrib = reason_contributions(
+        inner_pipeline(mv.artifact["model"]), to_model_input(data), mv.artifact["reference"]
+    )
     transport = contrib[:, GROUP_NAMES.index("transport")]
     has_barrier = data["transport_barrier"].to_numpy() == 1
     assert transport[has_barrier].mean() > 0.1  # the toy adds +0.7 log-odds for a transport barrier
@@ -120,28 +131,48 @@ def test_training_refuses_a_warehouse_without_history(sqlite_engine, settings):
 
 
 def _scored(ids, risk=0.3):
-    return pl.DataFrame({
-        "appointment_id": ids, "risk": [risk] * len(ids), "risk_band": ["high"] * len(ids), "reason_1": ["r"] * len(ids),
-        "reason_2": [None] * len(ids), "reason_3": [None] * len(ids), "suggested_action": ["reminder call"] * len(ids),
-        "expected_benefit": [risk * 0.22] * len(ids), "rank": list(range(1, len(ids) + 1)),
-    }, schema_overrides={"reason_2": pl.String, "reason_3": pl.String})
+    return pl.DataFrame(
+        {
+            "appointment_id": ids,
+            "risk": [risk] * len(ids),
+            "risk_band": ["high"] * len(ids),
+            "reason_1": ["r"] * len(ids),
+            "reason_2": [None] * len(ids),
+            "reason_3": [None] * len(ids),
+            "suggested_action": ["reminder call"] * len(ids),
+            "expected_benefit": [risk * 0.22] * len(ids),
+            "rank": list(range(1, len(ids) + 1)),
+        },
+        schema_overrides={"reason_2": pl.String, "reason_3": pl.String},
+    )
 
 
 def test_new_run_replaces_unworked_scores_and_keeps_history(engine):
     t = dt.datetime(2026, 6, 1)
     first = write_scores(engine, _scored(["a", "b", "c"]), model_version="v", as_of=t, days=14, scored_at=t)
     with engine.begin() as conn:
-        conn.execute(schema.outreach_outcomes.insert().values(
-            appointment_id="b", patient_id="p", score_run_id=first, outcome="reached", recorded_by="coord", recorded_at=t
-        ))
-    second = write_scores(engine, _scored(["a", "b", "d"], 0.5), model_version="v", as_of=t, days=14, scored_at=t)
+        conn.execute(
+            schema.outreach_outcomes.insert().values(
+                appointment_id="b",
+                patient_id="p",
+                score_run_id=first,
+                outcome="reached",
+                recorded_by="coord",
+                recorded_at=t,
+            )
+        )
+    second = write_scores(
+        engine, _scored(["a", "b", "d"], 0.5), model_version="v", as_of=t, days=14, scored_at=t
+    )
     rows = warehouse.read_table(engine, "risk_scores").sort("score_run_id", "appointment_id")
     current = {(r["score_run_id"], r["appointment_id"]) for r in rows.filter(pl.col("is_current")).to_dicts()}
     # a, d: the new run; b: worked, keeps the row the coordinator acted on; c: no longer upcoming
     assert current == {(second, "a"), (first, "b"), (second, "d")}
     assert rows.height == 6  # nothing deleted
     with engine.connect() as conn:
-        n = conn.execute(sa.select(schema.score_runs.c.n_scored).where(schema.score_runs.c.score_run_id == second)).scalar()
+        n = conn.execute(
+            sa.select(schema.score_runs.c.n_scored).where(schema.score_runs.c.score_run_id == second)
+        ).scalar()
     assert n == 3
 
 

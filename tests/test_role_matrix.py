@@ -1,7 +1,7 @@
 """The role matrix: who may open which page and download which export, checked on the server.
 
 The table below is the policy written out by hand (docs/security.md); the test compares it with
-``pipelines.access.can``, the router's navigation and the pages themselves, then signs in as each
+``carepulse.access.can``, the router's navigation and the pages themselves, then signs in as each
 role on a loaded warehouse and looks for the test data's patient identifiers in what renders.
 """
 
@@ -14,11 +14,11 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import exports
-from dashboard.pages import PAGES, allowed_pages
-from pipelines import schema, warehouse
-from pipelines.access import accounts, audit, can
-from pipelines.access.roles import PERMISSIONS, ROLES
+from carepulse import schema, warehouse
+from carepulse.access import accounts, audit, can
+from carepulse.access.roles import PERMISSIONS, ROLES
+from carepulse.dashboard import exports
+from carepulse.dashboard.pages import PAGES, allowed_pages
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,7 +70,9 @@ def test_unknown_permission_raises():
 
 @pytest.mark.parametrize("role", ROLES)
 def test_navigation_lists_exactly_the_allowed_pages(role):
-    assert [p.permission for p in allowed_pages(role)] == [p.permission for p in PAGES if role in POLICY[p.permission]]
+    assert [p.permission for p in allowed_pages(role)] == [
+        p.permission for p in PAGES if role in POLICY[p.permission]
+    ]
 
 
 def test_only_coordinators_see_identifiers_and_only_aggregate_roles_export_aggregates():
@@ -84,7 +86,16 @@ def test_only_coordinators_see_identifiers_and_only_aggregate_roles_export_aggre
 
 # --- Spreadsheet-formula injection in every export format -------------------------------------------
 
-INJECTIONS = ["=1+1", "+SUM(A1:A2)", "-2+3", "@SUM(A1)", "\t=1", "\r=1", '=HYPERLINK("http://x","y")', "=cmd|' /C calc'!A0"]
+INJECTIONS = [
+    "=1+1",
+    "+SUM(A1:A2)",
+    "-2+3",
+    "@SUM(A1)",
+    "\t=1",
+    "\r=1",
+    '=HYPERLINK("http://x","y")',
+    "=cmd|' /C calc'!A0",
+]
 
 
 def test_csv_export_escapes_formulas():
@@ -141,7 +152,9 @@ def patient_identifiers(synthetic_dir) -> dict[str, set[str]]:
     patients = pl.read_csv(synthetic_dir / "patients.csv", infer_schema=False)
     names = patients.select(pl.concat_str("first_name", pl.lit(" "), "last_name")).to_series()
     # A clinician may share a patient's name; clinicians' names are staff data, shown on purpose.
-    staff = set(pl.read_csv(synthetic_dir / "providers.csv", infer_schema=False)["name"].str.replace(r"^Dr\. ", ""))
+    staff = set(
+        pl.read_csv(synthetic_dir / "providers.csv", infer_schema=False)["name"].str.replace(r"^Dr\. ", "")
+    )
     return {
         "name": set(names.drop_nulls()) - staff,
         "mrn": set(patients["mrn"].drop_nulls()),
@@ -169,7 +182,9 @@ def test_identifiers_fixture_is_real(patient_identifiers):
 
 
 @pytest.mark.slow
-def test_manager_pages_and_exports_carry_no_patient_identifiers(loaded, patient_identifiers, deferred_downloads):
+def test_manager_pages_and_exports_carry_no_patient_identifiers(
+    loaded, patient_identifiers, deferred_downloads
+):
     at = signed_in_app(loaded, "manager")
     assert not at.exception, [e.value for e in at.exception]
     seen = []
@@ -202,14 +217,18 @@ REFUSED = [(role, page.script) for role in ROLES for page in PAGES if role not i
 def role_accounts(sqlite_engine, fast_password_hashing):
     """One account per role (no data needed: a refused page must stop before reading any)."""
     for role in ROLES:
-        create_account(sqlite_engine, role, username=f"test_{role}", departments="D01" if role == "coordinator" else None)
+        create_account(
+            sqlite_engine, role, username=f"test_{role}", departments="D01" if role == "coordinator" else None
+        )
     return sqlite_engine
 
 
-@pytest.mark.parametrize(("role", "script"), REFUSED, ids=[f"{r}-{s.split('/')[-1][:-3]}" for r, s in REFUSED])
+@pytest.mark.parametrize(
+    ("role", "script"), REFUSED, ids=[f"{r}-{s.split('/')[-1][:-3]}" for r, s in REFUSED]
+)
 def test_pages_refuse_a_role_on_the_server(role_accounts, role, script):
     """A page reached directly (by URL, not the menu) checks the role itself and renders nothing."""
-    from dashboard import signin
+    from carepulse.dashboard import signin
 
     at = AppTest.from_file(str(ROOT / "dashboard" / script), default_timeout=60)
     user = accounts.get_user(role_accounts, f"test_{role}")
@@ -224,18 +243,28 @@ def test_pages_refuse_a_role_on_the_server(role_accounts, role, script):
     assert len(denied) == 1 and denied[0]["username"] == f"test_{role}"
 
 
-SQL_NASTY = ["' OR '1'='1", "x'; DROP TABLE appointments;--", '"; DELETE FROM users; --', "%", "_", "\\", "D01' --"]
+SQL_NASTY = [
+    "' OR '1'='1",
+    "x'; DROP TABLE appointments;--",
+    '"; DELETE FROM users; --',
+    "%",
+    "_",
+    "\\",
+    "D01' --",
+]
 
 
 def test_sql_metacharacters_in_url_filters_and_text_fields(loaded):
     from sqlalchemy import func, select
 
-    from pipelines.schema import EXTRACT_TABLES, annotations, users
+    from carepulse.schema import EXTRACT_TABLES, annotations, users
 
     def counts():
         with loaded.connect() as conn:
-            return [conn.execute(select(func.count()).select_from(t)).scalar_one()
-                    for t in (EXTRACT_TABLES["appointments"], users)]
+            return [
+                conn.execute(select(func.count()).select_from(t)).scalar_one()
+                for t in (EXTRACT_TABLES["appointments"], users)
+            ]
 
     params = {"department": SQL_NASTY, "site": SQL_NASTY[0], "from": SQL_NASTY[1], "to": "2026-02-30' OR 1=1"}
     at = signed_in_app(loaded, "qi", query_params=params)
@@ -260,21 +289,27 @@ def test_coordinator_sees_contact_details_only_for_assigned_departments(
 ):
     """Minimum necessary for coordinators: names and phones of their departments' patients only,
     on screen and in the worklist export; the view is audited once as ``page.view``."""
-    from pipelines import outreach
+    from carepulse.records import outreach
 
     copy_warehouse(scored_warehouse_file, settings)
     engine = warehouse.make_engine(settings)
     try:
         scored = outreach.scored_frames(engine)["appointments"]
-        busiest = scored.group_by("department_id").len().sort(["len", "department_id"], descending=[True, False])
+        busiest = (
+            scored.group_by("department_id").len().sort(["len", "department_id"], descending=[True, False])
+        )
         mine, others = busiest["department_id"][0], busiest["department_id"][1:].to_list()
         in_mine = set(scored.filter(pl.col("department_id") == mine)["patient_id"])
         only_elsewhere = set(scored.filter(pl.col("department_id").is_in(others))["patient_id"]) - in_mine
         patients = warehouse.read_table(engine, "patients", columns=["patient_id", "phone", "mrn"])
-        phones_elsewhere = set(patients.filter(pl.col("patient_id").is_in(list(only_elsewhere)))["phone"].drop_nulls())
+        phones_elsewhere = set(
+            patients.filter(pl.col("patient_id").is_in(list(only_elsewhere)))["phone"].drop_nulls()
+        )
         mrns_elsewhere = set(patients.filter(pl.col("patient_id").is_in(list(only_elsewhere)))["mrn"])
         mrns_mine = set(patients.filter(pl.col("patient_id").is_in(list(in_mine)))["mrn"])
-        assert phones_elsewhere and mrns_elsewhere and mrns_mine, "the test data must have patients on both sides"
+        assert phones_elsewhere and mrns_elsewhere and mrns_mine, (
+            "the test data must have patients on both sides"
+        )
 
         username = create_account(engine, "coordinator", departments=mine)
         at = signed_in_as(username, timeout=90)

@@ -9,28 +9,53 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-import metrics.spc as spc_module
-from metrics.spc import CHARTS, POINT_RULES, SPCInputError, choose_chart, spc
+import carepulse.metrics.spc as spc_module
+from carepulse.metrics.spc import CHARTS, POINT_RULES, SPCInputError, choose_chart, spc
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "spc.md"
 POINT_COLUMNS = [
-    "x", "y", "n", "value", "phase", "baseline", "excluded", "cl", "lcl", "ucl", "lcl_2s", "ucl_2s",
-    *POINT_RULES, "runs_signal", "nhs_point_type", "target", "signals", "signal",
+    "x",
+    "y",
+    "n",
+    "value",
+    "phase",
+    "baseline",
+    "excluded",
+    "cl",
+    "lcl",
+    "ucl",
+    "lcl_2s",
+    "ucl_2s",
+    *POINT_RULES,
+    "runs_signal",
+    "nhs_point_type",
+    "target",
+    "signals",
+    "signal",
 ]
 
 
 def rates(weeks: int = 20) -> pl.DataFrame:
-    return pl.DataFrame({
-        "period": [date(2025, 1, 6) + timedelta(weeks=i) for i in range(weeks)],
-        "numerator": [10 + (i % 4) for i in range(weeks)],
-        "denominator": [100 + 5 * (i % 3) for i in range(weeks)],
-    })
+    return pl.DataFrame(
+        {
+            "period": [date(2025, 1, 6) + timedelta(weeks=i) for i in range(weeks)],
+            "numerator": [10 + (i % 4) for i in range(weeks)],
+            "denominator": [100 + 5 * (i % 3) for i in range(weeks)],
+        }
+    )
 
 
 @pytest.mark.parametrize(
     ("kind", "has_denominator", "chart"),
-    [("rate", True, "p"), ("count", True, "u"), ("time", False, "i"), ("score", False, "i"),
-     ("rate", False, "i"), ("count", False, "i"), (None, True, "i")],
+    [
+        ("rate", True, "p"),
+        ("count", True, "u"),
+        ("time", False, "i"),
+        ("score", False, "i"),
+        ("rate", False, "i"),
+        ("count", False, "i"),
+        (None, True, "i"),
+    ],
 )
 def test_auto_chart_choice(kind, has_denominator, chart):
     assert choose_chart(kind, has_denominator=has_denominator) == chart
@@ -63,13 +88,31 @@ def test_rows_come_back_in_time_order_whatever_the_input_order():
 
 
 def test_summary_has_one_row_per_phase_with_the_run_and_nhs_results():
-    result = spc(rates(), y="numerator", n="denominator", chart="p", phases=[date(2025, 3, 3)],
-                 better="lower", target=0.5)
+    result = spc(
+        rates(),
+        y="numerator",
+        n="denominator",
+        chart="p",
+        phases=[date(2025, 3, 3)],
+        better="lower",
+        target=0.5,
+    )
     summary = result.summary
     assert summary["phase"].to_list() == [1, 2]
     assert summary["n_points"].to_list() == [8, 12]
-    for column in ("centre", "lcl_mean", "ucl_mean", "longest_run", "longest_run_max", "crossings",
-                   "crossings_min", "runs_signal", "outside_limits_points", "nhs_variation", "assurance"):
+    for column in (
+        "centre",
+        "lcl_mean",
+        "ucl_mean",
+        "longest_run",
+        "longest_run_max",
+        "crossings",
+        "crossings_min",
+        "runs_signal",
+        "outside_limits_points",
+        "nhs_variation",
+        "assurance",
+    ):
         assert column in summary.columns
     assert result.last_phase["phase"] == 2
     # p̄ ≈ 0.11 with n ≈ 105: UCL ≈ 0.11 + 3·0.03 ≈ 0.20 < target 0.5; lower is better -> always passes
@@ -106,8 +149,9 @@ def test_bad_arguments_say_what_is_wrong(kwargs, message):
 
 
 def test_numerator_above_denominator_names_the_period():
-    frame = rates().with_columns(pl.when(pl.int_range(pl.len()) == 3).then(500).otherwise(pl.col("numerator"))
-                                 .alias("numerator"))
+    frame = rates().with_columns(
+        pl.when(pl.int_range(pl.len()) == 3).then(500).otherwise(pl.col("numerator")).alias("numerator")
+    )
     with pytest.raises(SPCInputError, match="exceeds 'denominator' at period 2025-01-27"):
         spc(frame, y="numerator", n="denominator", chart="p")
 
@@ -120,7 +164,7 @@ def test_duplicate_or_missing_periods_are_refused():
 
 
 def test_spc_input_error_is_a_user_error_and_a_value_error():
-    from pipelines.errors import CarePulseError
+    from carepulse.errors import CarePulseError
 
     assert issubclass(SPCInputError, CarePulseError) and issubclass(SPCInputError, ValueError)
 

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 import polars as pl
 import pytest
 
-from metrics.spc import spc
+from carepulse.metrics.spc import spc
 
 
 def weekly(values, n=None, start=date(2025, 1, 6)):

@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from metrics.spc import spc
+from carepulse.metrics.spc import spc
 
 DATA = Path(__file__).parent / "data" / "spc"
 NHS_TYPE = {  # NHSRplotthedots' names -> ours
@@ -52,8 +52,14 @@ def test_xmr_matches_nhsrplotthedots_attendances(ae_all, nhsr):
 
 def test_phases_match_nhsrplotthedots_rebase(ae_all, nhsr):
     expected = nhsr["attendances_rebase"]
-    result = spc(ae_all, y="attendances", chart="i", screen_mr=True, better="higher",
-                 phases=[date.fromisoformat(expected["rebase"])])
+    result = spc(
+        ae_all,
+        y="attendances",
+        chart="i",
+        screen_mr=True,
+        better="higher",
+        phases=[date.fromisoformat(expected["rebase"])],
+    )
     summary = result.summary
     assert summary["n_points"].to_list() == [g["points"] for g in expected["groups"]]
     assert summary["centre"].to_list() == pytest.approx([g["mean"] for g in expected["groups"]], abs=1e-3)
@@ -64,8 +70,14 @@ def test_phases_match_nhsrplotthedots_rebase(ae_all, nhsr):
 
 def test_frozen_baseline_and_point_types_match_nhsrplotthedots_performance(ae_all, nhsr):
     expected = nhsr["performance_fixed"]
-    result = spc(ae_all, y="performance", chart="i", screen_mr=True, better="higher",
-                 freeze=expected["fix_after_n_points"])
+    result = spc(
+        ae_all,
+        y="performance",
+        chart="i",
+        screen_mr=True,
+        better="higher",
+        freeze=expected["fix_after_n_points"],
+    )
     assert result.points["cl"][0] == pytest.approx(expected["mean"], abs=1e-9)
     assert result.points["lcl"][35] == pytest.approx(expected["lpl"], abs=1e-9)
     assert result.points["ucl"][35] == pytest.approx(expected["upl"], abs=1e-9)

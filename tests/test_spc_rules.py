@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from metrics.spc import (
+from carepulse.metrics.spc import (
     anhoej_limits,
     ihi_runs_limits,
     nhs_assurance,

@@ -4,7 +4,7 @@ import datetime as dt
 
 import polars as pl
 
-from pipelines import schema, warehouse
+from carepulse import schema, warehouse
 
 
 def test_read_table_types_and_latest_run(engine):

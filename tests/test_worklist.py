@@ -9,9 +9,9 @@ import math
 import polars as pl
 import pytest
 
-from metrics._registry import MetricError
-from metrics.outreach_effect import mantel_haenszel_difference, outreach_effect
-from metrics.worklist import (
+from carepulse.metrics._context import MetricError
+from carepulse.metrics.outreach_effect import mantel_haenszel_difference, outreach_effect
+from carepulse.metrics.worklist import (
     CONTACT_COLUMNS,
     WorklistFilters,
     build_worklist,
@@ -20,16 +20,20 @@ from metrics.worklist import (
 )
 
 T0 = dt.datetime(2026, 7, 1, 9, 0)
-DEPARTMENTS = pl.DataFrame({"department_id": ["CARD", "PEDS", "ORTH"], "name": ["Cardiology", "Pediatrics", "Ortho"]})
+DEPARTMENTS = pl.DataFrame(
+    {"department_id": ["CARD", "PEDS", "ORTH"], "name": ["Cardiology", "Pediatrics", "Ortho"]}
+)
 PROVIDERS = pl.DataFrame({"provider_id": ["P1", "P2", "P3"], "name": ["Dr One", "Dr Two", "Dr Three"]})
-PATIENTS = pl.DataFrame({
-    "patient_id": ["pa", "pb", "pc", "pd", "pe"],
-    "first_name": ["Ann", "Bob", "Cy", "Di", "Ed"],
-    "last_name": ["Lee", "Ray", "Fox", "Orr", "Poe"],
-    "mrn": ["M1", "M2", "M3", "M4", "M5"],
-    "phone": ["555-0101", "555-0102", "555-0103", "555-0104", "555-0105"],
-    "email": ["a@x.org", "b@x.org", "c@x.org", "d@x.org", "e@x.org"],
-})
+PATIENTS = pl.DataFrame(
+    {
+        "patient_id": ["pa", "pb", "pc", "pd", "pe"],
+        "first_name": ["Ann", "Bob", "Cy", "Di", "Ed"],
+        "last_name": ["Lee", "Ray", "Fox", "Orr", "Poe"],
+        "mrn": ["M1", "M2", "M3", "M4", "M5"],
+        "phone": ["555-0101", "555-0102", "555-0103", "555-0104", "555-0105"],
+        "email": ["a@x.org", "b@x.org", "c@x.org", "d@x.org", "e@x.org"],
+    }
+)
 
 
 def appointments(**overrides) -> pl.DataFrame:
@@ -70,8 +74,14 @@ def scores(**overrides) -> pl.DataFrame:
 def outcomes(rows: list[tuple[str, str, str, dt.datetime]]) -> pl.DataFrame:
     return pl.DataFrame(
         [(i + 1, a, p, o, "carl", t) for i, (a, p, o, t) in enumerate(rows)],
-        schema={"outreach_id": pl.Int64, "appointment_id": pl.String, "patient_id": pl.String, "outcome": pl.String,
-                "recorded_by": pl.String, "recorded_at": pl.Datetime("us")},
+        schema={
+            "outreach_id": pl.Int64,
+            "appointment_id": pl.String,
+            "patient_id": pl.String,
+            "outcome": pl.String,
+            "recorded_by": pl.String,
+            "recorded_at": pl.Datetime("us"),
+        },
         orient="row",
     )
 
@@ -79,8 +89,9 @@ def outcomes(rows: list[tuple[str, str, str, dt.datetime]]) -> pl.DataFrame:
 def worklist(allowed=("CARD", "PEDS", "ORTH"), **kw) -> pl.DataFrame:
     kw.setdefault("scores", scores())
     kw.setdefault("appointments", appointments())
-    return build_worklist(kw.pop("scores"), kw.pop("appointments"), DEPARTMENTS, PROVIDERS, allowed_departments=allowed,
-                          **kw)
+    return build_worklist(
+        kw.pop("scores"), kw.pop("appointments"), DEPARTMENTS, PROVIDERS, allowed_departments=allowed, **kw
+    )
 
 
 # --- Ranking and columns ---------------------------------------------------------------------------
@@ -104,11 +115,17 @@ def test_rows_carry_risk_percent_band_plain_reasons_action_and_names():
 
 
 def test_only_current_scores_of_still_scheduled_upcoming_visits():
-    old = scores().with_columns(pl.lit(1, pl.Int64).alias("score_run_id"), pl.lit(False).alias("is_current"),
-                                pl.lit(0.99).alias("expected_benefit"))
+    old = scores().with_columns(
+        pl.lit(1, pl.Int64).alias("score_run_id"),
+        pl.lit(False).alias("is_current"),
+        pl.lit(0.99).alias("expected_benefit"),
+    )
     both = pl.concat([scores(), old])
-    wl = worklist(scores=both, appointments=appointments(status=["scheduled", "cancelled", *["scheduled"] * 4]),
-                  today=T0 + dt.timedelta(days=1, hours=1))
+    wl = worklist(
+        scores=both,
+        appointments=appointments(status=["scheduled", "cancelled", *["scheduled"] * 4]),
+        today=T0 + dt.timedelta(days=1, hours=1),
+    )
     ids = wl.get_column("appointment_id").to_list()
     assert "A2" not in ids  # cancelled since scoring
     assert "A1" not in ids and "A4" not in ids  # earlier today than 'today' (already started)
@@ -168,22 +185,31 @@ def test_worked_rows_leave_the_queue_and_show_when_asked():
     assert queue.get_column("rank").to_list() == list(range(1, queue.height + 1))
     every = worklist(outcomes=done, filters=WorklistFilters(not_yet_worked=False))
     a4 = every.filter(pl.col("appointment_id") == "A4").row(0, named=True)
-    assert a4["worked"] and a4["outcome"] == "confirmed" and a4["outcome_by"] == "carl" and a4["outcome_at"] == T0
+    assert (
+        a4["worked"]
+        and a4["outcome"] == "confirmed"
+        and a4["outcome_by"] == "carl"
+        and a4["outcome_at"] == T0
+    )
 
 
 def test_the_latest_outcome_of_an_appointment_wins():
     later = outcomes([("A4", "pd", "no_answer", T0), ("A4", "pd", "reached", T0 + dt.timedelta(hours=2))])
-    row = worklist(outcomes=later, filters=WorklistFilters(not_yet_worked=False)).filter(pl.col("appointment_id") == "A4")
+    row = worklist(outcomes=later, filters=WorklistFilters(not_yet_worked=False)).filter(
+        pl.col("appointment_id") == "A4"
+    )
     assert row.item(0, "outcome") == "reached"
 
 
 def test_a_patients_last_outcome_shows_on_their_next_visit():
     # patient pa: A1 (day 1) worked twice; A6 (day 9) is their next visit
-    done = outcomes([
-        ("A1", "pa", "left_message", T0 - dt.timedelta(days=2)),
-        ("A1", "pa", "transport_arranged", T0 - dt.timedelta(days=1)),
-        ("A0", "pb", "rescheduled", T0 - dt.timedelta(days=30)),  # pb's earlier appointment, not upcoming
-    ])
+    done = outcomes(
+        [
+            ("A1", "pa", "left_message", T0 - dt.timedelta(days=2)),
+            ("A1", "pa", "transport_arranged", T0 - dt.timedelta(days=1)),
+            ("A0", "pb", "rescheduled", T0 - dt.timedelta(days=30)),  # pb's earlier appointment, not upcoming
+        ]
+    )
     wl = worklist(outcomes=done, filters=WorklistFilters(not_yet_worked=False))
     a6 = wl.filter(pl.col("appointment_id") == "A6").row(0, named=True)
     assert (a6["last_outcome"], a6["last_outcome_at"]) == ("transport_arranged", T0 - dt.timedelta(days=1))
@@ -193,7 +219,10 @@ def test_a_patients_last_outcome_shows_on_their_next_visit():
     a1 = wl.filter(pl.col("appointment_id") == "A1").row(0, named=True)
     assert a1["last_outcome"] is None  # its own outcome is 'outcome', not 'last outreach'
     per_patient = latest_outcome_per_patient(done).collect().sort("patient_id")
-    assert per_patient.select("patient_id", "outcome").rows() == [("pa", "transport_arranged"), ("pb", "rescheduled")]
+    assert per_patient.select("patient_id", "outcome").rows() == [
+        ("pa", "transport_arranged"),
+        ("pb", "rescheduled"),
+    ]
 
 
 def test_a_missing_column_is_named():
@@ -219,9 +248,9 @@ def _effect_inputs():
         add("high", "no_show" if i < 2 else "completed", "confirmed" if i % 2 else "reached")
     for i in range(18):
         add("high", "no_show" if i < 8 else "completed")
-    for i in range(2):
+    for _ in range(2):
         add("high", "completed", "reached", offset=+3.0)  # recorded after the visit: not "reached before"
-    for i in range(5):
+    for _ in range(5):
         add("low", "completed", "transport_arranged")
     for i in range(15):
         add("low", "no_show" if i < 3 else "completed")
@@ -233,19 +262,23 @@ def _effect_inputs():
         add("low", "scheduled")
     add("high", "no_show", "reached", department="PEDS")  # another department
     visit = dt.datetime(2026, 5, 1, 10)
-    appts = pl.DataFrame({
-        "appointment_id": [r[0] for r in rows],
-        "department_id": [r[6] for r in rows],
-        "scheduled_start": [visit] * len(rows),
-        "status": [r[3] for r in rows],
-    })
-    risk = pl.DataFrame({
-        "score_run_id": [1] * len(rows),
-        "appointment_id": [r[0] for r in rows],
-        "risk": [r[2] for r in rows],
-        "risk_band": [r[1] for r in rows],
-        "is_current": [r[4] is not None for r in rows],
-    })
+    appts = pl.DataFrame(
+        {
+            "appointment_id": [r[0] for r in rows],
+            "department_id": [r[6] for r in rows],
+            "scheduled_start": [visit] * len(rows),
+            "status": [r[3] for r in rows],
+        }
+    )
+    risk = pl.DataFrame(
+        {
+            "score_run_id": [1] * len(rows),
+            "appointment_id": [r[0] for r in rows],
+            "risk": [r[2] for r in rows],
+            "risk_band": [r[1] for r in rows],
+            "is_current": [r[4] is not None for r in rows],
+        }
+    )
     outs = pl.DataFrame(
         [(r[0], r[4], visit + dt.timedelta(hours=r[5])) for r in rows if r[4]],
         schema={"appointment_id": pl.String, "outcome": pl.String, "recorded_at": pl.Datetime("us")},
@@ -259,17 +292,29 @@ def test_outreach_effect_counts_rates_and_stratum_intervals():
     effect = outreach_effect(risk, appts, outs, departments=["CARD"])
     high, low = effect.strata.rows(named=True)
     assert (high["stratum"], high["contacted_n"], high["contacted_no_shows"]) == ("high", 10, 2)
-    assert (high["uncontacted_n"], high["uncontacted_no_shows"]) == (20, 8)  # 18 + 2 reached only after the visit
+    assert (high["uncontacted_n"], high["uncontacted_no_shows"]) == (
+        20,
+        8,
+    )  # 18 + 2 reached only after the visit
     assert high["difference"] == pytest.approx(0.2 - 0.4)
-    assert (low["stratum"], low["contacted_n"], low["contacted_no_shows"], low["uncontacted_n"],
-            low["uncontacted_no_shows"]) == ("low", 5, 0, 15, 3)
+    assert (
+        low["stratum"],
+        low["contacted_n"],
+        low["contacted_no_shows"],
+        low["uncontacted_n"],
+        low["uncontacted_no_shows"],
+    ) == ("low", 5, 0, 15, 3)
     # Agresti-Caffo by hand for the low band: (0+1)/7 vs (3+1)/17
     p1, p0 = 1 / 7, 4 / 17
     se = math.sqrt(p1 * (1 - p1) / 7 + p0 * (1 - p0) / 17)
     assert low["ci_low"] == pytest.approx(p1 - p0 - 1.959964 * se, abs=1e-6)
     assert low["ci_high"] == pytest.approx(p1 - p0 + 1.959964 * se, abs=1e-6)
     assert low["ci_low"] < 0 < low["ci_high"]  # a zero count still gets a real interval
-    assert effect.excluded == {"not yet happened": 6, "cancelled (attendance unknown)": 4, "attempted but not reached": 3}
+    assert effect.excluded == {
+        "not yet happened": 6,
+        "cancelled (attendance unknown)": 4,
+        "attempted but not reached": 3,
+    }
 
 
 def test_outreach_effect_pooled_mantel_haenszel_by_hand():
@@ -279,10 +324,16 @@ def test_outreach_effect_pooled_mantel_haenszel_by_hand():
     w_high, w_low = 10 * 20 / 30, 5 * 15 / 20
     expected = (w_high * (0.2 - 0.4) + w_low * (0.0 - 0.2)) / (w_high + w_low)
     assert adjusted["difference"] == pytest.approx(expected)
-    var = ((2 * 8 * 20**3 + 8 * 12 * 10**3) / (10 * 20 * 30**2) + (0 + 3 * 12 * 5**3) / (5 * 15 * 20**2)) / (w_high + w_low) ** 2
+    var = ((2 * 8 * 20**3 + 8 * 12 * 10**3) / (10 * 20 * 30**2) + (0 + 3 * 12 * 5**3) / (5 * 15 * 20**2)) / (
+        w_high + w_low
+    ) ** 2
     assert adjusted["ci_high"] - adjusted["difference"] == pytest.approx(1.959964 * math.sqrt(var), abs=1e-6)
-    assert (crude["contacted_n"], crude["contacted_no_shows"], crude["uncontacted_n"], crude["uncontacted_no_shows"]) == (
-        15, 2, 35, 11)
+    assert (
+        crude["contacted_n"],
+        crude["contacted_no_shows"],
+        crude["uncontacted_n"],
+        crude["uncontacted_no_shows"],
+    ) == (15, 2, 35, 11)
     assert crude["difference"] == pytest.approx(2 / 15 - 11 / 35)
 
 
@@ -305,7 +356,9 @@ def test_mantel_haenszel_ignores_strata_missing_a_group():
 
 def test_no_outcomes_yet_gives_an_empty_comparison_with_everyone_uncontacted():
     risk, appts, _ = _effect_inputs()
-    none = pl.DataFrame(schema={"appointment_id": pl.String, "outcome": pl.String, "recorded_at": pl.Datetime("us")})
+    none = pl.DataFrame(
+        schema={"appointment_id": pl.String, "outcome": pl.String, "recorded_at": pl.Datetime("us")}
+    )
     effect = outreach_effect(risk, appts, none, departments=["CARD"])
     assert effect.strata.get_column("contacted_n").sum() == 0
     assert effect.overall.get_column("stratum").to_list() == ["crude (not stratified)"]  # no adjusted row
@@ -320,7 +373,7 @@ from tests.dashboard_support import APP, copy_warehouse, problems, rendered_text
 @pytest.fixture
 def scored_wh(settings, scored_warehouse_file, fast_password_hashing):
     """A private copy of the scored warehouse at this test's settings (the app opens it)."""
-    from pipelines import warehouse
+    from carepulse import warehouse
 
     copy_warehouse(scored_warehouse_file, settings)
     engine = warehouse.make_engine(settings)
@@ -330,27 +383,39 @@ def scored_wh(settings, scored_warehouse_file, fast_password_hashing):
 
 def _scored_departments(engine) -> list[str]:
     """Departments of the upcoming scored visits, busiest first."""
-    from pipelines import outreach
+    from carepulse.records import outreach
 
     scored = outreach.scored_frames(engine)["appointments"]
-    return scored.group_by("department_id").len().sort(["len", "department_id"], descending=[True, False]).get_column(
-        "department_id").to_list()
+    return (
+        scored.group_by("department_id")
+        .len()
+        .sort(["len", "department_id"], descending=[True, False])
+        .get_column("department_id")
+        .to_list()
+    )
 
 
 def _signed_in(engine, role: str, departments: list[str] | None = None):
-    return signed_in_app(engine, role, username=f"test_{role}",
-                         departments=",".join(departments) if departments else None, timeout=90)
+    return signed_in_app(
+        engine,
+        role,
+        username=f"test_{role}",
+        departments=",".join(departments) if departments else None,
+        timeout=90,
+    )
 
 
 def _patients(engine) -> pl.DataFrame:
-    from pipelines import warehouse
+    from carepulse import warehouse
 
-    return warehouse.read_table(engine, "patients", columns=["patient_id", "first_name", "last_name", "phone", "email"])
+    return warehouse.read_table(
+        engine, "patients", columns=["patient_id", "first_name", "last_name", "phone", "email"]
+    )
 
 
 def test_page_coordinator_records_an_outcome_and_the_row_leaves_the_queue(scored_wh):
-    from pipelines import outreach
-    from pipelines.access import list_audit
+    from carepulse.access import list_audit
+    from carepulse.records import outreach
 
     departments = _scored_departments(scored_wh)
     assert len(departments) >= 2, "the small system scores visits in several departments"
@@ -367,7 +432,8 @@ def test_page_coordinator_records_an_outcome_and_the_row_leaves_the_queue(scored
     others = scored.filter(~pl.col("department_id").is_in(mine)).join(pats, on="patient_id")
     mine_pats = scored.filter(pl.col("department_id").is_in(mine)).join(pats, on="patient_id")
     assert set(table["Patient"] if "Patient" in table else table["patient_name"]) == set(
-        mine_pats.select(pl.concat_str("first_name", pl.lit(" "), "last_name")).to_series())
+        mine_pats.select(pl.concat_str("first_name", pl.lit(" "), "last_name")).to_series()
+    )
     text = rendered_text(at)
     only_elsewhere = set(others.get_column("phone").drop_nulls()) - set(mine_pats.get_column("phone"))
     assert only_elsewhere and not [p for p in only_elsewhere if p in text]
@@ -384,7 +450,8 @@ def test_page_coordinator_records_an_outcome_and_the_row_leaves_the_queue(scored
     assert len(at.dataframe[0].value) == expected - 1 if expected > 1 else not at.dataframe
     stored = outreach.read_outcomes(scored_wh, with_notes=True)
     assert stored.select("appointment_id", "outcome", "recorded_by").rows() == [
-        (picked, "transport_arranged", "test_coordinator")]
+        (picked, "transport_arranged", "test_coordinator")
+    ]
     assert stored.item(0, "note").startswith("Asked about a ride")
     assert list_audit(scored_wh, action="outreach.record").height == 1
     if expected > 1:
@@ -394,7 +461,7 @@ def test_page_coordinator_records_an_outcome_and_the_row_leaves_the_queue(scored
 def test_page_manager_is_refused_and_sees_no_patient_data(scored_wh):
     from streamlit.testing.v1 import AppTest
 
-    from pipelines.access import accounts, list_audit
+    from carepulse.access import accounts, list_audit
 
     at = _signed_in(scored_wh, "manager")
     with pytest.raises(ValueError, match="Could not find a navigation page"):
@@ -412,8 +479,10 @@ def test_page_manager_is_refused_and_sees_no_patient_data(scored_wh):
     assert list_audit(scored_wh, action="page.view").is_empty()
 
 
-def test_page_without_scores_says_train_then_score(request, tmp_path_factory, settings, fast_password_hashing):
-    from pipelines import warehouse
+def test_page_without_scores_says_train_then_score(
+    request, tmp_path_factory, settings, fast_password_hashing
+):
+    from carepulse import warehouse
     from tests.dashboard_support import loaded_warehouse_file
 
     copy_warehouse(loaded_warehouse_file(request, tmp_path_factory), settings)
@@ -433,8 +502,8 @@ def test_page_coordinator_without_departments_sees_an_empty_list(scored_wh):
 
 
 def test_page_my_list_assignment_and_audited_export(scored_wh, deferred_downloads):
-    from pipelines import outreach
-    from pipelines.access import list_audit
+    from carepulse.access import list_audit
+    from carepulse.records import outreach
 
     mine = _scored_departments(scored_wh)[:1]
     at = _signed_in(scored_wh, "coordinator", mine)
@@ -444,7 +513,8 @@ def test_page_my_list_assignment_and_audited_export(scored_wh, deferred_download
     at.button(key="wl_assign_me").click().run()
     assert problems(at) == []
     assert outreach.read_assignments(scored_wh).select("appointment_id", "assigned_to").rows() == [
-        (picked, "test_coordinator")]
+        (picked, "test_coordinator")
+    ]
     at.toggle(key="wl_mine").set_value(True).run()
     assert len(at.dataframe[0].value) == 1
     at.toggle(key="wl_mine").set_value(False).run()

@@ -1,7 +1,7 @@
 """Administration: accounts and roles, and the audit trail (browse, filter, export).
 
 Admins only (``page:admin``), checked here on the server whatever the navigation showed. Every
-change goes through :mod:`pipelines.access.accounts`, which audits it; generated passwords are
+change goes through :mod:`carepulse.access.accounts`, which audits it; generated passwords are
 shown once and never stored in the session.
 """
 
@@ -12,9 +12,9 @@ import datetime as dt
 import polars as pl
 import streamlit as st
 
-from dashboard import data, signin, ui
-from pipelines.access import accounts, audit, passwords, roles
-from pipelines.errors import CarePulseError
+from carepulse.access import accounts, audit, passwords, roles
+from carepulse.dashboard import data, signin, ui
+from carepulse.errors import CarePulseError
 
 user = ui.require("page:admin")
 engine = signin.engine()
@@ -40,13 +40,24 @@ def users_frame(now: dt.datetime) -> pl.DataFrame:
             "email": u.email,
             "role": u.role,
             "departments": ", ".join(u.departments),
-            "status": "disabled" if u.disabled else "locked" if u.locked_until and u.locked_until > now else "active",
+            "status": "disabled"
+            if u.disabled
+            else "locked"
+            if u.locked_until and u.locked_until > now
+            else "active",
             "last sign-in (UTC)": u.last_login_at,
         }
         for u in accounts.list_users(engine)
     ]
-    schema = {"username": pl.String, "name": pl.String, "email": pl.String, "role": pl.String,
-              "departments": pl.String, "status": pl.String, "last sign-in (UTC)": pl.Datetime("us")}
+    schema = {
+        "username": pl.String,
+        "name": pl.String,
+        "email": pl.String,
+        "role": pl.String,
+        "departments": pl.String,
+        "status": pl.String,
+        "last sign-in (UTC)": pl.Datetime("us"),
+    }
     return pl.DataFrame(rows, schema=schema)
 
 
@@ -65,8 +76,12 @@ with users_tab:
             new_username = st.text_input("Username", key="admin_new_username")
             new_name = st.text_input("Name", key="admin_new_name")
             new_email = st.text_input("Staff e-mail (optional)", key="admin_new_email")
-            new_role = st.selectbox("Role", roles.ROLES, key="admin_new_role",
-                                    format_func=lambda r: f"{r}: {roles.ROLE_DESCRIPTIONS[r]}")
+            new_role = st.selectbox(
+                "Role",
+                roles.ROLES,
+                key="admin_new_role",
+                format_func=lambda r: f"{r}: {roles.ROLE_DESCRIPTIONS[r]}",
+            )
             new_depts = st.multiselect("Departments (coordinators)", depts, key="admin_new_departments")
             sso_only = st.checkbox("Single sign-on only (no password)", key="admin_new_sso_only")
             add = st.form_submit_button("Add user", type="primary")
@@ -74,8 +89,13 @@ with users_tab:
             password = None if sso_only else passwords.generate_password()
             try:
                 created = accounts.create_user(
-                    engine, new_username.strip(), new_role, password, actor=user.username,
-                    display_name=new_name.strip() or None, email=new_email.strip() or None,
+                    engine,
+                    new_username.strip(),
+                    new_role,
+                    password,
+                    actor=user.username,
+                    display_name=new_name.strip() or None,
+                    email=new_email.strip() or None,
                     departments=new_depts,
                 )
             except CarePulseError as exc:
@@ -93,13 +113,18 @@ with users_tab:
             st.caption("You cannot change your own role or disable yourself; ask another administrator.")
         left, right = st.columns(2)
         with left:
-            role = st.selectbox("Role", roles.ROLES, index=roles.ROLES.index(target.role), key="admin_role",
-                                disabled=is_self)
+            role = st.selectbox(
+                "Role", roles.ROLES, index=roles.ROLES.index(target.role), key="admin_role", disabled=is_self
+            )
             if st.button("Save role", key="admin_save_role", disabled=is_self or role == target.role):
                 accounts.set_role(engine, target.username, role, actor=user.username)
                 show_result(f"{target.username} is now {role}.")
-            chosen = st.multiselect("Departments", sorted(set(depts) | set(target.departments)),
-                                    default=list(target.departments), key=f"admin_depts_{target.username}")
+            chosen = st.multiselect(
+                "Departments",
+                sorted(set(depts) | set(target.departments)),
+                default=list(target.departments),
+                key=f"admin_depts_{target.username}",
+            )
             if st.button("Save departments", key="admin_save_departments"):
                 accounts.set_departments(engine, target.username, chosen, actor=user.username)
                 show_result(f"Departments of {target.username}: {', '.join(chosen) or 'none'}.")

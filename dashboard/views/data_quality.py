@@ -5,12 +5,14 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from dashboard import data, ui
+from carepulse.dashboard import data, ui
 
 user = ui.require("page:data_quality")
 
 st.title("Data quality")
-st.caption("Every input row is loaded or quarantined with its reason; every batch is checked before it loads.")
+st.caption(
+    "Every input row is loaded or quarantined with its reason; every batch is checked before it loads."
+)
 
 runs = data.system_table("load_runs")
 if runs.is_empty():
@@ -25,13 +27,18 @@ c2.metric("Rows read", f"{latest['rows_read']:,}")
 c3.metric("Loaded (inserted + updated)", f"{latest['inserted'] + latest['updated']:,}")
 c4.metric("Quarantined", f"{latest['quarantined']:,}")
 if latest["status"] == "running":
-    st.info(f"Load run {latest['run_id']} is running now; the dashboard shows the last successful load until "
-            "it finishes.")
+    st.info(
+        f"Load run {latest['run_id']} is running now; the dashboard shows the last successful load until "
+        "it finishes."
+    )
 elif latest["status"] != "succeeded":
     verb = {"failed": "failed", "refused": "was refused", "interrupted": "was interrupted"}.get(
-        latest["status"], latest["status"])
-    st.warning(f"The latest load {verb}: {latest['message'] or 'see `carepulse runs`'}. "
-               "The dashboard shows the last successful load.")
+        latest["status"], latest["status"]
+    )
+    st.warning(
+        f"The latest load {verb}: {latest['message'] or 'see `carepulse runs`'}. "
+        "The dashboard shows the last successful load."
+    )
 
 st.subheader("Recent loads")
 ui.table(runs.head(20).drop("source_dir"), "load_runs", user, key="dq.runs")
@@ -41,8 +48,12 @@ chosen = st.selectbox("Load run", run_ids, key="dq.run", format_func=lambda r: f
 
 files = data.system_table("load_files").filter(pl.col("run_id") == chosen)
 st.subheader("Files of this load")
-ui.table(files.drop("archived_path") if "archived_path" in files.columns else files, f"load_files_{chosen}", user,
-         key="dq.files")
+ui.table(
+    files.drop("archived_path") if "archived_path" in files.columns else files,
+    f"load_files_{chosen}",
+    user,
+    key="dq.files",
+)
 
 st.subheader("Quarantined rows by reason")
 show_values = ui.can(user, "view:quarantine_values")
@@ -74,16 +85,39 @@ else:
     )
     failed = results.filter(~pl.col("success"))
     ok = results.height - failed.height
-    st.write(f"{ok} of {results.height} checks passed"
-             + (" (batch refused)" if validation["refused"] else "")
-             + (" (warnings accepted)" if validation["accepted_warnings"] else "") + ".")
+    st.write(
+        f"{ok} of {results.height} checks passed"
+        + (" (batch refused)" if validation["refused"] else "")
+        + (" (warnings accepted)" if validation["accepted_warnings"] else "")
+        + "."
+    )
     if failed.is_empty():
         st.success("Every check passed.")
     else:
-        keep = [c for c in ("extract", "expectation", "column_name", "kahn_category", "kahn_subcategory", "severity",
-                            "unexpected_count", "unexpected_percent", "threshold", "description")
-                if c in failed.columns]
-        ui.table(failed.select(keep).sort("extract", "expectation"), f"failed_checks_{chosen}", user, key="dq.failed")
+        keep = [
+            c
+            for c in (
+                "extract",
+                "expectation",
+                "column_name",
+                "kahn_category",
+                "kahn_subcategory",
+                "severity",
+                "unexpected_count",
+                "unexpected_percent",
+                "threshold",
+                "description",
+            )
+            if c in failed.columns
+        ]
+        ui.table(
+            failed.select(keep).sort("extract", "expectation"),
+            f"failed_checks_{chosen}",
+            user,
+            key="dq.failed",
+        )
     if validation["data_docs_path"]:
-        st.markdown(f"Data Docs (the full validation report): `{validation['data_docs_path']}` "
-                    "(open this file on the server, or run `carepulse validate --docs`).")
+        st.markdown(
+            f"Data Docs (the full validation report): `{validation['data_docs_path']}` "
+            "(open this file on the server, or run `carepulse validate --docs`)."
+        )

@@ -5,13 +5,13 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from dashboard import charts, data, exports, sections, ui
+from carepulse.dashboard import charts, data, exports, sections, ui
 
 user = ui.require("page:experience")
 run = ui.loaded_run_id()
 view = ui.current_filters()
 
-import metrics  # noqa: E402
+from carepulse import metrics  # noqa: E402
 
 st.title("Patient experience")
 st.caption(f"Survey answers about the visits in the selection (CG-CAHPS scoring). {view.describe()}.")
@@ -21,12 +21,27 @@ top_box = tuple(m.name for m in metrics.list_metrics("experience") if m.name.end
 with ui.friendly_errors("compute the survey scores"), st.spinner("Computing survey scores..."):
     items = ui.suppress(data.catalogue(top_box, run, start=view.start, end=view.end, filters=filters), user)
     items = items.with_columns(
-        pl.col("metric").replace_strict({n: metrics.get_metric(n).title for n in top_box}, default=None).alias("item")
-    ).select("item", "numerator", "denominator", "value", "ci_low", "ci_high",
-             *(["suppressed"] if "suppressed" in items.columns else []))
+        pl.col("metric")
+        .replace_strict({n: metrics.get_metric(n).title for n in top_box}, default=None)
+        .alias("item")
+    ).select(
+        "item",
+        "numerator",
+        "denominator",
+        "value",
+        "ci_low",
+        "ci_high",
+        *(["suppressed"] if "suppressed" in items.columns else []),
+    )
     st.plotly_chart(
-        charts.bars(items, category="item", title="Top-box share by survey item and composite", unit="share",
-                    small=data.settings().small_cell_threshold, x_title="Item"),
+        charts.bars(
+            items,
+            category="item",
+            title="Top-box share by survey item and composite",
+            unit="share",
+            small=data.settings().small_cell_threshold,
+            x_title="Item",
+        ),
         key="exp.items",
     )
     ui.table(items, "experience_items", user, key="exp.items_table")
@@ -41,14 +56,18 @@ sections.metric_panel(definition, run, view, user, group=group, key="experience"
 
 if ui.can(user, "view:comments"):
     st.subheader("Comments")
-    st.caption("Free text may identify a patient: shown only to roles allowed to read it, and each view is "
-               "recorded in the audit trail.")
+    st.caption(
+        "Free text may identify a patient: shown only to roles allowed to read it, and each view is "
+        "recorded in the audit trail."
+    )
     if st.toggle("Show comments for this selection", key="exp.comments"):
         with ui.friendly_errors("read the comments"):
-            from pipelines import warehouse
+            from carepulse import warehouse
 
             comments = warehouse.read_table(
-                data.engine(), "surveys", columns=["survey_id", "received_at", "provider_rating", "comment"],
+                data.engine(),
+                "surveys",
+                columns=["survey_id", "received_at", "provider_rating", "comment"],
                 where="comment IS NOT NULL",
             )
             surveys = data.frames(run)["surveys"]
@@ -56,10 +75,14 @@ if ui.can(user, "view:comments"):
             keep = dims.filter(pl.col("visit_at").dt.date().is_between(view.start, view.end))
             for column, values in view.metric_filters().items():
                 keep = keep.filter(pl.col(column).is_in(values))
-            shown = comments.join(keep.select("survey_id"), on="survey_id", how="semi").sort(
-                "received_at", descending=True
-            ).head(200)
-            from dashboard.signin import record_view
+            shown = (
+                comments.join(keep.select("survey_id"), on="survey_id", how="semi")
+                .sort("received_at", descending=True)
+                .head(200)
+            )
+            from carepulse.dashboard.signin import record_view
 
             record_view(user, "experience:comments", rows=shown.height, detail={"view": view.describe()})
-            st.dataframe(exports.escape_frame(shown.drop("survey_id")), hide_index=True, key="exp.comments_table")
+            st.dataframe(
+                exports.escape_frame(shown.drop("survey_id")), hide_index=True, key="exp.comments_table"
+            )

@@ -5,8 +5,8 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from dashboard import charts, data, ui
-from metrics.kpis import KPI_METRICS, change, rag_status, spc_arguments
+from carepulse.dashboard import charts, data, ui
+from carepulse.metrics.kpis import KPI_METRICS, change, rag_status, spc_arguments
 
 user = ui.require("page:overview")
 run = ui.loaded_run_id()
@@ -42,7 +42,9 @@ def _rows(frame: pl.DataFrame) -> dict[str, dict]:
 filters = view.metric_filters()
 previous = view.previous()
 with ui.friendly_errors("compute the headline measures"), st.spinner("Computing the headline measures..."):
-    current = ui.suppress(data.catalogue(KPI_METRICS, run, start=view.start, end=view.end, filters=filters), user)
+    current = ui.suppress(
+        data.catalogue(KPI_METRICS, run, start=view.start, end=view.end, filters=filters), user
+    )
     if previous.end < data.filter_options(run).first_date:  # nothing loaded that early: no query
         before = current.clear()
     else:
@@ -54,8 +56,8 @@ with ui.friendly_errors("compute the headline measures"), st.spinner("Computing 
     weekly = data.catalogue(KPI_METRICS, run, period="week", start=view.start, end=view.end, filters=filters)
     shown_weekly = ui.suppress(weekly, user)
 
-    import metrics
-    from metrics.spc import spc
+    from carepulse import metrics
+    from carepulse.metrics.spc import spc
 
     now, then = _rows(current), _rows(before)
     targets = data.settings().targets
@@ -75,13 +77,29 @@ with ui.friendly_errors("compute the headline measures"), st.spinner("Computing 
         if usable.height >= 3:
             try:
                 result = spc(usable, **spc_arguments(definition, target=target))
-                variation, assurance = result.last_phase.get("nhs_variation"), result.last_phase.get("assurance")
-            except Exception:  # noqa: BLE001 - an icon is not worth failing the page for
+                variation, assurance = (
+                    result.last_phase.get("nhs_variation"),
+                    result.last_phase.get("assurance"),
+                )
+            except Exception:
                 variation = None
-        summary_rows.append({"metric": name, "title": definition.title, "unit": definition.unit, "value": value,
-                             "previous": prior, "change": delta, "target": target, "status": status,
-                             "numerator": row.get("numerator"), "denominator": row.get("denominator"),
-                             "n": row.get("n"), "variation": variation, "assurance": assurance})
+        summary_rows.append(
+            {
+                "metric": name,
+                "title": definition.title,
+                "unit": definition.unit,
+                "value": value,
+                "previous": prior,
+                "change": delta,
+                "target": target,
+                "status": status,
+                "numerator": row.get("numerator"),
+                "denominator": row.get("denominator"),
+                "n": row.get("n"),
+                "variation": variation,
+                "assurance": assurance,
+            }
+        )
         with columns[index % 3].container(border=True, key=f"tile_{name}"):
             delta_text, unchanged = None, False
             if delta is not None:
@@ -93,13 +111,17 @@ with ui.friendly_errors("compute the headline measures"), st.spinner("Computing 
                 definition.title,
                 charts.format_value(value, definition.unit),
                 delta=delta_text,
-                delta_color="off" if unchanged else {"lower": "inverse", "higher": "normal"}.get(definition.better, "off"),
+                delta_color="off"
+                if unchanged
+                else {"lower": "inverse", "higher": "normal"}.get(definition.better, "off"),
                 delta_arrow="off" if unchanged else "auto",
                 delta_description="vs the previous period" if delta_text else None,
                 help=ui.definition_text(definition),
             )
             label, colour, icon = RAG_BADGE[status]
-            target_text = f"target {charts.format_value(target, definition.unit)}" if target is not None else ""
+            target_text = (
+                f"target {charts.format_value(target, definition.unit)}" if target is not None else ""
+            )
             st.badge(f"{label} ({target_text})" if target_text else label, color=colour, icon=icon)
             if delta is None:
                 st.caption("No value for the previous period to compare with.")
@@ -108,7 +130,8 @@ with ui.friendly_errors("compute the headline measures"), st.spinner("Computing 
             if not series.is_empty():
                 st.plotly_chart(
                     charts.sparkline(series, unit=definition.unit, title="Weekly trend", small=small),
-                    key=f"spark_{name}", config={"displayModeBar": False},
+                    key=f"spark_{name}",
+                    config={"displayModeBar": False},
                 )
             with st.expander("How this is counted"):
                 if row.get("numerator") is not None and row.get("denominator") is not None:

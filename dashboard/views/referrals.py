@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dashboard import sections
+from carepulse.dashboard import sections
 
 sections.family_page(
     "page:referrals",

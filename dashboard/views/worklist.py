@@ -1,8 +1,8 @@
 """No-show worklist: upcoming visits ranked by expected benefit, why each is at risk, what to do, and
 one-click outreach outcomes; afterwards, whether contacted patients showed up more.
 
-Thin page: :mod:`pipelines.outreach` reads and writes, :mod:`metrics.worklist` ranks and filters,
-:mod:`metrics.outreach_effect` compares. Server-side checks: ``page:worklist`` to open it,
+Thin page: :mod:`carepulse.records.outreach` reads and writes, :mod:`carepulse.metrics.worklist` ranks and filters,
+:mod:`carepulse.metrics.outreach_effect` compares. Server-side checks: ``page:worklist`` to open it,
 ``view:phi`` for names and contact details (only the user's departments), ``record:outreach`` for
 the outcome buttons, ``export:worklist`` for downloads. Viewing contact details and exporting are
 audited (counts, never PHI); nothing about a patient goes into the URL or the log.
@@ -15,12 +15,18 @@ import datetime as dt
 import polars as pl
 import streamlit as st
 
-from dashboard import data, exports, ui
-from dashboard.signin import record_view
-from metrics.outreach_effect import CAVEAT, outreach_effect
-from metrics.worklist import RISK_BANDS, WorklistFilters, build_worklist, with_contact, worklist_counts
-from pipelines import outreach
-from pipelines.access import record
+from carepulse.access import record
+from carepulse.dashboard import data, exports, ui
+from carepulse.dashboard.signin import record_view
+from carepulse.dashboard.worklist_effect import outreach_effect_section
+from carepulse.metrics.worklist import (
+    RISK_BANDS,
+    WorklistFilters,
+    build_worklist,
+    with_contact,
+    worklist_counts,
+)
+from carepulse.records import outreach
 
 SHOWN_ROWS = 500
 FLASH = "wl_flash"
@@ -32,14 +38,18 @@ run = ui.loaded_run_id()
 engine = data.engine()
 score_run = outreach.latest_score_run(engine)
 if score_run is None:
-    st.info("No risk scores yet. Train the no-show model with `carepulse train`, then score the coming "
-            "appointments with `carepulse score` (the demo does both).")
+    st.info(
+        "No risk scores yet. Train the no-show model with `carepulse train`, then score the coming "
+        "appointments with `carepulse score` (the demo does both)."
+    )
     st.stop()
 
 departments = tuple(getattr(user, "departments", ()) or ())
 if not departments:
-    st.info("No departments are assigned to your account, so your worklist is empty. Ask an administrator "
-            "to assign them (`carepulse users set-departments`).")
+    st.info(
+        "No departments are assigned to your account, so your worklist is empty. Ask an administrator "
+        "to assign them (`carepulse users set-departments`)."
+    )
     st.stop()
 
 shows_contact = ui.can(user, "view:phi")
@@ -50,14 +60,6 @@ may_record = ui.can(user, "record:outreach")
 def _scored(url: str, load_run_id: int, score_run_id: int) -> dict[str, pl.DataFrame]:
     """Scores, their appointments, departments and providers: no PHI; changes only with a load or a run."""
     return outreach.scored_frames(engine)
-
-
-@st.cache_data(show_spinner="Comparing contacted and uncontacted visits...", max_entries=16)
-def _effect(url: str, load_run_id: int, score_run_id: int, depts: tuple[str, ...]):
-    """Keyed on the load run, not on the outcomes: a comparison only changes when a load brings the
-    attendance of visits (outcomes recorded since then concern visits whose attendance is unknown)."""
-    frames = outreach.effect_frames(engine, depts)
-    return outreach_effect(frames["risk_scores"], frames["appointments"], frames["outcomes"], departments=list(depts))
 
 
 scored = _scored(data.warehouse_url(), run, score_run["score_run_id"])
@@ -80,13 +82,25 @@ prov_labels = dict(providers.select("provider_id", "name").iter_rows())
 sidebar = ui.current_filters()  # the sidebar's department / provider choice seeds the page's own filters
 with st.container(border=True):
     cols = st.columns([2, 2, 2, 2])
-    dates = cols[0].date_input("Visit dates", value=(as_of.date(), horizon_end), format="YYYY-MM-DD", key="wl_dates")
-    chosen_depts = cols[1].multiselect("Department", list(departments), format_func=lambda d: dept_labels.get(d, d),
-                                       default=[d for d in sidebar.values("dept") if d in departments],
-                                       placeholder="All of mine", key="wl_dept")
-    chosen_provs = cols[2].multiselect("Provider", sorted(prov_labels, key=prov_labels.get),
-                                       default=[p for p in sidebar.values("prov") if p in prov_labels],
-                                       format_func=lambda p: prov_labels.get(p, p), placeholder="All", key="wl_prov")
+    dates = cols[0].date_input(
+        "Visit dates", value=(as_of.date(), horizon_end), format="YYYY-MM-DD", key="wl_dates"
+    )
+    chosen_depts = cols[1].multiselect(
+        "Department",
+        list(departments),
+        format_func=lambda d: dept_labels.get(d, d),
+        default=[d for d in sidebar.values("dept") if d in departments],
+        placeholder="All of mine",
+        key="wl_dept",
+    )
+    chosen_provs = cols[2].multiselect(
+        "Provider",
+        sorted(prov_labels, key=prov_labels.get),
+        default=[p for p in sidebar.values("prov") if p in prov_labels],
+        format_func=lambda p: prov_labels.get(p, p),
+        placeholder="All",
+        key="wl_prov",
+    )
     chosen_bands = cols[3].multiselect("Risk band", list(RISK_BANDS), placeholder="All", key="wl_band")
     toggles = st.columns([2, 2, 4])
     not_yet_worked = toggles[0].toggle("Not yet worked only", value=True, key="wl_unworked")
@@ -106,7 +120,10 @@ view = WorklistFilters(
 
 with ui.friendly_errors("build the worklist"):
     worklist = build_worklist(
-        scored["scores"], scored["appointments"], scored["departments"], scored["providers"],
+        scored["scores"],
+        scored["appointments"],
+        scored["departments"],
+        scored["providers"],
         allowed_departments=departments,
         outcomes=outcomes,
         assignments=outreach.read_assignments(engine),
@@ -115,7 +132,9 @@ with ui.friendly_errors("build the worklist"):
     )
     if shows_contact:  # read only for the rows on screen; the export reads its own at click time
         shown_rows = worklist.head(SHOWN_ROWS)
-        shown_rows = with_contact(shown_rows, outreach.contact_details(engine, shown_rows.get_column("patient_id")))
+        shown_rows = with_contact(
+            shown_rows, outreach.contact_details(engine, shown_rows.get_column("patient_id"))
+        )
         record_view(user, "worklist", rows=shown_rows.height, detail=view.describe())
     else:
         shown_rows = worklist.head(SHOWN_ROWS)
@@ -129,25 +148,47 @@ with ui.friendly_errors("build the worklist"):
 
     if worklist.is_empty():
         if scored["scores"].is_empty():
-            st.info("The latest scoring run found no upcoming appointments: there is nothing to call about. "
-                    "Run `carepulse score` again after the next load.")
+            st.info(
+                "The latest scoring run found no upcoming appointments: there is nothing to call about. "
+                "Run `carepulse score` again after the next load."
+            )
         elif not_yet_worked:
-            st.info("No upcoming appointments left to work for these filters: everything here has an outcome. "
-                    "Switch off 'Not yet worked only' to see the worked rows.")
+            st.info(
+                "No upcoming appointments left to work for these filters: everything here has an outcome. "
+                "Switch off 'Not yet worked only' to see the worked rows."
+            )
         else:
             st.info("No upcoming appointments for these filters in your departments.")
     else:
         display = shown_rows.with_columns(
             pl.when(pl.col("last_outcome").is_not_null())
-            .then(pl.format("{} ({})", pl.col("last_outcome").str.replace_all("_", " "),
-                            pl.col("last_outcome_at").dt.strftime("%Y-%m-%d")))
+            .then(
+                pl.format(
+                    "{} ({})",
+                    pl.col("last_outcome").str.replace_all("_", " "),
+                    pl.col("last_outcome_at").dt.strftime("%Y-%m-%d"),
+                )
+            )
             .alias("last_outreach"),
             pl.col("outcome").str.replace_all("_", " "),
         )
         # What to do first (risk, why, action), then whom to call, then the visit's context.
-        shown = ["rank", "scheduled_start", "risk_pct", "risk_band", "reasons", "suggested_action",
-                 *(["patient_name", "phone", "email", "mrn"] if shows_contact else []),
-                 "department", "provider", "visit_type", "last_outreach", "assigned_to", "outcome", "outcome_at"]
+        shown = [
+            "rank",
+            "scheduled_start",
+            "risk_pct",
+            "risk_band",
+            "reasons",
+            "suggested_action",
+            *(["patient_name", "phone", "email", "mrn"] if shows_contact else []),
+            "department",
+            "provider",
+            "visit_type",
+            "last_outreach",
+            "assigned_to",
+            "outcome",
+            "outcome_at",
+        ]
         st.dataframe(
             display.select(shown),
             hide_index=True,
@@ -162,19 +203,24 @@ with ui.friendly_errors("build the worklist"):
                 "department": "Department",
                 "provider": "Provider",
                 "visit_type": "Visit type",
-                "risk_pct": st.column_config.NumberColumn("Risk", format="%.1f%%",
-                                                          help="Predicted probability of a no-show"),
+                "risk_pct": st.column_config.NumberColumn(
+                    "Risk", format="%.1f%%", help="Predicted probability of a no-show"
+                ),
                 "risk_band": "Band",
                 "reasons": st.column_config.TextColumn("Why at risk", width="large"),
                 "suggested_action": "Suggested action",
-                "last_outreach": st.column_config.TextColumn("Last outreach", help="The patient's latest outcome on an earlier call"),
+                "last_outreach": st.column_config.TextColumn(
+                    "Last outreach", help="The patient's latest outcome on an earlier call"
+                ),
                 "assigned_to": "Assigned to",
                 "outcome": "Outcome",
                 "outcome_at": st.column_config.DatetimeColumn("Recorded", format="YYYY-MM-DD HH:mm"),
             },
         )
         if worklist.height > SHOWN_ROWS:
-            st.caption(f"Showing the first {SHOWN_ROWS:,} of {worklist.height:,} rows; narrow the filters or export.")
+            st.caption(
+                f"Showing the first {SHOWN_ROWS:,} of {worklist.height:,} rows; narrow the filters or export."
+            )
 
         if ui.can(user, "export:worklist"):
 
@@ -182,19 +228,46 @@ with ui.friendly_errors("build the worklist"):
                 def build() -> bytes:  # runs on click: contact details are read for the export only then
                     export = worklist
                     if shows_contact:
-                        export = with_contact(export, outreach.contact_details(engine, export.get_column("patient_id")))
+                        export = with_contact(
+                            export, outreach.contact_details(engine, export.get_column("patient_id"))
+                        )
                     export = export.drop("patient_id", "score_run_id", "reason_1", "reason_2", "reason_3")
-                    payload = exports.to_csv_bytes(export) if fmt == "csv" else exports.to_excel_bytes(export, "worklist")
-                    record(engine, user.username, "export", target="worklist", detail={"format": fmt}, rows=export.height)
+                    payload = (
+                        exports.to_csv_bytes(export)
+                        if fmt == "csv"
+                        else exports.to_excel_bytes(export, "worklist")
+                    )
+                    record(
+                        engine,
+                        user.username,
+                        "export",
+                        target="worklist",
+                        detail={"format": fmt},
+                        rows=export.height,
+                    )
                     return payload
+
                 return build
 
             dl = st.columns([1, 1, 6])
-            dl[0].download_button("CSV", data=_download("csv"), file_name=exports.export_file_name("worklist", "csv"),
-                                  mime=exports.CSV_MIME, key="wl_dl_csv", icon=":material/download:", on_click="ignore")
-            dl[1].download_button("Excel", data=_download("xlsx"),
-                                  file_name=exports.export_file_name("worklist", "xlsx"), mime=exports.EXCEL_MIME,
-                                  key="wl_dl_xlsx", icon=":material/download:", on_click="ignore")
+            dl[0].download_button(
+                "CSV",
+                data=_download("csv"),
+                file_name=exports.export_file_name("worklist", "csv"),
+                mime=exports.CSV_MIME,
+                key="wl_dl_csv",
+                icon=":material/download:",
+                on_click="ignore",
+            )
+            dl[1].download_button(
+                "Excel",
+                data=_download("xlsx"),
+                file_name=exports.export_file_name("worklist", "xlsx"),
+                mime=exports.EXCEL_MIME,
+                key="wl_dl_xlsx",
+                icon=":material/download:",
+                on_click="ignore",
+            )
 
         # --- Work one appointment --------------------------------------------------------------
         st.subheader("Work an appointment")
@@ -205,8 +278,10 @@ with ui.friendly_errors("build the worklist"):
             # that leaves the list resets the box to the new first row, on screen too.
             r = rows[appointment_id]
             who = r.get("patient_name") or f"appointment {appointment_id}"
-            return (f"{r['scheduled_start']:%a %d %b %H:%M} · {who} · {r['department']} · "
-                    f"{r['risk_pct']:.1f}% {r['risk_band']}")
+            return (
+                f"{r['scheduled_start']:%a %d %b %H:%M} · {who} · {r['department']} · "
+                f"{r['risk_pct']:.1f}% {r['risk_band']}"
+            )
 
         picked = st.selectbox("Appointment", list(rows), format_func=_label, key="wl_pick")
         row = rows[picked]
@@ -218,26 +293,43 @@ with ui.friendly_errors("build the worklist"):
             if row["last_outreach"]:
                 st.markdown(f"**Last outreach for this patient:** {row['last_outreach']}")
             if row["outcome"]:
-                st.markdown(f"**Already worked:** {row['outcome']} by {row['outcome_by']} at {row['outcome_at']:%Y-%m-%d %H:%M}")
+                st.markdown(
+                    f"**Already worked:** {row['outcome']} by {row['outcome_by']} at {row['outcome_at']:%Y-%m-%d %H:%M}"
+                )
         with right:
             st.markdown(f"**Assigned to:** {row['assigned_to'] or 'nobody'}")
             if may_record:
                 buttons = st.columns(3)
-                if row["assigned_to"] != user.username and buttons[0].button("Assign to me", key="wl_assign_me"):
-                    outreach.assign(engine, [picked], assigned_to=user.username, assigned_by=user.username,
-                                    departments=departments)
+                if row["assigned_to"] != user.username and buttons[0].button(
+                    "Assign to me", key="wl_assign_me"
+                ):
+                    outreach.assign(
+                        engine,
+                        [picked],
+                        assigned_to=user.username,
+                        assigned_by=user.username,
+                        departments=departments,
+                    )
                     st.session_state[FLASH] = "Added to your list."
                     st.rerun()
                 if row["assigned_to"] and buttons[1].button("Unassign", key="wl_unassign"):
                     outreach.unassign(engine, [picked], unassigned_by=user.username, departments=departments)
                     st.session_state[FLASH] = "Taken off the list."
                     st.rerun()
-                if buttons[2].button("Take the next 10", key="wl_take10",
-                                     help="Assign to you the 10 best-ranked unassigned rows of this view"):
+                if buttons[2].button(
+                    "Take the next 10",
+                    key="wl_take10",
+                    help="Assign to you the 10 best-ranked unassigned rows of this view",
+                ):
                     free = worklist.filter(pl.col("assigned_to").is_null() & ~pl.col("worked")).head(10)
                     free = free.get_column("appointment_id")
-                    n = outreach.assign(engine, free.to_list(), assigned_to=user.username, assigned_by=user.username,
-                                        departments=departments)
+                    n = outreach.assign(
+                        engine,
+                        free.to_list(),
+                        assigned_to=user.username,
+                        assigned_by=user.username,
+                        departments=departments,
+                    )
                     st.session_state[FLASH] = f"{n} appointments added to your list."
                     st.rerun()
 
@@ -252,43 +344,15 @@ with ui.friendly_errors("build the worklist"):
                         clicked = code
             if clicked:
                 with ui.friendly_errors("record the outcome"):
-                    outreach.record_outcome(engine, picked, clicked, recorded_by=user.username, note=note,
-                                            departments=departments)
+                    outreach.record_outcome(
+                        engine, picked, clicked, recorded_by=user.username, note=note, departments=departments
+                    )
                     st.session_state[FLASH] = (
-                        f"Recorded '{outreach.OUTCOMES[clicked]}' for the visit on {row['scheduled_start']:%a %d %b %H:%M}.")
+                        f"Recorded '{outreach.OUTCOMES[clicked]}' for the visit on {row['scheduled_start']:%a %d %b %H:%M}."
+                    )
                     st.rerun()
         else:
             st.caption("Your role may view this list but not record outcomes.")
 
 # --- Afterwards: the outreach effect -----------------------------------------------------------
-st.divider()
-st.subheader("Afterwards: did contacted patients show up more?")
-with ui.friendly_errors("compare contacted and uncontacted patients"):
-    effect = _effect(data.warehouse_url(), run, score_run["score_run_id"], departments)
-    if effect.empty:
-        st.info("No scored appointment in your departments has happened yet with its attendance loaded: the "
-                "comparison appears once worked visits are in a later load.")
-    else:
-        table = effect.table().with_columns(
-            (pl.col(c) * 100).round(1) for c in ("contacted_rate", "uncontacted_rate", "difference", "ci_low", "ci_high")
-        )
-        st.dataframe(table, hide_index=True, key="wl_effect", column_config={
-            "stratum": "Predicted risk",
-            "contacted_n": "Reached (visits)",
-            "contacted_no_shows": "Reached: no-shows",
-            "contacted_rate": st.column_config.NumberColumn("Reached: no-show %", format="%.1f%%"),
-            "uncontacted_n": "Not worked (visits)",
-            "uncontacted_no_shows": "Not worked: no-shows",
-            "uncontacted_rate": st.column_config.NumberColumn("Not worked: no-show %", format="%.1f%%"),
-            "difference": st.column_config.NumberColumn("Difference (points)", format="%+.1f"),
-            "ci_low": st.column_config.NumberColumn("95% CI low", format="%+.1f"),
-            "ci_high": st.column_config.NumberColumn("95% CI high", format="%+.1f"),
-        })
-        left_out = ", ".join(f"{reason}: {n}" for reason, n in effect.excluded.items() if n)
-        st.caption(
-            "No-show % = visits recorded as no-show / scored visits whose attendance is known, among visits whose "
-            "patient was reached before the visit (reached, confirmed, rescheduled, transport arranged, telehealth "
-            "offered) and visits nobody worked, within the same predicted-risk band. Difference = reached minus "
-            "not worked (negative: fewer no-shows). Overall: Mantel-Haenszel weighted difference. "
-            + (f"Left out: {left_out}. " if left_out else "") + CAVEAT
-        )
+outreach_effect_section(run, score_run["score_run_id"], departments)

@@ -34,7 +34,7 @@ _EXPORTS = {
     "train_model": "training",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted(_EXPORTS)  # noqa: PLE0605 (lazy exports, PEP 562)
 
 
 def __getattr__(name: str):

@@ -35,11 +35,16 @@ def _action_for(group: pl.Expr) -> pl.Expr:
     """The specific action a reason group points to (null: nothing specific)."""
     remote_ok = (pl.col("modality") == "in_person") & pl.col("visit_type").is_in(_REMOTE_FRIENDLY)
     return (
-        pl.when(group == "transport").then(pl.when(remote_ok).then(pl.lit(OFFER_TELEHEALTH)).otherwise(pl.lit(ARRANGE_TRANSPORT)))
-        .when(group == "distance").then(pl.when(remote_ok).then(pl.lit(OFFER_TELEHEALTH)).otherwise(pl.lit(ARRANGE_TRANSPORT)))
-        .when(group == "modality").then(pl.when(remote_ok).then(pl.lit(OFFER_TELEHEALTH)))
-        .when(group == "interpreter").then(pl.lit(BOOK_INTERPRETER))
-        .when(group.is_in(["insurance", "prior_auth"])).then(pl.lit(VERIFY_INSURANCE))
+        pl.when(group == "transport")
+        .then(pl.when(remote_ok).then(pl.lit(OFFER_TELEHEALTH)).otherwise(pl.lit(ARRANGE_TRANSPORT)))
+        .when(group == "distance")
+        .then(pl.when(remote_ok).then(pl.lit(OFFER_TELEHEALTH)).otherwise(pl.lit(ARRANGE_TRANSPORT)))
+        .when(group == "modality")
+        .then(pl.when(remote_ok).then(pl.lit(OFFER_TELEHEALTH)))
+        .when(group == "interpreter")
+        .then(pl.lit(BOOK_INTERPRETER))
+        .when(group.is_in(["insurance", "prior_auth"]))
+        .then(pl.lit(VERIFY_INSURANCE))
     )
 
 
@@ -54,7 +59,7 @@ def suggested_actions(frame: pl.DataFrame) -> pl.DataFrame:
     )
     return frame.select(action.alias("suggested_action"), "risk").select(
         "suggested_action",
-        (pl.col("risk") * pl.col("suggested_action").replace_strict(ACTIONABILITY, return_dtype=pl.Float64)).alias(
-            "expected_benefit"
-        ),
+        (
+            pl.col("risk") * pl.col("suggested_action").replace_strict(ACTIONABILITY, return_dtype=pl.Float64)
+        ).alias("expected_benefit"),
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from markdown_it import MarkdownIt
 
-from pipelines.settings import Settings
+from carepulse.settings import Settings
 
 
 def _f(value, digits: int = 3) -> str:
@@ -16,7 +16,11 @@ def _f(value, digits: int = 3) -> str:
 
 def _overall_table(overall: dict) -> list[str]:
     lines = ["| Scores | n | no-shows | AUROC | AUPRC | Brier | ECE |", "|---|---:|---:|---:|---:|---:|---:|"]
-    names = {"model": "Model (calibrated gradient boosting)", "baseline": "Baseline (logistic regression)", "oracle": "Oracle (true probabilities, synthetic data only)"}
+    names = {
+        "model": "Model (calibrated gradient boosting)",
+        "baseline": "Baseline (logistic regression)",
+        "oracle": "Oracle (true probabilities, synthetic data only)",
+    }
     for key, label in names.items():
         m = overall.get(key)
         if m:
@@ -35,9 +39,15 @@ def _subgroup_table(subgroups: list[dict], small_cell: int) -> list[str]:
         n = row.get("n") or 0
         shown_n = f"≤{small_cell}" if 0 < n <= small_cell else str(n)
         if row.get("observed_rate") is None:
-            lines.append(f"| {row['subgroup']} | {row['value']} | {shown_n} | | | | | {row.get('note') or ''} |")
+            lines.append(
+                f"| {row['subgroup']} | {row['value']} | {shown_n} | | | | | {row.get('note') or ''} |"
+            )
             continue
-        flags = [name for name, key in (("AUROC", "auroc_flag"), ("calibration", "calibration_flag")) if row.get(key)]
+        flags = [
+            name
+            for name, key in (("AUROC", "auroc_flag"), ("calibration", "calibration_flag"))
+            if row.get(key)
+        ]
         lines.append(
             f"| {row['subgroup']} | {row['value']} | {shown_n} | {_f(row['observed_rate'])} | {_f(row['mean_predicted'])} | "
             f"{_f(row['auroc'])} | {_f(row['ece'])} | {'departs: ' + ', '.join(flags) if flags else ''} |"
@@ -46,7 +56,7 @@ def _subgroup_table(subgroups: list[dict], small_cell: int) -> list[str]:
 
 
 def model_card_markdown(mv, small_cell: int = 10) -> str:
-    """Markdown card for a :class:`~metrics.no_show_model.registry.ModelVersion`."""
+    """Markdown card for a :class:`~carepulse.metrics.no_show_model.registry.ModelVersion`."""
     m = mv.metrics
     cap = m.get("capacity", {}).get("model", {})
     rows = m.get("rows", {})
@@ -62,8 +72,8 @@ def model_card_markdown(mv, small_cell: int = 10) -> str:
         "appointments first; every score comes with its three main reasons.",
         "",
         "## Not intended",
-        "- **Overbooking** or double-booking slots of high-risk patients. Samorani et al., \"Overbooked and "
-        "overlooked: machine learning and racial bias in medical appointment scheduling\" (M&SOM, 2022) showed "
+        '- **Overbooking** or double-booking slots of high-risk patients. Samorani et al., "Overbooked and '
+        'overlooked: machine learning and racial bias in medical appointment scheduling" (M&SOM, 2022) showed '
         "that overbooking on no-show scores makes Black patients wait longer.",
         "- Denying, delaying or down-prioritising care, discharging patients for missed visits, or any decision "
         "about a patient without a person reviewing it.",

@@ -30,7 +30,9 @@ def _both_classes(y: np.ndarray) -> bool:
 def calibration_bins(y: np.ndarray, p: np.ndarray, bins: int = 10) -> pl.DataFrame:
     """Equal-count bins of predicted risk: n, mean predicted, observed rate (the calibration curve)."""
     if len(p) == 0:
-        return pl.DataFrame(schema={"bin": pl.Int64, "n": pl.Int64, "mean_predicted": pl.Float64, "observed_rate": pl.Float64})
+        return pl.DataFrame(
+            schema={"bin": pl.Int64, "n": pl.Int64, "mean_predicted": pl.Float64, "observed_rate": pl.Float64}
+        )
     order = np.argsort(p, kind="stable")
     ranks = np.empty(len(p), dtype=np.int64)
     ranks[order] = np.arange(len(p))
@@ -38,7 +40,11 @@ def calibration_bins(y: np.ndarray, p: np.ndarray, bins: int = 10) -> pl.DataFra
     return (
         pl.DataFrame({"bin": bin_ids + 1, "y": y.astype(np.float64), "p": p.astype(np.float64)})
         .group_by("bin")
-        .agg(pl.len().cast(pl.Int64).alias("n"), pl.col("p").mean().alias("mean_predicted"), pl.col("y").mean().alias("observed_rate"))
+        .agg(
+            pl.len().cast(pl.Int64).alias("n"),
+            pl.col("p").mean().alias("mean_predicted"),
+            pl.col("y").mean().alias("observed_rate"),
+        )
         .sort("bin")
     )
 
@@ -72,9 +78,13 @@ def discrimination_and_calibration(y: np.ndarray, p: np.ndarray) -> dict[str, fl
     }
 
 
-def capacity_precision_recall(days: np.ndarray, y: np.ndarray, p: np.ndarray, capacity: int) -> dict[str, float | int | None]:
+def capacity_precision_recall(
+    days: np.ndarray, y: np.ndarray, p: np.ndarray, capacity: int
+) -> dict[str, float | int | None]:
     """Precision and recall when coordinators call the ``capacity`` riskiest appointments of each day."""
-    frame = pl.DataFrame({"day": days, "y": np.asarray(y, dtype=np.int64), "p": np.asarray(p, dtype=np.float64)})
+    frame = pl.DataFrame(
+        {"day": days, "y": np.asarray(y, dtype=np.int64), "p": np.asarray(p, dtype=np.float64)}
+    )
     chosen = frame.with_columns(
         (pl.col("p").rank("ordinal", descending=True).over("day") <= capacity).alias("called")
     )
@@ -136,15 +146,29 @@ def subgroup_report(
                 "auroc": m["auroc"],
                 "brier": m["brier"],
                 "ece": m["ece"],
-                "auroc_flag": bool(overall_auroc is not None and m["auroc"] is not None and m["auroc"] < overall_auroc - AUROC_GAP_FLAG),
+                "auroc_flag": bool(
+                    overall_auroc is not None
+                    and m["auroc"] is not None
+                    and m["auroc"] < overall_auroc - AUROC_GAP_FLAG
+                ),
                 "calibration_flag": bool(abs(gap) > CALIBRATION_GAP_FLAG and abs(gap) > 2 * se),
                 "note": None,
             }
             rows.append(row)
     schema = {
-        "subgroup": pl.String, "value": pl.String, "n": pl.Int64, "no_shows": pl.Int64, "observed_rate": pl.Float64,
-        "mean_predicted": pl.Float64, "calibration_gap": pl.Float64, "auroc": pl.Float64, "brier": pl.Float64,
-        "ece": pl.Float64, "auroc_flag": pl.Boolean, "calibration_flag": pl.Boolean, "note": pl.String,
+        "subgroup": pl.String,
+        "value": pl.String,
+        "n": pl.Int64,
+        "no_shows": pl.Int64,
+        "observed_rate": pl.Float64,
+        "mean_predicted": pl.Float64,
+        "calibration_gap": pl.Float64,
+        "auroc": pl.Float64,
+        "brier": pl.Float64,
+        "ece": pl.Float64,
+        "auroc_flag": pl.Boolean,
+        "calibration_flag": pl.Boolean,
+        "note": pl.String,
     }
     return pl.DataFrame(rows, schema=schema)
 
@@ -152,11 +176,16 @@ def subgroup_report(
 def age_band(age: pl.Expr) -> pl.Expr:
     """Age bands used in subgroup reports."""
     return (
-        pl.when(age < 18).then(pl.lit("0-17"))
-        .when(age < 35).then(pl.lit("18-34"))
-        .when(age < 50).then(pl.lit("35-49"))
-        .when(age < 65).then(pl.lit("50-64"))
-        .when(age.is_not_null()).then(pl.lit("65+"))
+        pl.when(age < 18)
+        .then(pl.lit("0-17"))
+        .when(age < 35)
+        .then(pl.lit("18-34"))
+        .when(age < 50)
+        .then(pl.lit("35-49"))
+        .when(age < 65)
+        .then(pl.lit("50-64"))
+        .when(age.is_not_null())
+        .then(pl.lit("65+"))
         .otherwise(pl.lit("unknown"))
     )
 
@@ -219,7 +248,7 @@ class EvaluationReport:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "EvaluationReport":
+    def from_dict(cls, data: dict) -> EvaluationReport:
         return cls(
             model_version=data.get("model_version"),
             windows=data.get("windows", {}),

@@ -17,6 +17,8 @@ import datetime as dt
 
 import polars as pl
 
+from carepulse.metrics.no_show_model.history import cancel_moment, history_features
+
 #: One ZIP-code step from the catchment centre is about this many kilometres (crude distance proxy;
 #: ZIP codes are not coordinates, see docs/model.md).
 KM_PER_ZIP_STEP = 0.5
@@ -105,150 +107,6 @@ def _zip_number(expr: pl.Expr) -> pl.Expr:
     return expr.str.strip_chars().str.slice(0, 5).cast(pl.Int64, strict=False)
 
 
-def _cancel_moment() -> pl.Expr:
-    """When a cancellation became known (the visit time when ``cancelled_at`` is missing)."""
-    return (
-        pl.when(pl.col("status") == "cancelled")
-        .then(pl.coalesce("cancelled_at", "scheduled_start"))
-        .otherwise(None)
-    )
-
-
-_COUNTS = ("no_show", "visit", "cancellation", "any_cancellation")
-
-
-def _events(appointments: pl.DataFrame) -> pl.LazyFrame:
-    """One row per known outcome: patient, when it became known, and which kind it was (0/1)."""
-    return (
-        appointments.lazy()
-        .filter(pl.col("status") != "scheduled")
-        .select(
-            "patient_id",
-            pl.when(pl.col("status") == "cancelled")
-            .then(_cancel_moment())
-            .otherwise(pl.col("scheduled_start"))
-            .alias("event_at"),
-            (pl.col("status") == "no_show").cast(pl.Int64).alias("no_show"),
-            pl.col("status").is_in(["completed", "left_without_being_seen"]).cast(pl.Int64).alias("visit"),
-            (
-                (pl.col("status") == "cancelled") & ~pl.col("cancelled_by").fill_null("patient").is_in(["provider", "clinic"])
-            )
-            .cast(pl.Int64)
-            .alias("cancellation"),
-            (pl.col("status") == "cancelled").cast(pl.Int64).alias("any_cancellation"),
-        )
-    )
-
-
-def _history(appointments: pl.DataFrame) -> pl.DataFrame:
-    """Per patient and event moment, cumulative counts of outcomes up to and including it."""
-    return (
-        _events(appointments)
-        .group_by("patient_id", "event_at")
-        .agg(pl.col(*_COUNTS).sum())
-        .sort("patient_id", "event_at")
-        .with_columns(
-            pl.col(*_COUNTS).cum_sum().over("patient_id"),
-            pl.when(pl.col("visit") > 0)
-            .then(pl.col("event_at"))
-            .otherwise(None)
-            .forward_fill()
-            .over("patient_id")
-            .alias("last_visit_at"),
-        )
-        .sort("event_at")
-        .collect()
-    )
-
-
-def _history_features(targets: pl.DataFrame, appointments: pl.DataFrame) -> pl.DataFrame:
-    """Prior no-shows, cancellations and visits (all history and last 12 months), strictly before as_of."""
-    moments = targets["as_of"].unique()
-    if moments.len() == 1 and moments[0] is not None:
-        joined = _counts_at_one_moment(targets, appointments, moments[0])
-    else:
-        joined = _counts_at_each_moment(targets, appointments)
-    return _history_columns(joined)
-
-
-def _counts_at_one_moment(targets: pl.DataFrame, appointments: pl.DataFrame, as_of: dt.datetime) -> pl.DataFrame:
-    """Counts when every target shares one as_of (a scoring run): one group_by per patient.
-
-    Same numbers as :func:`_counts_at_each_moment`: events strictly before as_of, and the "old"
-    counts are events strictly before the 12-month window's start.
-    """
-    window_start = as_of - dt.timedelta(days=365)
-    old = pl.col("event_at") < window_start
-    per_patient = (
-        _events(appointments)
-        .filter(pl.col("event_at") < as_of)
-        .group_by("patient_id")
-        .agg(
-            *[pl.col(c).sum() for c in _COUNTS],
-            *[pl.col(c).filter(old).sum().alias(f"{c}_old") for c in _COUNTS],
-            pl.col("event_at").filter(pl.col("visit") > 0).max().alias("last_visit_at"),
-        )
-    )
-    return (
-        targets.lazy()
-        .select("appointment_id", "patient_id", "as_of")
-        .join(per_patient, on="patient_id", how="left")
-        .with_columns(pl.col(*_COUNTS, *[f"{c}_old" for c in _COUNTS]).fill_null(0))
-        .collect()
-    )
-
-
-def _counts_at_each_moment(targets: pl.DataFrame, appointments: pl.DataFrame) -> pl.DataFrame:
-    """Counts for targets with their own as_of each (training rows): as-of joins on cumulative counts."""
-    hist = _history(appointments)
-    counts = list(_COUNTS)
-    left = targets.select("appointment_id", "patient_id", "as_of").with_columns(
-        (pl.col("as_of") - pl.duration(days=365)).alias("window_start")
-    )
-    everything = left.sort("as_of").join_asof(
-        hist.select("patient_id", "event_at", *counts, "last_visit_at"),
-        left_on="as_of",
-        right_on="event_at",
-        by="patient_id",
-        strategy="backward",
-        allow_exact_matches=False,
-        check_sortedness=False,
-    )
-    before_window = left.sort("window_start").join_asof(
-        hist.select("patient_id", "event_at", *[pl.col(c).alias(f"{c}_old") for c in counts]),
-        left_on="window_start",
-        right_on="event_at",
-        by="patient_id",
-        strategy="backward",
-        allow_exact_matches=False,
-        check_sortedness=False,
-    )
-    return everything.join(
-        before_window.select("appointment_id", *[f"{c}_old" for c in counts]), on="appointment_id", how="left"
-    ).with_columns(pl.col(*counts, *[f"{c}_old" for c in counts]).fill_null(0))
-
-
-def _history_columns(joined: pl.DataFrame) -> pl.DataFrame:
-    """The history features from all-time counts, counts before the 12-month window, last visit."""
-    recent = {c: pl.col(c) - pl.col(f"{c}_old") for c in _COUNTS}
-    resolved = pl.col("no_show") + pl.col("visit")
-    resolved_12m = recent["no_show"] + recent["visit"]
-    return joined.select(
-        "appointment_id",
-        pl.col("no_show").alias("prior_no_shows"),
-        recent["no_show"].alias("prior_no_shows_12m"),
-        pl.col("cancellation").alias("prior_cancellations"),
-        recent["cancellation"].alias("prior_cancellations_12m"),
-        pl.col("visit").alias("prior_visits"),
-        recent["visit"].alias("prior_visits_12m"),
-        (pl.col("no_show") / resolved).fill_nan(None).alias("prior_no_show_rate"),
-        (recent["no_show"] / resolved_12m).fill_nan(None).alias("prior_no_show_rate_12m"),
-        (pl.col("cancellation") / (resolved + pl.col("any_cancellation"))).fill_nan(None).alias("prior_cancellation_rate"),
-        ((pl.col("as_of") - pl.col("last_visit_at")).dt.total_seconds() / 86400.0).alias("days_since_last_visit"),
-        (pl.col("visit") == 0).cast(pl.Int8).alias("is_new_patient"),
-    )
-
-
 def _same_day_appointments(targets: pl.DataFrame, appointments: pl.DataFrame) -> pl.DataFrame:
     """The patient's other bookings on the visit's day that were booked and not cancelled at as_of."""
     left = targets.select(
@@ -259,7 +117,7 @@ def _same_day_appointments(targets: pl.DataFrame, appointments: pl.DataFrame) ->
         "patient_id",
         pl.col("scheduled_start").dt.date().alias("visit_date"),
         "booked_at",
-        _cancel_moment().alias("cancel_moment"),
+        cancel_moment().alias("cancel_moment"),
     )
     counted = (
         left.join(others, on=["patient_id", "visit_date"], how="inner")
@@ -271,8 +129,10 @@ def _same_day_appointments(targets: pl.DataFrame, appointments: pl.DataFrame) ->
         .group_by("appointment_id")
         .agg(pl.len().cast(pl.Int64).alias("same_day_appointments"))
     )
-    return left.select("appointment_id").join(counted, on="appointment_id", how="left").with_columns(
-        pl.col("same_day_appointments").fill_null(0)
+    return (
+        left.select("appointment_id")
+        .join(counted, on="appointment_id", how="left")
+        .with_columns(pl.col("same_day_appointments").fill_null(0))
     )
 
 
@@ -319,24 +179,41 @@ def _referral_features(targets: pl.DataFrame, referrals: pl.DataFrame | None) ->
         .group_by("appointment_id")
         .agg(pl.len().cast(pl.Int64).alias("open_referrals"))
     )
-    return linked.join(open_counts, on="appointment_id", how="left").with_columns(pl.col("open_referrals").fill_null(0))
+    return linked.join(open_counts, on="appointment_id", how="left").with_columns(
+        pl.col("open_referrals").fill_null(0)
+    )
 
 
 def _patient_features(targets: pl.DataFrame, patients: pl.DataFrame, centre_zip: int | None) -> pl.DataFrame:
-    cols = ["patient_id", "birth_date", "sex", "payer_class", "preferred_language", "postal_code",
-            "portal_active", "needs_interpreter", "transport_barrier"]
+    cols = [
+        "patient_id",
+        "birth_date",
+        "sex",
+        "payer_class",
+        "preferred_language",
+        "postal_code",
+        "portal_active",
+        "needs_interpreter",
+        "transport_barrier",
+    ]
     pats = patients.select(cols)
     centre = pl.lit(centre_zip, pl.Int64) if centre_zip is not None else pl.lit(None, pl.Int64)
-    return targets.select("appointment_id", "patient_id", "as_of").join(pats, on="patient_id", how="left").select(
-        "appointment_id",
-        ((pl.col("as_of").dt.date() - pl.col("birth_date")).dt.total_days() / 365.25).alias("age"),
-        pl.col("sex").fill_null("unknown"),
-        pl.col("payer_class").fill_null("unknown"),
-        pl.col("preferred_language").str.to_lowercase().fill_null("unknown").alias("language"),
-        pl.col("needs_interpreter").cast(pl.Int8),
-        pl.col("transport_barrier").cast(pl.Int8),
-        pl.col("portal_active").cast(pl.Int8),
-        ((_zip_number(pl.col("postal_code")) - centre).abs() * KM_PER_ZIP_STEP).cast(pl.Float64).alias("distance_km"),
+    return (
+        targets.select("appointment_id", "patient_id", "as_of")
+        .join(pats, on="patient_id", how="left")
+        .select(
+            "appointment_id",
+            ((pl.col("as_of").dt.date() - pl.col("birth_date")).dt.total_days() / 365.25).alias("age"),
+            pl.col("sex").fill_null("unknown"),
+            pl.col("payer_class").fill_null("unknown"),
+            pl.col("preferred_language").str.to_lowercase().fill_null("unknown").alias("language"),
+            pl.col("needs_interpreter").cast(pl.Int8),
+            pl.col("transport_barrier").cast(pl.Int8),
+            pl.col("portal_active").cast(pl.Int8),
+            ((_zip_number(pl.col("postal_code")) - centre).abs() * KM_PER_ZIP_STEP)
+            .cast(pl.Float64)
+            .alias("distance_km"),
+        )
     )
 
 
@@ -389,7 +266,9 @@ def appointment_features(
         "visit_type",
         "modality",
         pl.col("reminder").fill_null("none"),
-        ((pl.col("scheduled_start") - pl.col("booked_at")).dt.total_seconds() / 86400.0).clip(0).alias("lead_time_days"),
+        ((pl.col("scheduled_start") - pl.col("booked_at")).dt.total_seconds() / 86400.0)
+        .clip(0)
+        .alias("lead_time_days"),
         pl.col("scheduled_start").dt.weekday().cast(pl.Int8).alias("weekday"),
         (pl.col("scheduled_start").dt.hour() + pl.col("scheduled_start").dt.minute() / 60).alias("hour"),
         pl.col("scheduled_start").dt.month().cast(pl.Int8).alias("month"),
@@ -397,7 +276,7 @@ def appointment_features(
         pl.col("insurance_verified").cast(pl.Int8),
     )
     parts = [
-        _history_features(tgt, appts),
+        history_features(tgt, appts),
         _same_day_appointments(tgt, appts),
         _referral_features(tgt, referrals),
         _patient_features(tgt, patients, centre_zip),
@@ -417,7 +296,12 @@ def labelled_examples(appointments: pl.DataFrame, cutoff: dt.datetime) -> pl.Dat
     return (
         appointments.lazy()
         .filter(pl.col("status").is_in(KEPT_OR_MISSED) & (pl.col("scheduled_start") < cutoff))
-        .select("appointment_id", "scheduled_start", training_moment(appointments), (pl.col("status") == "no_show").cast(pl.Int8).alias("no_show"))
+        .select(
+            "appointment_id",
+            "scheduled_start",
+            training_moment(appointments),
+            (pl.col("status") == "no_show").cast(pl.Int8).alias("no_show"),
+        )
         .sort("scheduled_start", "appointment_id")
         .collect()
     )

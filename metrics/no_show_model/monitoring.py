@@ -9,13 +9,20 @@ from __future__ import annotations
 import polars as pl
 import sqlalchemy as sa
 
-from metrics.no_show_model import registry
+from carepulse.metrics.no_show_model import registry
 
-_MONITORING_SCHEMA = {"week": pl.Date, "n": pl.Int64, "no_shows": pl.Int64, "predicted_rate": pl.Float64,
-                      "observed_rate": pl.Float64}
+_MONITORING_SCHEMA = {
+    "week": pl.Date,
+    "n": pl.Int64,
+    "no_shows": pl.Int64,
+    "predicted_rate": pl.Float64,
+    "observed_rate": pl.Float64,
+}
 
 
-def monitoring_table(scores: pl.DataFrame | pl.LazyFrame, appointments: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+def monitoring_table(
+    scores: pl.DataFrame | pl.LazyFrame, appointments: pl.DataFrame | pl.LazyFrame
+) -> pl.DataFrame:
     """Predicted vs observed no-show rate by week of visit, for scored visits whose outcome is known.
 
     Pure: ``scores`` (score_run_id, appointment_id, risk) and ``appointments`` (appointment_id,
@@ -43,7 +50,7 @@ def monitoring_table(scores: pl.DataFrame | pl.LazyFrame, appointments: pl.DataF
 
 def monitoring_frame(engine: sa.Engine) -> pl.DataFrame:
     """:func:`monitoring_table` on the warehouse's scores and appointments."""
-    from pipelines.warehouse import read_table
+    from carepulse.warehouse import read_table
 
     scores = read_table(engine, "risk_scores", columns=["score_run_id", "appointment_id", "risk"])
     if scores.is_empty():

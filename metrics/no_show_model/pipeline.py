@@ -24,7 +24,7 @@ from sklearn.metrics import brier_score_loss
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from metrics.no_show_model.features import CATEGORICAL_FEATURES, FEATURES, NUMERIC_FEATURES
+from carepulse.metrics.no_show_model.features import CATEGORICAL_FEATURES, FEATURES, NUMERIC_FEATURES
 
 #: Treated as categories by the logistic baseline (a linear model cannot bend hour or weekday).
 _LINEAR_CATEGORICAL = CATEGORICAL_FEATURES + ("weekday",)
@@ -65,7 +65,10 @@ def gradient_boosting_pipeline(params: ModelParams = ModelParams()) -> Pipeline:
         max_categories=250,  # stays under max_bins; rare providers pool into one bin
     )
     columns = ColumnTransformer(
-        [("categories", encoder, list(CATEGORICAL_FEATURES)), ("numbers", "passthrough", list(NUMERIC_FEATURES))],
+        [
+            ("categories", encoder, list(CATEGORICAL_FEATURES)),
+            ("numbers", "passthrough", list(NUMERIC_FEATURES)),
+        ],
         verbose_feature_names_out=False,
     )
     classifier = HistGradientBoostingClassifier(
@@ -87,7 +90,11 @@ def logistic_pipeline() -> Pipeline:
     numbers = make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler())
     columns = ColumnTransformer(
         [
-            ("categories", OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=20), list(_LINEAR_CATEGORICAL)),
+            (
+                "categories",
+                OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=20),
+                list(_LINEAR_CATEGORICAL),
+            ),
             ("numbers", numbers, list(_LINEAR_NUMERIC)),
         ]
     )
@@ -105,7 +112,9 @@ def fit_models(
         train_x = train_x.assign(**{c: 0.0 for c in empty})
     hgb = gradient_boosting_pipeline(params).fit(train_x, train_y)
     if len(train_x) > params.baseline_max_rows:
-        pick = np.random.default_rng(params.random_state).choice(len(train_x), params.baseline_max_rows, replace=False)
+        pick = np.random.default_rng(params.random_state).choice(
+            len(train_x), params.baseline_max_rows, replace=False
+        )
         pick.sort()
         base = logistic_pipeline().fit(train_x.iloc[pick], train_y[pick])
     else:
@@ -113,7 +122,9 @@ def fit_models(
     return hgb, base
 
 
-def choose_calibration(model: Pipeline, valid_x: pd.DataFrame, valid_y: np.ndarray) -> tuple[str, dict[str, float]]:
+def choose_calibration(
+    model: Pipeline, valid_x: pd.DataFrame, valid_y: np.ndarray
+) -> tuple[str, dict[str, float]]:
     """Pick ``isotonic`` or ``sigmoid`` by out-of-sample Brier score within the validation window.
 
     ``valid_x`` is in time order: each method is fitted on one half of the model's decision scores
@@ -143,11 +154,17 @@ def choose_calibration(model: Pipeline, valid_x: pd.DataFrame, valid_y: np.ndarr
             losses.append(brier_score_loss(valid_y[score_part], p, labels=[0, 1]))
         result[method] = float(np.mean(losses)) if losses else float("nan")
     iso, sig = result["isotonic"], result["sigmoid"]
-    method = "isotonic" if (np.isfinite(iso) and np.isfinite(sig) and iso < sig and len(valid_x) >= 2000) else "sigmoid"
+    method = (
+        "isotonic"
+        if (np.isfinite(iso) and np.isfinite(sig) and iso < sig and len(valid_x) >= 2000)
+        else "sigmoid"
+    )
     return method, result
 
 
-def calibrate(model: Pipeline, valid_x: pd.DataFrame, valid_y: np.ndarray, method: str) -> CalibratedClassifierCV:
+def calibrate(
+    model: Pipeline, valid_x: pd.DataFrame, valid_y: np.ndarray, method: str
+) -> CalibratedClassifierCV:
     """The frozen model with one calibrator fitted on the whole validation window."""
     return CalibratedClassifierCV(FrozenEstimator(model), method=method, ensemble=False).fit(valid_x, valid_y)
 

@@ -23,8 +23,9 @@ import pandas as pd
 import polars as pl
 from sklearn.pipeline import Pipeline
 
-from metrics.no_show_model.features import CATEGORICAL_FEATURES, FEATURES, NUMERIC_FEATURES
-from metrics.no_show_model.trees import BoostedTrees
+from carepulse.metrics.no_show_model.features import CATEGORICAL_FEATURES, FEATURES, NUMERIC_FEATURES
+from carepulse.metrics.no_show_model.trees import BoostedTrees
+
 
 def _plural(n: pl.Expr, one: str, many: str) -> pl.Expr:
     return pl.when(n == 1).then(pl.lit(one)).otherwise(pl.lit(many))
@@ -56,47 +57,73 @@ REASON_GROUPS: tuple[ReasonGroup, ...] = (
         "prior_cancellations",
         ("prior_cancellations", "prior_cancellations_12m", "prior_cancellation_rate"),
         pl.when(pl.col("prior_cancellations_12m") >= 1)
-        .then(_count_text(pl.col("prior_cancellations_12m"), "cancelled visit", "cancelled visits", "in the last year"))
+        .then(
+            _count_text(
+                pl.col("prior_cancellations_12m"), "cancelled visit", "cancelled visits", "in the last year"
+            )
+        )
         .when(pl.col("prior_cancellations") >= 1)
         .then(_count_text(pl.col("prior_cancellations"), "cancelled visit", "cancelled visits", "on record")),
     ),
     ReasonGroup(
         "lead_time",
         ("lead_time_days",),
-        pl.when(pl.col("lead_time_days") >= 1.5).then(pl.format("booked {} days ahead", pl.col("lead_time_days").round(0).cast(pl.Int64))),
+        pl.when(pl.col("lead_time_days") >= 1.5).then(
+            pl.format("booked {} days ahead", pl.col("lead_time_days").round(0).cast(pl.Int64))
+        ),
     ),
     ReasonGroup(
         "reminder",
         ("reminder",),
-        pl.when(pl.col("reminder") == "none").then(pl.lit("no reminder scheduled"))
-        .when(pl.col("reminder") == "sms").then(pl.lit("only a text-message reminder"))
-        .when(pl.col("reminder") == "portal").then(pl.lit("only a portal reminder")),
+        pl.when(pl.col("reminder") == "none")
+        .then(pl.lit("no reminder scheduled"))
+        .when(pl.col("reminder") == "sms")
+        .then(pl.lit("only a text-message reminder"))
+        .when(pl.col("reminder") == "portal")
+        .then(pl.lit("only a portal reminder")),
     ),
     ReasonGroup(
-        "insurance", ("insurance_verified",), pl.when(pl.col("insurance_verified") == 0).then(pl.lit("insurance not verified"))
+        "insurance",
+        ("insurance_verified",),
+        pl.when(pl.col("insurance_verified") == 0).then(pl.lit("insurance not verified")),
     ),
     ReasonGroup(
         "prior_auth",
         ("pending_prior_auth", "has_referral", "open_referrals"),
-        pl.when(pl.col("pending_prior_auth") == 1).then(pl.lit("prior authorization still pending"))
+        pl.when(pl.col("pending_prior_auth") == 1)
+        .then(pl.lit("prior authorization still pending"))
         .when(pl.col("open_referrals") >= 1)
         .then(_count_text(pl.col("open_referrals"), "other referral", "other referrals", "still open")),
     ),
-    ReasonGroup("transport", ("transport_barrier",), pl.when(pl.col("transport_barrier") == 1).then(pl.lit("has a transport barrier"))),
+    ReasonGroup(
+        "transport",
+        ("transport_barrier",),
+        pl.when(pl.col("transport_barrier") == 1).then(pl.lit("has a transport barrier")),
+    ),
     ReasonGroup(
         "distance",
         ("distance_km",),
-        pl.when(pl.col("distance_km") >= 10).then(pl.format("lives about {} km away", pl.col("distance_km").round(0).cast(pl.Int64))),
+        pl.when(pl.col("distance_km") >= 10).then(
+            pl.format("lives about {} km away", pl.col("distance_km").round(0).cast(pl.Int64))
+        ),
     ),
     ReasonGroup(
-        "interpreter", ("needs_interpreter", "language"), pl.when(pl.col("needs_interpreter") == 1).then(pl.lit("needs an interpreter"))
+        "interpreter",
+        ("needs_interpreter", "language"),
+        pl.when(pl.col("needs_interpreter") == 1).then(pl.lit("needs an interpreter")),
     ),
-    ReasonGroup("portal", ("portal_active",), pl.when(pl.col("portal_active") == 0).then(pl.lit("not using the patient portal"))),
+    ReasonGroup(
+        "portal",
+        ("portal_active",),
+        pl.when(pl.col("portal_active") == 0).then(pl.lit("not using the patient portal")),
+    ),
     ReasonGroup(
         "new_patient",
         ("is_new_patient", "prior_visits", "prior_visits_12m"),
-        pl.when(pl.col("is_new_patient") == 1).then(pl.lit("new patient: no completed visit yet"))
-        .when(pl.col("prior_visits_12m") == 0).then(pl.lit("no completed visit in the last year")),
+        pl.when(pl.col("is_new_patient") == 1)
+        .then(pl.lit("new patient: no completed visit yet"))
+        .when(pl.col("prior_visits_12m") == 0)
+        .then(pl.lit("no completed visit in the last year")),
     ),
     ReasonGroup(
         "days_since_last_visit",
@@ -109,15 +136,17 @@ REASON_GROUPS: tuple[ReasonGroup, ...] = (
         "same_day",
         ("same_day_appointments",),
         pl.when(pl.col("same_day_appointments") >= 1).then(
-            _count_text(pl.col("same_day_appointments"), "other appointment", "other appointments", "the same day")
+            _count_text(
+                pl.col("same_day_appointments"), "other appointment", "other appointments", "the same day"
+            )
         ),
     ),
     ReasonGroup(
         "modality",
         ("modality",),
-        pl.when((pl.col("modality") == "in_person") & pl.col("visit_type").is_in(["follow_up", "annual"])).then(
-            pl.lit("in-person visit that could be held by telehealth")
-        ),
+        pl.when(
+            (pl.col("modality") == "in_person") & pl.col("visit_type").is_in(["follow_up", "annual"])
+        ).then(pl.lit("in-person visit that could be held by telehealth")),
     ),
 )
 
@@ -143,7 +172,11 @@ def _differs(values: np.ndarray, ref: np.ndarray) -> np.ndarray:
 
 
 #: Single-number groups that can only be a reason when the row is above the typical value.
-_ABOVE_TYPICAL = {"lead_time": "lead_time_days", "distance": "distance_km", "days_since_last_visit": "days_since_last_visit"}
+_ABOVE_TYPICAL = {
+    "lead_time": "lead_time_days",
+    "distance": "distance_km",
+    "days_since_last_visit": "days_since_last_visit",
+}
 
 
 def reason_texts(features: pl.DataFrame) -> pl.DataFrame:
@@ -232,7 +265,9 @@ def reason_contributions(
             crossing = trees.crosses(t, leaf, idx)
             n_crossing = int(np.count_nonzero(crossing))
             if 2 * n_crossing > rows.size:  # walking every row costs less than copying out the crossing ones
-                drop += trees.leaf_values(t, leaf) - trees.predict_tree(t, ablated)  # the others add exactly 0
+                drop += trees.leaf_values(t, leaf) - trees.predict_tree(
+                    t, ablated
+                )  # the others add exactly 0
             elif n_crossing:
                 hit = np.flatnonzero(crossing)
                 drop[hit] += trees.leaf_values(t, leaf[hit]) - trees.predict_tree(t, ablated[hit])

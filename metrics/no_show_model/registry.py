@@ -18,9 +18,9 @@ from pathlib import Path
 import polars as pl
 import sqlalchemy as sa
 
-from pipelines import schema
-from pipelines.errors import CarePulseError
-from pipelines.settings import Settings
+from carepulse import schema
+from carepulse.errors import CarePulseError
+from carepulse.settings import Settings
 
 #: Types a CarePulse model file may hold beyond those skops trusts by default (reviewed by hand:
 #: scikit-learn's calibration wrappers, the boosting trees, numpy dtypes and the partial that
@@ -85,7 +85,9 @@ def load_artifact(path: Path, expected_sha256: str) -> dict:
         raise CarePulseError(f"model file {path.name} is missing from {path.parent}")
     actual = sha256_of(path)
     if actual != expected_sha256:
-        raise CarePulseError(f"model file {path.name} does not match its registered sha256; refusing to load it")
+        raise CarePulseError(
+            f"model file {path.name} does not match its registered sha256; refusing to load it"
+        )
     import skops.io as sio
 
     untrusted = sorted(set(sio.get_untrusted_types(file=path)) - set(TRUSTED_TYPES))
@@ -154,8 +156,17 @@ def load_current(engine: sa.Engine, settings: Settings) -> ModelVersion:
 
 def versions(engine: sa.Engine) -> pl.DataFrame:
     """Every registered version, newest first (without the card)."""
-    cols = ["version", "trained_at", "train_start", "train_end", "test_start", "test_end", "file_sha256", "is_current"]
-    from pipelines.warehouse import read_table
+    cols = [
+        "version",
+        "trained_at",
+        "train_start",
+        "train_end",
+        "test_start",
+        "test_end",
+        "file_sha256",
+        "is_current",
+    ]
+    from carepulse.warehouse import read_table
 
     return read_table(engine, "model_registry", columns=cols).sort("trained_at", descending=True)
 

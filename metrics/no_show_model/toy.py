@@ -1,7 +1,7 @@
 """A tiny, fast, vectorised health system with a known no-show mechanism.
 
 For unit tests and ``bench/model.py`` (a million appointments in seconds), where the full synthetic
-generator (``pipelines.synthetic``) would be slower than the thing being measured. Frames follow the
+generator (``carepulse.pipelines.synthetic``) would be slower than the thing being measured. Frames follow the
 contract's dtypes for the columns the model reads; ``truth`` holds each appointment's true
 P(no-show | not cancelled).
 """
@@ -13,7 +13,7 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
-from pipelines.contract import EXTRACTS
+from carepulse.contract import EXTRACTS
 
 
 def _typed(name: str, data: dict) -> pl.DataFrame:
@@ -25,7 +25,12 @@ def _typed(name: str, data: dict) -> pl.DataFrame:
 
 
 def toy_health_system(
-    *, patients: int = 300, appointments: int = 6000, as_of: dt.datetime = dt.datetime(2026, 6, 30), months: int = 12, seed: int = 0,
+    *,
+    patients: int = 300,
+    appointments: int = 6000,
+    as_of: dt.datetime = dt.datetime(2026, 6, 30),
+    months: int = 12,
+    seed: int = 0,
     future_days: int = 30,
 ) -> dict[str, pl.DataFrame]:
     """Frames ``departments``, ``providers``, ``patients``, ``appointments``, ``referrals``, ``truth``.
@@ -36,17 +41,30 @@ def toy_health_system(
     n_dept, n_prov = 6, 30
     depts = [f"D{i:02d}" for i in range(n_dept)]
     provs = [f"P{i:03d}" for i in range(n_prov)]
-    departments = _typed("departments", {"department_id": depts, "name": depts, "specialty": ["x"] * n_dept, "site": ["S"] * n_dept})
+    departments = _typed(
+        "departments",
+        {"department_id": depts, "name": depts, "specialty": ["x"] * n_dept, "site": ["S"] * n_dept},
+    )
     providers = _typed(
-        "providers", {"provider_id": provs, "name": provs, "specialty": ["x"] * n_prov, "department_id": [depts[i % n_dept] for i in range(n_prov)]}
+        "providers",
+        {
+            "provider_id": provs,
+            "name": provs,
+            "specialty": ["x"] * n_prov,
+            "department_id": [depts[i % n_dept] for i in range(n_prov)],
+        },
     )
     pid = np.array([f"PT{i:07d}" for i in range(patients)])
     propensity = rng.normal(0, 0.8, patients)
     transport = rng.random(patients) < 0.12
     interpreter = rng.random(patients) < 0.08
     offsets = rng.integers(0, 60, patients)
-    payer = rng.choice(["commercial", "medicare", "medicaid", "self_pay", "other"], patients, p=[0.45, 0.2, 0.25, 0.05, 0.05])
-    birth = (np.datetime64("2026-06-30") - (rng.integers(1, 90, patients) * 365.25).astype("timedelta64[D]")).astype("datetime64[D]")
+    payer = rng.choice(
+        ["commercial", "medicare", "medicaid", "self_pay", "other"], patients, p=[0.45, 0.2, 0.25, 0.05, 0.05]
+    )
+    birth = (
+        np.datetime64("2026-06-30") - (rng.integers(1, 90, patients) * 365.25).astype("timedelta64[D]")
+    ).astype("datetime64[D]")
     pats = _typed(
         "patients",
         {
@@ -76,7 +94,7 @@ def toy_health_system(
     booked = starts - (lead * 86400).astype("timedelta64[s]")
     reminder = rng.choice(["none", "sms", "call", "portal"], n, p=[0.25, 0.4, 0.2, 0.15])
     verified = rng.random(n) < 0.85
-    hour = (starts.astype("datetime64[h]").astype(np.int64) % 24)
+    hour = starts.astype("datetime64[h]").astype(np.int64) % 24
     logit = (
         -2.6
         + propensity[who]
@@ -93,8 +111,14 @@ def toy_health_system(
     is_future = starts >= np.datetime64(as_of, "s")
     cancelled = rng.random(n) < 0.08
     no_show = rng.random(n) < p
-    status = np.where(is_future, "scheduled", np.where(cancelled, "cancelled", np.where(no_show, "no_show", "completed")))
-    cancelled_at = np.where(status == "cancelled", booked + ((starts - booked) * 0.5).astype("timedelta64[s]"), np.datetime64("NaT"))
+    status = np.where(
+        is_future, "scheduled", np.where(cancelled, "cancelled", np.where(no_show, "no_show", "completed"))
+    )
+    cancelled_at = np.where(
+        status == "cancelled",
+        booked + ((starts - booked) * 0.5).astype("timedelta64[s]"),
+        np.datetime64("NaT"),
+    )
     aid = np.array([f"A{i:08d}" for i in range(n)])
     dept_idx = rng.integers(0, n_dept, n)
     appts = _typed(

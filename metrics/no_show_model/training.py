@@ -19,15 +19,31 @@ import numpy as np
 import polars as pl
 import sqlalchemy as sa
 
-from metrics.no_show_model import card as card_module
-from metrics.no_show_model import registry
-from metrics.no_show_model.evaluation import EvaluationReport, age_band, build_report, race_ethnicity
-from metrics.no_show_model.features import FEATURES, appointment_features, catchment_zip, labelled_examples
-from metrics.no_show_model.pipeline import ModelParams, calibrate, choose_calibration, fit_models, to_model_input
-from metrics.no_show_model.reasons import reference_values
-from pipelines import schema
-from pipelines.errors import CarePulseError
-from pipelines.settings import Settings
+from carepulse import schema
+from carepulse.errors import CarePulseError
+from carepulse.metrics.no_show_model import card as card_module
+from carepulse.metrics.no_show_model import registry
+from carepulse.metrics.no_show_model.evaluation import (
+    EvaluationReport,
+    age_band,
+    build_report,
+    race_ethnicity,
+)
+from carepulse.metrics.no_show_model.features import (
+    FEATURES,
+    appointment_features,
+    catchment_zip,
+    labelled_examples,
+)
+from carepulse.metrics.no_show_model.pipeline import (
+    ModelParams,
+    calibrate,
+    choose_calibration,
+    fit_models,
+    to_model_input,
+)
+from carepulse.metrics.no_show_model.reasons import reference_values
+from carepulse.settings import Settings
 
 VALIDATION_MONTHS = 2
 #: Share of validation-window appointments in the high and in the high+medium risk bands.
@@ -35,12 +51,27 @@ HIGH_BAND_SHARE, MEDIUM_BAND_SHARE = 0.10, 0.30
 MIN_TRAIN_ROWS = 200
 
 _PATIENT_COLUMNS = [
-    "patient_id", "birth_date", "sex", "race", "ethnicity", "preferred_language", "postal_code", "payer_class",
-    "portal_active", "needs_interpreter", "transport_barrier",
+    "patient_id",
+    "birth_date",
+    "sex",
+    "race",
+    "ethnicity",
+    "preferred_language",
+    "postal_code",
+    "payer_class",
+    "portal_active",
+    "needs_interpreter",
+    "transport_barrier",
 ]
 _REFERRAL_COLUMNS = [
-    "referral_id", "patient_id", "created_at", "scheduled_at", "completed_at", "prior_auth_required",
-    "prior_auth_status", "prior_auth_decided_at",
+    "referral_id",
+    "patient_id",
+    "created_at",
+    "scheduled_at",
+    "completed_at",
+    "prior_auth_required",
+    "prior_auth_status",
+    "prior_auth_decided_at",
 ]
 
 
@@ -64,7 +95,7 @@ def local_now(settings: Settings) -> dt.datetime:
 
 def model_frames(engine: sa.Engine) -> dict[str, pl.DataFrame]:
     """The warehouse tables the model reads (only the columns it needs)."""
-    from pipelines.warehouse import read_table
+    from carepulse.warehouse import read_table
 
     appt_cols = [c.name for c in schema.EXTRACT_TABLES["appointments"].columns if not c.name.startswith("_")]
     return {
@@ -82,7 +113,9 @@ def data_horizon(appointments: pl.DataFrame, settings: Settings) -> dt.datetime:
     return min(latest, local_now(settings))
 
 
-def temporal_windows(first: dt.datetime, cutoff: dt.datetime, test_months: int, valid_months: int = VALIDATION_MONTHS) -> Windows:
+def temporal_windows(
+    first: dt.datetime, cutoff: dt.datetime, test_months: int, valid_months: int = VALIDATION_MONTHS
+) -> Windows:
     """Test = last ``test_months`` before ``cutoff``; validation = ``valid_months`` before that."""
     c = pl.Series([cutoff])
     test_start = c.dt.offset_by(f"-{test_months}mo")[0]
@@ -95,11 +128,16 @@ def temporal_windows(first: dt.datetime, cutoff: dt.datetime, test_months: int, 
     return Windows(train_start=first, valid_start=valid_start, test_start=test_start, cutoff=cutoff)
 
 
-def labelled_dataset(frames: dict[str, pl.DataFrame], cutoff: dt.datetime, centre_zip: int | None) -> pl.DataFrame:
+def labelled_dataset(
+    frames: dict[str, pl.DataFrame], cutoff: dt.datetime, centre_zip: int | None
+) -> pl.DataFrame:
     """Past kept-or-missed appointments with label, point-in-time features and subgroup columns."""
     examples = labelled_examples(frames["appointments"], cutoff)
     feats = appointment_features(
-        examples.select("appointment_id", "as_of"), frames["appointments"], frames["patients"], frames.get("referrals"),
+        examples.select("appointment_id", "as_of"),
+        frames["appointments"],
+        frames["patients"],
+        frames.get("referrals"),
         centre_zip=centre_zip,
     )
     groups = frames["patients"].select(
@@ -109,7 +147,9 @@ def labelled_dataset(frames: dict[str, pl.DataFrame], cutoff: dt.datetime, centr
         examples.join(feats.drop("as_of"), on="appointment_id", how="left")
         .join(frames["appointments"].select("appointment_id", "patient_id"), on="appointment_id", how="left")
         .join(groups, on="patient_id", how="left")
-        .with_columns(age_band(pl.col("age")).alias("age_band"), pl.col("race_ethnicity").fill_null("unknown"))
+        .with_columns(
+            age_band(pl.col("age")).alias("age_band"), pl.col("race_ethnicity").fill_null("unknown")
+        )
     )
 
 
@@ -196,7 +236,10 @@ def train_model(
         "baseline": baseline,
         "features": list(FEATURES),
         "reference": reference_values(train),
-        "band_thresholds": [float(np.quantile(valid_risk, 1 - HIGH_BAND_SHARE)), float(np.quantile(valid_risk, 1 - MEDIUM_BAND_SHARE))],
+        "band_thresholds": [
+            float(np.quantile(valid_risk, 1 - HIGH_BAND_SHARE)),
+            float(np.quantile(valid_risk, 1 - MEDIUM_BAND_SHARE)),
+        ],
         "centre_zip": centre,
         "calibration": method,
     }
@@ -204,8 +247,13 @@ def train_model(
     trained_at = local_now(settings)
     version = registry.new_version(trained_at)
     report = build_report(
-        test, _predictions(artifact, test, truth), capacity=settings.outreach_capacity_per_day, model_version=version,
-        windows=w.to_dict(), calibration_method=method, calibration_scores=scores,
+        test,
+        _predictions(artifact, test, truth),
+        capacity=settings.outreach_capacity_per_day,
+        model_version=version,
+        windows=w.to_dict(),
+        calibration_method=method,
+        calibration_scores=scores,
     )
     file_path, sha = registry.save_artifact(artifact, settings, version)
     mv = registry.ModelVersion(
@@ -216,7 +264,8 @@ def train_model(
         test_start=w.test_start.date(),
         test_end=(w.cutoff - dt.timedelta(microseconds=1)).date(),
         features=list(FEATURES),
-        metrics=report.to_dict() | {"rows": {"train": train.height, "validation": valid.height, "test": test.height}},
+        metrics=report.to_dict()
+        | {"rows": {"train": train.height, "validation": valid.height, "test": test.height}},
         file_path=file_path,
         file_sha256=sha,
         artifact=artifact,
@@ -227,7 +276,9 @@ def train_model(
     return mv
 
 
-def evaluate_model(engine: sa.Engine, settings: Settings, *, truth_path: Path | None = None) -> EvaluationReport:
+def evaluate_model(
+    engine: sa.Engine, settings: Settings, *, truth_path: Path | None = None
+) -> EvaluationReport:
     """Re-run the whole evaluation of the current model on its test window of today's warehouse."""
     mv = registry.load_current(engine, settings)
     frames = model_frames(engine)
@@ -238,7 +289,11 @@ def evaluate_model(engine: sa.Engine, settings: Settings, *, truth_path: Path | 
         raise CarePulseError("the model's test window holds no appointments in this warehouse")
     truth = read_truth(truth_path or truth_path_for(engine))
     return build_report(
-        test, _predictions(mv.artifact, test, truth), capacity=settings.outreach_capacity_per_day,
-        model_version=mv.version, windows=w.to_dict(), calibration_method=mv.artifact["calibration"],
+        test,
+        _predictions(mv.artifact, test, truth),
+        capacity=settings.outreach_capacity_per_day,
+        model_version=mv.version,
+        windows=w.to_dict(),
+        calibration_method=mv.artifact["calibration"],
         calibration_scores=mv.metrics.get("calibration_scores"),
     )

@@ -43,7 +43,9 @@ class BoostedTrees:
         for tree in self.trees:
             nodes = tree.nodes.copy()
             nodes["value"] = np.arange(len(nodes), dtype=nodes["value"].dtype)
-            self._leaf_id_trees.append(TreePredictor(nodes, tree.binned_left_cat_bitsets, tree.raw_left_cat_bitsets))
+            self._leaf_id_trees.append(
+                TreePredictor(nodes, tree.binned_left_cat_bitsets, tree.raw_left_cat_bitsets)
+            )
         # per tree: nodes x input features, True when a split on that feature lies on the path to the node
         self._path_features = [self._features_on_paths(tree.nodes, n_in) for tree in self.trees]
 
@@ -53,7 +55,11 @@ class BoostedTrees:
         pre = classifier._preprocessor
         if pre is None:
             return np.arange(n_in)
-        order = [np.arange(n_in)[cols] for name, trans, cols in pre.transformers_ if name != "remainder" and trans != "drop"]
+        order = [
+            np.arange(n_in)[cols]
+            for name, trans, cols in pre.transformers_
+            if name != "remainder" and trans != "drop"
+        ]
         order = np.concatenate(order) if order else np.arange(0)
         if sorted(order.tolist()) != list(range(n_in)):
             raise ValueError("unexpected preprocessing inside the boosting classifier")

@@ -7,7 +7,7 @@ See docs/spc.md for the formulas, rules and their sources.
 
 from ._auto import CHARTS, KINDS, choose_chart
 from ._engine import POINT_RULES, SPCInputError, SPCResult, spc
-from ._limits import E2, D4, Limits, i_limits, mr_limits, p_limits, run_limits, u_limits
+from ._limits import D4, E2, Limits, i_limits, mr_limits, p_limits, run_limits, u_limits
 from ._nhs import nhs_assurance, nhs_point_types, nhs_variation
 from ._rules import (
     anhoej_limits,

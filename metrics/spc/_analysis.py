@@ -70,8 +70,9 @@ def _anhoej(values: np.ndarray, centre: np.ndarray) -> tuple[dict, np.ndarray, l
     return row, _rules.points_in_long_runs(values, centre, longest_max + 1), lengths
 
 
-def _ihi(values: np.ndarray, all_values: np.ndarray, base: np.ndarray, centre: np.ndarray, lengths: list[int]
-         ) -> tuple[dict, dict[str, np.ndarray]]:
+def _ihi(
+    values: np.ndarray, all_values: np.ndarray, base: np.ndarray, centre: np.ndarray, lengths: list[int]
+) -> tuple[dict, dict[str, np.ndarray]]:
     """IHI run-chart rules (Perla, Provost & Murray 2011)."""
     # Objective proxy for the judgement-based astronomical point: outside the XmR limits
     # (mean ± 2.66 MR̄) of the same baseline. See docs/spc.md.
@@ -84,8 +85,11 @@ def _ihi(values: np.ndarray, all_values: np.ndarray, base: np.ndarray, centre: n
     bounds = _rules.ihi_runs_limits(sum(lengths)) if lengths else None
     row = {"ihi_runs": len(lengths), "ihi_runs_min": None, "ihi_runs_max": None, "ihi_runs_signal": None}
     if bounds is not None:
-        row |= {"ihi_runs_min": bounds[0], "ihi_runs_max": bounds[1],
-                "ihi_runs_signal": not bounds[0] <= len(lengths) <= bounds[1]}
+        row |= {
+            "ihi_runs_min": bounds[0],
+            "ihi_runs_max": bounds[1],
+            "ihi_runs_signal": not bounds[0] <= len(lengths) <= bounds[1],
+        }
     return row, flags
 
 
@@ -121,7 +125,10 @@ def analyse_phase(
         "lcl_mean": _mean_or_none(lim.lcl[usable]),
         "ucl_mean": _mean_or_none(lim.ucl[usable]),
         **anhoej,
-        "ihi_runs": None, "ihi_runs_min": None, "ihi_runs_max": None, "ihi_runs_signal": None,
+        "ihi_runs": None,
+        "ihi_runs_min": None,
+        "ihi_runs_max": None,
+        "ihi_runs_signal": None,
     }
     if chart == "run":
         ihi_row, ihi_flags = _ihi(v, values, base, lim.cl, lengths)
@@ -131,9 +138,14 @@ def analyse_phase(
     applicable = rules_for(chart)
     row |= {f"{rule}_points": int(flags[rule].sum()) if rule in applicable else None for rule in POINT_RULES}
     row["ihi_signal"] = (
-        bool(row["ihi_shift_points"] or row["ihi_trend_points"] or row["ihi_astronomical_points"]
-             or row["ihi_runs_signal"])
-        if chart == "run" else None
+        bool(
+            row["ihi_shift_points"]
+            or row["ihi_trend_points"]
+            or row["ihi_astronomical_points"]
+            or row["ihi_runs_signal"]
+        )
+        if chart == "run"
+        else None
     )
 
     point_types = np.full(values.size, None, dtype=object)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from pipelines.errors import CarePulseError
+from carepulse.errors import CarePulseError
 
 from ._analysis import POINT_RULES, analyse_phase, rules_for
 from ._auto import CHARTS, choose_chart
@@ -198,9 +198,15 @@ def spc(
         rows = np.flatnonzero(phase == p)
         usable = np.isfinite(value[rows]) & ~excluded[rows]
         result = analyse_phase(
-            chart, value[rows], usable, baseline[rows] & usable,
-            num=num[rows], den=den[rows] if den is not None else None,
-            screen_mr=screen_mr, better=better, target=target,
+            chart,
+            value[rows],
+            usable,
+            baseline[rows] & usable,
+            num=num[rows],
+            den=den[rows] if den is not None else None,
+            screen_mr=screen_mr,
+            better=better,
+            target=target,
         )
         for name in columns:
             columns[name][rows] = getattr(result.limits, name)
@@ -211,19 +217,57 @@ def spc(
         where = {"phase": int(p), "chart": chart, "start": xs[int(rows[0])], "end": xs[int(rows[-1])]}
         summaries.append(where | {"n_excluded": int(excluded[rows].sum())} | result.summary)
 
-    points = _points_frame(frame, xs, y, n, num, den, value, phase, baseline, excluded, columns, flags,
-                           runs_signal, point_types, target)
+    points = _points_frame(
+        frame,
+        xs,
+        y,
+        n,
+        num,
+        den,
+        value,
+        phase,
+        baseline,
+        excluded,
+        columns,
+        flags,
+        runs_signal,
+        point_types,
+        target,
+    )
     summary = pl.DataFrame(summaries, infer_schema_length=None)
-    options = {"x": x, "y": y, "n": n, "kind": kind, "phases": list(phases or ()), "freeze": freeze,
-               "exclude": list(exclude or ()), "screen_mr": screen_mr}
+    options = {
+        "x": x,
+        "y": y,
+        "n": n,
+        "kind": kind,
+        "phases": list(phases or ()),
+        "freeze": freeze,
+        "exclude": list(exclude or ()),
+        "screen_mr": screen_mr,
+    }
     moving_range = None
     if chart == "i":
         moving_range = spc(data, x=x, y=y, n=n, chart="mr", phases=phases, freeze=freeze, exclude=exclude)
     return SPCResult(chart, points, summary, better, target, moving_range, options)
 
 
-def _points_frame(frame, xs, y, n, num, den, value, phase, baseline, excluded, columns, flags, runs_signal,
-                  point_types, target) -> pl.DataFrame:
+def _points_frame(
+    frame,
+    xs,
+    y,
+    n,
+    num,
+    den,
+    value,
+    phase,
+    baseline,
+    excluded,
+    columns,
+    flags,
+    runs_signal,
+    point_types,
+    target,
+) -> pl.DataFrame:
     size = frame.height
     names_per_point = [
         [rule for rule in POINT_RULES if flags[rule] is not None and flags[rule][i]] for i in range(size)

@@ -3,6 +3,6 @@
 See ``docs/synthetic-health-system.md`` for what is generated, the planted effects and their anchors.
 """
 
-from pipelines.synthetic.generator import CHUNK_PATIENTS, GenerationSummary, generate_health_system
+from carepulse.pipelines.synthetic.generator import CHUNK_PATIENTS, GenerationSummary, generate_health_system
 
 __all__ = ["CHUNK_PATIENTS", "GenerationSummary", "generate_health_system"]

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipelines.contract import APPOINTMENT_STATUSES, CANCELLED_BY, MODALITIES, PAYER_CLASSES, REMINDERS
-from pipelines.synthetic._util import DAY, HOUR, MINUTE, NA, Window, choice_rows, sigmoid, weekday
-from pipelines.synthetic.reference import DEPT_INDEX, Intervention, dept_array
-from pipelines.synthetic.scheduling import VT
+from carepulse.contract import APPOINTMENT_STATUSES, CANCELLED_BY, MODALITIES, PAYER_CLASSES, REMINDERS
+from carepulse.pipelines.synthetic._util import DAY, HOUR, MINUTE, NA, Window, choice_rows, sigmoid, weekday
+from carepulse.pipelines.synthetic.reference import DEPT_INDEX, Intervention, dept_array
+from carepulse.pipelines.synthetic.scheduling import VT
 
 STATUS = {name: i for i, name in enumerate(APPOINTMENT_STATUSES)}
 REMINDER = {name: i for i, name in enumerate(REMINDERS)}

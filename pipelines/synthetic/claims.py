@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from pipelines.contract import APPEAL_OUTCOMES, CLAIM_STATUSES, DENIAL_CATEGORIES
-from pipelines.synthetic._util import (
+from carepulse.contract import APPEAL_OUTCOMES, CLAIM_STATUSES, DENIAL_CATEGORIES, PAYER_CLASSES
+from carepulse.pipelines.synthetic._util import (
     DAY,
     HOUR,
     NA,
@@ -26,10 +26,9 @@ from pipelines.synthetic._util import (
     label_series,
     lookup,
 )
-from pipelines.synthetic.attendance import STATUS
-from pipelines.synthetic.reference import PAYERS
-from pipelines.contract import PAYER_CLASSES
-from pipelines.synthetic.scheduling import VT
+from carepulse.pipelines.synthetic.attendance import STATUS
+from carepulse.pipelines.synthetic.reference import PAYERS
+from carepulse.pipelines.synthetic.scheduling import VT
 
 CSTATUS = {name: i for i, name in enumerate(CLAIM_STATUSES)}
 CATEGORY = {name: i for i, name in enumerate(DENIAL_CATEGORIES)}

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from pipelines.contract import DISCHARGE_DISPOSITIONS, ENCOUNTER_CLASSES
-from pipelines.synthetic._util import (
+from carepulse.contract import DISCHARGE_DISPOSITIONS, ENCOUNTER_CLASSES
+from carepulse.pipelines.synthetic._util import (
     DAY,
     MINUTE,
     NA,
@@ -21,7 +21,7 @@ from pipelines.synthetic._util import (
     id_series,
     label_series,
 )
-from pipelines.synthetic.scheduling import VT, durations, pick_providers, visit_times
+from carepulse.pipelines.synthetic.scheduling import VT, durations, pick_providers, visit_times
 
 #: Stays per patient-year (inpatient, emergency, observation) before the age factor.
 RATES = np.array([0.035, 0.16, 0.025])

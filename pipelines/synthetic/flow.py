@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipelines.synthetic._util import DAY, HOUR, MINUTE, NA, gamma_minutes
-from pipelines.synthetic.attendance import MODALITY, STATUS
-from pipelines.synthetic.reference import DEPT_INDEX, Intervention, dept_array
+from carepulse.pipelines.synthetic._util import DAY, HOUR, MINUTE, NA, gamma_minutes
+from carepulse.pipelines.synthetic.attendance import MODALITY, STATUS
+from carepulse.pipelines.synthetic.reference import DEPT_INDEX, Intervention, dept_array
 
 
 def resolve_flow(rng, req: dict, rooming: Intervention) -> dict:

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from pipelines.contract import APPOINTMENT_STATUSES, CANCELLED_BY, MODALITIES, REMINDERS, VISIT_TYPES
-from pipelines.errors import CarePulseError
-from pipelines.synthetic import (
+from carepulse.contract import APPOINTMENT_STATUSES, CANCELLED_BY, MODALITIES, REMINDERS, VISIT_TYPES
+from carepulse.errors import CarePulseError
+from carepulse.pipelines.synthetic import (
     attendance,
     claims,
     encounters,
@@ -28,21 +28,21 @@ from pipelines.synthetic import (
     scheduling,
     surveys,
 )
-from pipelines.synthetic._progress import reporter
-from pipelines.synthetic._util import (
+from carepulse.pipelines.synthetic._progress import reporter
+from carepulse.pipelines.synthetic._util import (
     Window,
     concat,
     datetime_series,
+    epoch_day,
     id_series,
     label_series,
     lookup,
     rng_for,
     take,
-    epoch_day,
 )
-from pipelines.synthetic.reference import DEPARTMENTS, World, build_world, planted_interventions
-from pipelines.synthetic.slots import slots_frame
-from pipelines.synthetic.writer import ExtractWriter, TruthWriter
+from carepulse.pipelines.synthetic.reference import DEPARTMENTS, World, build_world, planted_interventions
+from carepulse.pipelines.synthetic.slots import slots_frame
+from carepulse.pipelines.synthetic.writer import ExtractWriter, TruthWriter
 
 CHUNK_PATIENTS = 50_000
 STATUS = attendance.STATUS

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from pipelines.contract import ETHNICITIES, PAYER_CLASSES, RACES, SEXES
-from pipelines.synthetic._util import choice, date_series, id_series, label_series, rng_for
-from pipelines.synthetic.reference import (
+from carepulse.contract import ETHNICITIES, PAYER_CLASSES, RACES, SEXES
+from carepulse.pipelines.synthetic._util import choice, date_series, id_series, label_series, rng_for
+from carepulse.pipelines.synthetic.reference import (
     CATCHMENT_ZIP,
     DEPT_INDEX,
     FEMALE_FIRST,

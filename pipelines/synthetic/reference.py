@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from pipelines.synthetic._util import Window, id_series, next_weekday, rng_for
+from carepulse.pipelines.synthetic._util import Window, id_series, next_weekday, rng_for
 
 
 @dataclass(frozen=True)

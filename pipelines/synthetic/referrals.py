@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from pipelines.contract import PRIOR_AUTH_STATUSES, PRIORITIES, REFERRAL_STATUSES
-from pipelines.synthetic._util import (
+from carepulse.contract import PRIOR_AUTH_STATUSES, PRIORITIES, REFERRAL_STATUSES
+from carepulse.pipelines.synthetic._util import (
     DAY,
     HOUR,
     MINUTE,
@@ -23,9 +23,9 @@ from pipelines.synthetic._util import (
     id_series,
     label_series,
 )
-from pipelines.synthetic.attendance import STATUS
-from pipelines.synthetic.reference import DEPARTMENTS, DEPT_INDEX, REFERRAL_SPECIALTIES, dept_array
-from pipelines.synthetic.scheduling import VT, durations, lead_days_for, pick_providers, visit_times
+from carepulse.pipelines.synthetic.attendance import STATUS
+from carepulse.pipelines.synthetic.reference import DEPARTMENTS, DEPT_INDEX, REFERRAL_SPECIALTIES, dept_array
+from carepulse.pipelines.synthetic.scheduling import VT, durations, lead_days_for, pick_providers, visit_times
 
 REFERRAL_RATE = 0.12
 OUT_OF_NETWORK_SHARE = 0.12

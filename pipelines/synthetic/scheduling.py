@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipelines.contract import VISIT_TYPES
-from pipelines.synthetic._util import DAY, MINUTE, Window, choice_rows, next_weekday
-from pipelines.synthetic.reference import DEPARTMENTS, DEPT_INDEX, World, dept_array
+from carepulse.contract import VISIT_TYPES
+from carepulse.pipelines.synthetic._util import DAY, MINUTE, Window, choice_rows, next_weekday
+from carepulse.pipelines.synthetic.reference import DEPARTMENTS, DEPT_INDEX, World, dept_array
 
 VT = {name: i for i, name in enumerate(VISIT_TYPES)}
 #: Visits a patient books a month at use_rate 1 (calibrated: 20k patients x 24 months ~ 150k visits).

@@ -12,8 +12,17 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from pipelines.synthetic._util import DAY, HOUR, MINUTE, NA, Window, datetime_series, id_series, rng_for
-from pipelines.synthetic.reference import DEPARTMENTS, World, dept_array
+from carepulse.pipelines.synthetic._util import (
+    DAY,
+    HOUR,
+    MINUTE,
+    NA,
+    Window,
+    datetime_series,
+    id_series,
+    rng_for,
+)
+from carepulse.pipelines.synthetic.reference import DEPARTMENTS, World, dept_array
 
 HISTORY_WEEKS = 13
 SLOT_MINUTES = 30

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from pipelines.contract import FREQUENCY, RECOMMEND, SURVEY_MODES
-from pipelines.synthetic._util import (
+from carepulse.contract import FREQUENCY, RECOMMEND, SURVEY_MODES
+from carepulse.pipelines.synthetic._util import (
     DAY,
     HOUR,
     MINUTE,
@@ -23,7 +23,7 @@ from pipelines.synthetic._util import (
     label_series,
     sigmoid,
 )
-from pipelines.synthetic.attendance import STATUS
+from carepulse.pipelines.synthetic.attendance import STATUS
 
 POSITIVE = (
     "Dr. {name} took time to listen and explained everything clearly.",

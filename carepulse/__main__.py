@@ -1,0 +1,5 @@
+"""``python -m carepulse``: the same command line as the ``carepulse`` script."""
+
+from carepulse.cli import main
+
+main()
