@@ -7,8 +7,6 @@ load runs, quarantine, validation results, model registry and scores, and what u
 (outreach outcomes, annotations, accounts, audit).
 """
 
-from __future__ import annotations
-
 import sqlalchemy as sa
 
 from carepulse.contract import EXTRACTS, Extract

@@ -6,7 +6,7 @@ agree on what "amber" means.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 Status = Literal["green", "amber", "red", "none"]
 
@@ -79,13 +79,13 @@ def top_movers(rows: list[dict], *, n: int = 5) -> list[dict]:
     return sorted(scored, key=lambda r: (-abs(r["relative_change"]), bool(r["improved"])))[:n]
 
 
-def spc_arguments(definition, *, target: float | None = None, phases=None) -> dict:
+def spc_arguments(definition, *, target: float | None = None, phases=None) -> dict[str, Any]:
     """Keyword arguments for :func:`carepulse.metrics.spc.spc` on a ``carepulse.metrics.compute(..., period=...)`` frame
     of ``definition``: a P chart on numerator/denominator for count rates, the metric's own chart on
     the headline value otherwise (dollar shares and counts without exposure fall back to an I chart
     or a run chart)."""
     chart = definition.spc_chart
-    args: dict = {
+    args: dict[str, Any] = {
         "x": "period",
         "better": definition.better if definition.better in ("lower", "higher") else None,
         "target": target,

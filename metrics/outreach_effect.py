@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
 
@@ -125,7 +126,7 @@ def _ac_interval(x1: int, n1: int, x0: int, n0: int) -> tuple[float, float]:
 
 def _row(
     stratum: str, x1: int, n1: int, x0: int, n0: int, interval: tuple[float, float] | None = None
-) -> dict:
+) -> dict[str, Any]:
     r1 = x1 / n1 if n1 else None
     r0 = x0 / n0 if n0 else None
     diff = r1 - r0 if r1 is not None and r0 is not None else None

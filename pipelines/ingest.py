@@ -14,6 +14,7 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
@@ -62,7 +63,7 @@ class LoadRunSummary:
         """Totals over the files: rows_read, inserted, updated, unchanged, quarantined."""
         return {k: sum(getattr(f, k) for f in self.files) for k in COUNT_FIELDS}
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "counts": self.counts}
 
 

@@ -5,6 +5,8 @@ Generated from a registered version's metrics so it can never drift from what wa
 
 from __future__ import annotations
 
+from typing import Any
+
 from markdown_it import MarkdownIt
 
 from carepulse.settings import Settings
@@ -14,7 +16,7 @@ def _f(value, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
-def _overall_table(overall: dict) -> list[str]:
+def _overall_table(overall: dict[str, Any]) -> list[str]:
     lines = ["| Scores | n | no-shows | AUROC | AUPRC | Brier | ECE |", "|---|---:|---:|---:|---:|---:|---:|"]
     names = {
         "model": "Model (calibrated gradient boosting)",

@@ -8,6 +8,7 @@ leave most bins empty. ECE is the count-weighted mean |observed rate - mean pred
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -207,8 +208,8 @@ class EvaluationReport:
         *,
         model_version: str | None,
         windows: dict[str, str],
-        overall: dict[str, dict],
-        capacity: dict[str, dict],
+        overall: dict[str, dict[str, Any]],
+        capacity: dict[str, dict[str, Any]],
         calibration_curve: pl.DataFrame,
         lift: pl.DataFrame,
         subgroups: pl.DataFrame,
@@ -233,7 +234,7 @@ class EvaluationReport:
             return None
         return oracle["auroc"] - model["auroc"]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "model_version": self.model_version,
             "windows": self.windows,
@@ -248,7 +249,7 @@ class EvaluationReport:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> EvaluationReport:
+    def from_dict(cls, data: dict[str, Any]) -> EvaluationReport:
         return cls(
             model_version=data.get("model_version"),
             windows=data.get("windows", {}),

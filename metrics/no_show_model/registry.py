@@ -14,6 +14,7 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
@@ -48,12 +49,12 @@ class ModelVersion:
     test_start: dt.date | None
     test_end: dt.date | None
     features: list[str]
-    metrics: dict
+    metrics: dict[str, Any]
     file_path: str
     file_sha256: str
     is_current: bool = False
     model_card: str | None = None
-    artifact: dict | None = field(default=None, repr=False)
+    artifact: dict[str, Any] | None = field(default=None, repr=False)
 
 
 def sha256_of(path: Path) -> str:
@@ -68,7 +69,7 @@ def new_version(now: dt.datetime) -> str:
     return f"{now:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
-def save_artifact(artifact: dict, settings: Settings, version: str) -> tuple[str, str]:
+def save_artifact(artifact: dict[str, Any], settings: Settings, version: str) -> tuple[str, str]:
     """Write the skops file under ``data_dir/models``; return (path relative to data_dir, sha256)."""
     folder = settings.data_dir / MODELS_DIR
     folder.mkdir(parents=True, exist_ok=True)
@@ -79,7 +80,7 @@ def save_artifact(artifact: dict, settings: Settings, version: str) -> tuple[str
     return f"{MODELS_DIR}/{path.name}", sha256_of(path)
 
 
-def load_artifact(path: Path, expected_sha256: str) -> dict:
+def load_artifact(path: Path, expected_sha256: str) -> dict[str, Any]:
     """Load a model file after checking its sha256 and that it holds only trusted types."""
     if not path.exists():
         raise CarePulseError(f"model file {path.name} is missing from {path.parent}")

@@ -9,6 +9,7 @@ the new score is stored as history. Nothing is deleted.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
@@ -66,12 +67,12 @@ def risk_band(risk: pl.Expr, thresholds: list[float]) -> pl.Expr:
 
 
 def score_frame(
-    artifact: dict,
+    artifact: dict[str, Any],
     frames: dict[str, pl.DataFrame],
     as_of: dt.datetime,
     days: int,
     *,
-    timings: dict | None = None,
+    timings: dict[str, Any] | None = None,
 ) -> pl.DataFrame:
     """Pure scoring: risk, band, three reasons, action, expected benefit and rank per upcoming visit.
 
@@ -126,7 +127,7 @@ def score_frame(
 class _Clock:
     """Records wall and CPU seconds since the previous call under a stage name (no-op without a dict)."""
 
-    def __init__(self, timings: dict | None):
+    def __init__(self, timings: dict[str, Any] | None):
         import time
 
         self._wall, self._cpu, self._timings = time.perf_counter, time.process_time, timings

@@ -9,6 +9,7 @@ P(no-show | not cancelled).
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -16,7 +17,7 @@ import polars as pl
 from carepulse.contract import EXTRACTS
 
 
-def _typed(name: str, data: dict) -> pl.DataFrame:
+def _typed(name: str, data: dict[str, Any]) -> pl.DataFrame:
     schema = EXTRACTS[name].polars_schema
     frame = pl.DataFrame(data)
     return frame.with_columns(

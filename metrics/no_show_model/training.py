@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -187,7 +188,9 @@ def truth_path_for(engine: sa.Engine) -> Path | None:
     return path if path.exists() else None
 
 
-def _predictions(artifact: dict, test: pl.DataFrame, truth: pl.DataFrame | None) -> dict[str, np.ndarray]:
+def _predictions(
+    artifact: dict[str, Any], test: pl.DataFrame, truth: pl.DataFrame | None
+) -> dict[str, np.ndarray]:
     x = to_model_input(test)
     out = {
         "model": artifact["model"].predict_proba(x)[:, 1],

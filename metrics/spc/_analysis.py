@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -42,7 +43,7 @@ class PhaseAnalysis:
     flags: dict[str, np.ndarray]  # rule -> per-point flags (only rules that apply)
     runs_signal: bool
     point_types: np.ndarray  # NHS MDC type per point (None where not applicable)
-    summary: dict
+    summary: dict[str, Any]
 
 
 def _mean_or_none(values: np.ndarray) -> float | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -50,10 +51,10 @@ class SPCResult:
     better: str | None = None
     target: float | None = None
     moving_range: SPCResult | None = None
-    options: dict = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict[str, Any])
 
     @property
-    def last_phase(self) -> dict:
+    def last_phase(self) -> dict[str, Any]:
         """The summary row of the most recent phase (what a tile or icon shows)."""
         return self.summary.row(-1, named=True)
 

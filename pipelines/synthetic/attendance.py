@@ -13,6 +13,8 @@ same-day bookings rarely missed (UMC Utrecht, Shah et al.).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from carepulse.contract import APPOINTMENT_STATUSES, CANCELLED_BY, MODALITIES, PAYER_CLASSES, REMINDERS
@@ -60,7 +62,7 @@ def age_effect(age: np.ndarray) -> np.ndarray:
     return np.select([age < 18, age < 26, age < 35, age < 50, age < 65], [0.05, 0.55, 0.45, 0.20, 0.0], -0.15)
 
 
-def assign_reminders(rng, req: dict, traits: dict, sms: Intervention) -> np.ndarray:
+def assign_reminders(rng, req: dict[str, Any], traits: dict[str, Any], sms: Intervention) -> np.ndarray:
     pat = req["pat"]
     n = len(pat)
     has_phone = traits["has_phone"][pat]
@@ -77,7 +79,7 @@ def assign_reminders(rng, req: dict, traits: dict, sms: Intervention) -> np.ndar
     return choice_rows(rng, w)
 
 
-def no_show_logit(req: dict, traits: dict) -> np.ndarray:
+def no_show_logit(req: dict[str, Any], traits: dict[str, Any]) -> np.ndarray:
     pat = req["pat"]
     start = req["scheduled_start"]
     lead = (start - req["booked_at"]) / DAY
@@ -110,12 +112,12 @@ def no_show_logit(req: dict, traits: dict) -> np.ndarray:
 
 def resolve_attendance(
     rng,
-    req: dict,
-    traits: dict,
+    req: dict[str, Any],
+    traits: dict[str, Any],
     window: Window,
     sms: Intervention,
     earlier_no_shows: np.ndarray | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Add modality, reminder, insurance_verified, p_no_show, status and cancellation columns.
 
     ``earlier_no_shows`` (per request) counts no-shows the patient had before the request in visits
@@ -193,7 +195,7 @@ def draw_with_history(u, pat, start, base_logit, due, earlier=None) -> tuple[np.
     return p_out, missed
 
 
-def earlier_no_shows(visits: dict, pat: np.ndarray, start: np.ndarray) -> np.ndarray:
+def earlier_no_shows(visits: dict[str, Any], pat: np.ndarray, start: np.ndarray) -> np.ndarray:
     """For each (patient, start), the patient's no-shows among ``visits`` that started before it."""
     miss = visits["status"] == STATUS["no_show"]
     keys = np.sort(visits["pat"][miss].astype(np.int64) * 2**33 + visits["scheduled_start"][miss])

@@ -10,6 +10,8 @@ appeals win; some coding/eligibility denials are corrected and resubmitted as a 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import polars as pl
 
@@ -53,7 +55,7 @@ def _days(rng, lo: float, hi: float, n: int) -> np.ndarray:
     return (rng.uniform(lo, hi, n) * DAY).astype(np.int64) // HOUR * HOUR
 
 
-def claims_chunk(rng, appts: dict, traits: dict, window: Window) -> dict:
+def claims_chunk(rng, appts: dict[str, Any], traits: dict[str, Any], window: Window) -> dict[str, Any]:
     """Claim columns (``appointment`` indexes ``appts``; ``original`` indexes the claims themselves)."""
     done = np.flatnonzero(appts["status"] == STATUS["completed"])
     submitted = appts["checkout_at"][done] + _days(rng, 1, 10, len(done))
@@ -95,7 +97,7 @@ def claims_chunk(rng, appts: dict, traits: dict, window: Window) -> dict:
     return {k: np.concatenate([base[k], second[k]]) for k in base}
 
 
-def _adjudicate(rng, window, submitted, billed, payer, denied, category, *, appeal: bool) -> dict:
+def _adjudicate(rng, window, submitted, billed, payer, denied, category, *, appeal: bool) -> dict[str, Any]:
     n = len(submitted)
     adjudicated = submitted + _days(rng, 7, 35, n)
     decided = adjudicated < window.cutoff
@@ -140,7 +142,7 @@ def _adjudicate(rng, window, submitted, billed, payer, denied, category, *, appe
 
 
 def claims_frame(
-    claims: dict, numbers: np.ndarray, appointment_ids: pl.Series, patient_ids: pl.Series
+    claims: dict[str, Any], numbers: np.ndarray, appointment_ids: pl.Series, patient_ids: pl.Series
 ) -> pl.DataFrame:
     original = lookup(numbers, claims["original"])
     payer_class_of = np.repeat(np.arange(len(PAYER_CLASSES)), _PAYER_COUNT)

@@ -7,6 +7,8 @@ have a real gap to show).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import polars as pl
 
@@ -37,7 +39,9 @@ DISPOSITION_MIX = np.array(
 )
 
 
-def encounters_chunk(rng: np.random.Generator, traits: dict, window: Window, world) -> tuple[dict, dict]:
+def encounters_chunk(
+    rng: np.random.Generator, traits: dict[str, Any], window: Window, world
+) -> tuple[dict, dict[str, Any]]:
     """(encounter columns, follow-up appointment requests)."""
     age = traits["age"]
     factor = np.select([age < 18, age < 50, age < 65, age < 80], [0.4, 0.7, 1.2, 2.5], 4.0)
@@ -91,7 +95,7 @@ def encounters_chunk(rng: np.random.Generator, traits: dict, window: Window, wor
     return columns, follow_ups
 
 
-def encounters_frame(columns: dict, patient_ids: pl.Series, first_number: int) -> pl.DataFrame:
+def encounters_frame(columns: dict[str, Any], patient_ids: pl.Series, first_number: int) -> pl.DataFrame:
     n = len(columns["pat"])
     return pl.DataFrame(
         [

@@ -8,6 +8,8 @@ from the planted second-rooming-station date.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from carepulse.pipelines.synthetic._util import DAY, HOUR, MINUTE, NA, gamma_minutes
@@ -15,7 +17,7 @@ from carepulse.pipelines.synthetic.attendance import MODALITY, STATUS
 from carepulse.pipelines.synthetic.reference import DEPT_INDEX, Intervention, dept_array
 
 
-def resolve_flow(rng, req: dict, rooming: Intervention) -> dict:
+def resolve_flow(rng, req: dict[str, Any], rooming: Intervention) -> dict[str, Any]:
     """Add checkin_at, roomed_at, provider_start_at, checkout_at; turn some long waits into LWBS."""
     n = len(req["pat"])
     start, dept = req["scheduled_start"], req["dept"]

@@ -12,6 +12,7 @@ import datetime as dt
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -222,7 +223,11 @@ def _simulate_chunk(
 
 
 def _appointments_frame(
-    v: dict, appointment_ids: pl.Series, referral_numbers: np.ndarray, patient_ids: pl.Series, world: World
+    v: dict[str, Any],
+    appointment_ids: pl.Series,
+    referral_numbers: np.ndarray,
+    patient_ids: pl.Series,
+    world: World,
 ) -> pl.DataFrame:
     return pl.DataFrame(
         [

@@ -7,6 +7,8 @@ propensity to miss visits, normal with a moderate spread, visible only through t
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import polars as pl
 
@@ -30,7 +32,7 @@ EMAIL_DOMAINS = ("example.com", "example.org", "example.net", "mail.example")
 
 def patients_chunk(
     seed: int, chunk: int, first_index: int, n: int, as_of_day: int
-) -> tuple[pl.DataFrame, dict]:
+) -> tuple[pl.DataFrame, dict[str, Any]]:
     """``n`` patients numbered from ``first_index``; returns (extract frame, traits)."""
     rng = rng_for(seed, chunk, "patients")
     index = np.arange(first_index, first_index + n, dtype=np.int64)

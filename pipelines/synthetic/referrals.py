@@ -8,6 +8,8 @@ to book. A consult report comes back for only part of the completed referrals (C
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import polars as pl
 
@@ -36,7 +38,9 @@ AUTH = {name: i for i, name in enumerate(PRIOR_AUTH_STATUSES)}
 _SPEC_DEPT = np.array([DEPT_INDEX[d] if d else -1 for _, d, _ in REFERRAL_SPECIALTIES])
 
 
-def referrals_chunk(rng, appts: dict, traits: dict, window: Window, world) -> tuple[dict, dict]:
+def referrals_chunk(
+    rng, appts: dict[str, Any], traits: dict[str, Any], window: Window, world
+) -> tuple[dict, dict[str, Any]]:
     """(referral columns, specialist appointment requests whose ``referral`` is the referral row)."""
     primary = np.array([d.primary_care for d in DEPARTMENTS])[appts["dept"]]
     source = np.flatnonzero(
@@ -122,7 +126,9 @@ def referrals_chunk(rng, appts: dict, traits: dict, window: Window, world) -> tu
     return referrals, requests
 
 
-def close_referrals(rng, referrals: dict, visits: dict, visit_rows: np.ndarray, window: Window) -> dict:
+def close_referrals(
+    rng, referrals: dict[str, Any], visits: dict[str, Any], visit_rows: np.ndarray, window: Window
+) -> dict[str, Any]:
     """Carry each specialist visit's outcome back to its referral (``visit_rows`` index ``visits``)."""
     ref = visits["referral"][visit_rows]
     status = visits["status"][visit_rows]
@@ -144,7 +150,7 @@ def close_referrals(rng, referrals: dict, visits: dict, visit_rows: np.ndarray, 
 
 
 def referrals_frame(
-    referrals: dict,
+    referrals: dict[str, Any],
     numbers: np.ndarray,
     patient_ids: pl.Series,
     provider_ids: pl.Series,

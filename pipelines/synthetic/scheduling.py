@@ -8,6 +8,8 @@ annual visits weeks ahead, busy specialties further out.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from carepulse.contract import VISIT_TYPES
@@ -85,7 +87,7 @@ def durations(visit_type: np.ndarray, dept: np.ndarray) -> np.ndarray:
 
 
 def routine_requests(
-    rng: np.random.Generator, traits: dict, window: Window, world: World
+    rng: np.random.Generator, traits: dict[str, Any], window: Window, world: World
 ) -> dict[str, np.ndarray]:
     """Every booking the chunk's patients make in the window (plus those already booked ahead)."""
     book_start = window.start_day - BOOKING_LOOKBACK_DAYS

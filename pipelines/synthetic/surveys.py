@@ -8,6 +8,8 @@ comment: invented text (it is still treated as PHI).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import polars as pl
 
@@ -53,7 +55,7 @@ def _frequency(rng, happy: np.ndarray) -> np.ndarray:
     return choice_rows(rng, w)
 
 
-def surveys_chunk(rng, appts: dict, traits: dict, window: Window) -> dict:
+def surveys_chunk(rng, appts: dict[str, Any], traits: dict[str, Any], window: Window) -> dict[str, Any]:
     done = np.flatnonzero(appts["status"] == STATUS["completed"])
     age = traits["age"][appts["pat"][done]]
     respond_p = np.select([age < 35, age < 65], [0.13, 0.19], 0.27)
@@ -108,7 +110,7 @@ def surveys_chunk(rng, appts: dict, traits: dict, window: Window) -> dict:
     }
 
 
-def surveys_frame(surveys: dict, numbers: np.ndarray, appointment_ids: pl.Series) -> pl.DataFrame:
+def surveys_frame(surveys: dict[str, Any], numbers: np.ndarray, appointment_ids: pl.Series) -> pl.DataFrame:
     rating = pl.Series("provider_rating", surveys["rating"], dtype=pl.Int64)
     rating = rating.scatter(np.flatnonzero(surveys["rating"] < 0), None)
     comment = label_series("comment", COMMENTS, surveys["comment"])
