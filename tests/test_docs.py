@@ -34,3 +34,9 @@ def test_readme_quick_start_has_the_two_commands_ci_runs():
     assert "make demo" in README and "make test" in README
     ci = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
     assert re.search(r"^make test$", ci, flags=re.M), ".ci/run must call the README's test command"
+
+
+def test_every_doc_is_listed_in_the_readme():
+    docs = sorted(p.name for p in (Path(__file__).resolve().parents[1] / "docs").glob("*.md"))
+    missing = [name for name in docs if f"(docs/{name})" not in README]
+    assert not missing, f"docs missing from README.md's documentation table: {missing}"
