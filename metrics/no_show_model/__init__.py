@@ -37,7 +37,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)  # noqa: PLE0605 (lazy exports, PEP 562)
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
