@@ -18,7 +18,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/carepulse demo
 
-# Style and imports first (seconds), then the suite.
+# Style and imports first (seconds), then the types (about a minute), then the suite.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -29,7 +29,7 @@ typecheck: $(STAMP)
 	$(PY) tools/typecheck_tree.py $(TYPECHECK)
 	cd $(TYPECHECK) && $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/pyproject.toml -p carepulse
 
-test: lint
+test: lint typecheck
 	$(PY) -m pytest -n 2 --dist loadgroup -q
 
 bench: $(STAMP)

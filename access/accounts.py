@@ -251,6 +251,7 @@ def _check_credentials(
     if reason:
         passwords.verify_dummy(password)  # the same work as a real verification
         return None, reason, False
+    assert row is not None  # no row gives the reason "unknown"
     if not passwords.verify_password(row.password_hash, password):
         attempts = (row.failed_attempts or 0) + 1
         locks = attempts >= settings.max_failed_logins

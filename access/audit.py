@@ -140,14 +140,14 @@ def list_audit(
         query = query.limit(limit)
     with engine.connect() as conn:
         rows = conn.execute(query).all()
-    schema = {
-        "audit_id": pl.Int64,
+    schema: dict[str, pl.DataType] = {
+        "audit_id": pl.Int64(),
         "at": pl.Datetime("us"),
-        "username": pl.String,
-        "action": pl.String,
-        "target": pl.String,
-        "detail": pl.String,
-        "rows": pl.Int64,
+        "username": pl.String(),
+        "action": pl.String(),
+        "target": pl.String(),
+        "detail": pl.String(),
+        "rows": pl.Int64(),
     }
     return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
 

@@ -8,6 +8,7 @@ the schema says, whichever backend stored them (SQLite keeps datetimes as ISO te
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import cast
 
 import polars as pl
 import sqlalchemy as sa
@@ -106,7 +107,7 @@ def read_query(engine: sa.Engine, query: str, dtypes: dict[str, pl.DataType] | N
     return cast_frame(frame, dtypes) if dtypes else frame
 
 
-def _read_sqlite_one_batch(query: str, path: str) -> pl.DataFrame:
+def _read_sqlite_one_batch(query: str, path: str | None) -> pl.DataFrame:
     """The ADBC SQLite driver infers each column's type from its first batch (1024 rows): a column
     null there (e.g. ``claims.original_claim_id``) becomes INT64 and a later text value fails with
     "Type mismatch". One batch for the whole result makes the inference see every row."""
@@ -120,7 +121,7 @@ def _read_sqlite_one_batch(query: str, path: str) -> pl.DataFrame:
             table = cur.fetch_arrow_table()
         finally:
             cur.close()
-    return pl.from_arrow(table)
+    return cast(pl.DataFrame, pl.from_arrow(table))  # an Arrow table gives a DataFrame
 
 
 def read_table(

@@ -145,7 +145,7 @@ def _json_rows(frame, keys: list[str]) -> list[dict]:
     for row in frame.iter_rows(named=True):
         definition = metrics.get_metric(row["metric"])
         record = {"metric": row["metric"], **{k: row[k] for k in keys}}
-        if row["category"] is not None:
+        if row["category"] is not None and definition.category is not None:
             record[definition.category] = row["category"]
         for column in ("numerator", "denominator", "value", "ci_low", "ci_high", "n"):
             record[column] = row[column]

@@ -94,7 +94,7 @@ def add(
         departments=department or None,
     )
     _print_user(user, "Created")
-    if generated:
+    if generated and password is not None:
         _show_generated(password)
 
 

@@ -41,11 +41,12 @@ def dry_run(source_dir: Path, *, settings, engine=None):
 
 def results_table(report, contract, *, show_all: bool):
     """The rich table of check results (failed first; passed ones only with ``show_all``)."""
+    from rich.console import JustifyMethod
     from rich.markup import escape
     from rich.table import Table
 
     table = Table(title="Data-quality checks (dry run: nothing loaded)")
-    for name, justify in (
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("extract", "left"),
         ("check", "left"),
         ("Kahn category", "left"),
@@ -55,7 +56,8 @@ def results_table(report, contract, *, show_all: bool):
         ("%", "right"),
         ("threshold", "right"),
         ("examples", "left"),
-    ):
+    )
+    for name, justify in columns:
         table.add_column(name, justify=justify, overflow="fold")
     for row in contract.iter_rows(named=True):
         table.add_row(

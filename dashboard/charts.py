@@ -9,6 +9,7 @@ fewer cases than the small-cell threshold are drawn hollow and say so in the hov
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import plotly.graph_objects as go
 import polars as pl
@@ -136,11 +137,16 @@ def trend(
 ) -> go.Figure:
     """Value over time (one line per group), with the 95% interval as a band when there is one."""
     fig = go.Figure()
-    groups = (
-        [(None, frame)] if group is None else frame.partition_by(group, as_dict=False, maintain_order=True)
+    # (group value, its rows): the value is whatever scalar the group column holds
+    groups: list[tuple[Any, pl.DataFrame]] = (
+        [(None, frame)]
+        if group is None
+        else [
+            (item.get_column(group)[0], item)
+            for item in frame.partition_by(group, as_dict=False, maintain_order=True)
+        ]
     )
-    for item in groups:
-        name, part = item if group is None else (item.get_column(group)[0], item)
+    for name, part in groups:
         part = part.sort(x)
         xs = part.get_column(x).to_list()
         label = (labels or {}).get(name, name) if name is not None else "Value"

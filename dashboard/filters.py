@@ -8,6 +8,7 @@ are checked against the known options, so a hand-edited link cannot inject anyth
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 
 import streamlit as st
@@ -158,7 +159,7 @@ def render_sidebar(options: FilterOptions) -> Filters:
             label,
             values,
             key=_STATE + key,
-            format_func=lambda v, k=key: options.label(k, v),
+            format_func=functools.partial(options.label, key),
             placeholder="All",
         )
         if chosen:

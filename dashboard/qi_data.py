@@ -7,22 +7,29 @@ metric and view are the same computation.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from carepulse.dashboard import charts, data, spc_chart, ui
 
+if TYPE_CHECKING:  # pragma: no cover
+    import plotly.graph_objects as go
+
+    from carepulse.metrics import MetricDefinition
+    from carepulse.metrics.spc import SPCResult
+
 
 @dataclass(frozen=True)
 class SPCView:
-    definition: object
+    definition: MetricDefinition
     series: pl.DataFrame  # metrics.compute(..., period=...) for the view (suppressed if needed)
-    result: object | None  # metrics.spc.SPCResult on the unsuppressed series, None when too few points
+    result: SPCResult | None  # metrics.spc.SPCResult on the unsuppressed series, None when too few points
     annotations: pl.DataFrame
     period: str
     scope: str  # words: "all departments", "department Cardiology (North)"
 
-    def figure(self, *, small: int | None = None):
+    def figure(self, *, small: int | None = None) -> go.Figure:
         unit = self.definition.unit
         title = f"{self.definition.title}, by {self.period} ({self.scope})"
         x_title = "Week starting" if self.period == "week" else "Month"

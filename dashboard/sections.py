@@ -75,7 +75,7 @@ def metric_picker(family_names: tuple[str, ...], key: str):
 def grouping_picker(definition, key: str, default: str = "department") -> str:
     options = list(GROUPINGS)
     return st.selectbox(
-        "Compare by", options, index=options.index(default), format_func=GROUPINGS.get, key=key
+        "Compare by", options, index=options.index(default), format_func=GROUPINGS.__getitem__, key=key
     )
 
 

@@ -53,6 +53,8 @@ def _auth_section() -> dict | None:
         section = st.secrets.get("auth")
     except Exception:  # no secrets file at all
         return None
+    if section is None:
+        return None
     return section.to_dict() if hasattr(section, "to_dict") else section
 
 
@@ -89,7 +91,10 @@ def _refreshed(user: User) -> User | None:
     role or department list takes effect on the next click."""
     current = accounts.get_user(engine(), user.username)
     if current is None:
-        return user if user.method == "sso" else _end_session(user, "signout", {"reason": "account removed"})
+        if user.method == "sso":
+            return user
+        _end_session(user, "signout", {"reason": "account removed"})
+        return None
     if current.disabled:
         _end_session(user, "signout", {"reason": "account disabled"})
         st.session_state[NOTICE_KEY] = "Your account has been disabled. Ask an administrator."

@@ -29,6 +29,8 @@ def spc(
     """SPC chart from ``carepulse.metrics.spc`` points: values, centre line and 3-sigma limits per phase,
     special-cause points coloured (improving / concerning), annotations as dated markers."""
     x = _col(points, "x", "period", "date")
+    if x is None:
+        raise ValueError("SPC points need an x, period or date column")
     fig = go.Figure()
     xs = points.get_column(x).to_list()
     values = points.get_column("value").to_list()
@@ -85,7 +87,7 @@ def spc(
     return fig
 
 
-def _point_kinds(points: pl.DataFrame) -> list[str | None]:
+def _point_kinds(points: pl.DataFrame) -> list[str]:
     """'improving', 'concerning', 'neutral' or 'common' per point, from the SPC columns present."""
     if (
         "nhs_point_type" in points.columns

@@ -328,7 +328,7 @@ def _explicit_checks() -> list[Check]:
                 {
                     "column": "status",
                     "value_set": ["no_show"],
-                    "mostly": 1 - ctx.thresholds.get(check.name, check.threshold),
+                    "mostly": 1 - (ctx.thresholds.get(check.name, check.threshold) or 0),
                     "row_condition": f"status.isin({list(RESOLVED_STATUSES)})",
                     "condition_parser": "pandas",
                 },

@@ -13,7 +13,7 @@ import warnings
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -68,6 +68,8 @@ def expectation_configuration(ctx: BatchContext, check: Check):
     """The GX ExpectationConfiguration of a check, with the check's catalogue row in ``meta``."""
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
+    if check.gx is None:
+        raise ValueError(f"check {check.name} has no GX expectation")
     type_, kwargs = check.gx(ctx, check)
     meta = {
         "check": check.name,
@@ -126,7 +128,7 @@ def gx_outcomes(ctx: BatchContext, checks: list[Check]) -> dict:
                     failures = (
                         ctx.frames[extract]
                         .filter(pl.col("_line").is_in(pl.Series(lines, dtype=pl.Int64).implode()))
-                        .select("_line", pl.col(check.column).cast(pl.String).alias("value"))
+                        .select("_line", pl.col(cast(str, check.column)).cast(pl.String).alias("value"))
                     )
                 examples = ()
                 if failures is not None and not check.is_phi:

@@ -7,7 +7,8 @@ batch: a row rule gives a boolean expression (True = unexpected row), a batch ru
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
+from typing import cast
 
 import polars as pl
 
@@ -188,7 +189,7 @@ def volume_drop(ctx: BatchContext, check: Check) -> BatchMeasure:
     )
     if happened.is_empty():
         return BatchMeasure(0, 0, "no visits that happened in the batch")
-    end = min(happened["day"].max(), history["day"].max())
+    end = min(cast(date, happened["day"].max()), cast(date, history["day"].max()))
     start = end - timedelta(days=ctx.volume_window_days - 1)
 
     def daily(frame: pl.DataFrame) -> pl.DataFrame:

@@ -13,12 +13,13 @@ from __future__ import annotations
 import json
 import time
 from datetime import datetime
+from typing import cast
 
 import polars as pl
 import sqlalchemy as sa
 
 from carepulse.errors import CarePulseError
-from carepulse.expectations._check import BatchMeasure, Check
+from carepulse.expectations._check import BatchRule, Check, RowRule
 from carepulse.expectations._checks import CHECKS, CHECKS_BY_NAME, checks_for, now_local
 from carepulse.expectations._context import BatchContext
 from carepulse.expectations._outcome import MAX_EXAMPLES, Outcome, exclude_failed_rows, extracts_in_load_order
@@ -32,7 +33,7 @@ def effective_thresholds(settings: Settings) -> dict[str, float]:
     Raises :class:`CarePulseError` for an override naming no batch check (a typo would otherwise
     silently keep the default).
     """
-    thresholds = {c.name: c.threshold for c in CHECKS if c.severity == "batch"}
+    thresholds = {c.name: c.threshold for c in CHECKS if c.severity == "batch" and c.threshold is not None}
     for name, value in settings.expectation_thresholds.items():
         if name not in CHECKS_BY_NAME:
             raise CarePulseError(
@@ -54,7 +55,9 @@ def effective_thresholds(settings: Settings) -> dict[str, float]:
 def _row_outcomes(ctx: BatchContext, extract: str, checks: list[Check]) -> dict[str, Outcome]:
     """All row checks of one extract as masks computed in one parallel pass."""
     frame = ctx.frames[extract]
-    masks = frame.select([check.rule(ctx, check).fill_null(False).alias(check.name) for check in checks])
+    masks = frame.select(
+        [cast(RowRule, check.rule)(ctx, check).fill_null(False).alias(check.name) for check in checks]
+    )
     counts = masks.sum().row(0, named=True)
     outcomes = {}
     for check in checks:
@@ -63,7 +66,8 @@ def _row_outcomes(ctx: BatchContext, extract: str, checks: list[Check]) -> dict[
         examples: tuple[str, ...] = ()
         if count:
             failures = frame.filter(masks[check.name]).select(
-                "_line", pl.col(check.column).cast(pl.String).alias("value")
+                "_line",
+                pl.col(cast(str, check.column)).cast(pl.String).alias("value"),  # row checks name one
             )
             if not check.is_phi:
                 examples = tuple(
@@ -84,7 +88,7 @@ def _polars_outcomes(ctx: BatchContext, checks: list[Check]) -> dict[str, Outcom
             exclude_failed_rows(ctx, extract, [outcomes[c.name] for c in row_checks])
     for check in checks:
         if check.severity == "batch":
-            measure: BatchMeasure = check.rule(ctx, check)
+            measure = cast(BatchRule, check.rule)(ctx, check)
             outcomes[check.name] = Outcome(
                 measure.element_count, measure.unexpected_count, measure.observed_value, measure.examples
             )
@@ -94,6 +98,7 @@ def _polars_outcomes(ctx: BatchContext, checks: list[Check]) -> dict[str, Outcom
 def _result(check: Check, outcome: Outcome, threshold: float | None) -> ExpectationResult:
     percent = 100.0 * outcome.unexpected_count / outcome.element_count if outcome.element_count else 0.0
     if check.severity == "batch":
+        assert threshold is not None  # every batch check has one
         success = percent <= 100.0 * threshold + 1e-9
     else:
         success = outcome.unexpected_count == 0
@@ -117,7 +122,7 @@ def _result(check: Check, outcome: Outcome, threshold: float | None) -> Expectat
 
 def _row_failures(checks: list[Check], outcomes: dict[str, Outcome]) -> pl.DataFrame:
     parts = [
-        outcomes[c.name].failures.select(
+        failures.select(
             pl.lit(c.extract).alias("extract"),
             pl.col("_line").cast(pl.Int64).alias("line"),
             pl.lit(c.column).alias("column_name"),
@@ -126,7 +131,7 @@ def _row_failures(checks: list[Check], outcomes: dict[str, Outcome]) -> pl.DataF
             pl.lit(c.describe()).alias("reason"),
         )
         for c in checks
-        if c.severity == "row" and outcomes[c.name].failures is not None
+        if c.severity == "row" and (failures := outcomes[c.name].failures) is not None
     ]
     if not parts:
         return pl.DataFrame(schema=ROW_FAILURE_SCHEMA)
@@ -193,7 +198,7 @@ def record_validation(conn: sa.Connection, report: ValidationReport, run_id: int
 
     summary = {k: v for k, v in report.to_dict().items() if k != "results"}
     summary["failed"] = [r.expectation for r in report.results if not r.success]
-    validation_run_id = conn.execute(
+    run_key = conn.execute(
         sa.insert(validation_runs).values(
             run_id=run_id,
             started_at=datetime.now(),
@@ -204,7 +209,9 @@ def record_validation(conn: sa.Connection, report: ValidationReport, run_id: int
             data_docs_path=report.data_docs_path,
             summary=json.dumps(summary),
         )
-    ).inserted_primary_key[0]
+    ).inserted_primary_key
+    assert run_key is not None  # an INSERT reports its key
+    validation_run_id = run_key[0]
     rows = [
         {
             "validation_run_id": validation_run_id,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, cast
 
 import polars as pl
 
@@ -15,6 +16,9 @@ from carepulse.metrics._context import Conventions, MetricContext, MetricError
 from carepulse.metrics._registry import REGISTRY, MetricDefinition, get_metric
 from carepulse.metrics._stats import time_summary_aggs, wilson_exprs
 from carepulse.metrics.prepare import is_prepared, prepare
+
+if TYPE_CHECKING:  # pragma: no cover
+    from carepulse.settings import Settings
 
 PERIODS = {"week": "1w", "month": "1mo"}
 
@@ -45,14 +49,15 @@ def _as_date(value: dt.date | str | None, label: str) -> dt.date | None:
         raise MetricError(f"{label} must be a date YYYY-MM-DD, got {value!r}") from None
 
 
-def _context(prepared: Mapping[str, pl.LazyFrame], settings) -> MetricContext:
+def _context(prepared: Mapping[str, pl.LazyFrame], settings: Settings | Conventions | None) -> MetricContext:
     as_of = prepared["_meta"].collect().item(0, "as_of") if "_meta" in prepared else None
     return MetricContext(prepared, Conventions.from_settings(settings), as_of)
 
 
-def _filter_expr(column: str, values: Iterable, dtype: pl.DataType) -> pl.Expr:
-    values = list(values) if isinstance(values, (list, tuple, set, frozenset)) else [values]
-    texts = [None if v is None else str(v) for v in values]
+def _filter_expr(column: str, values: object, dtype: pl.DataType) -> pl.Expr:
+    """``values``: a list, tuple or set of values, or one value."""
+    items = list(values) if isinstance(values, (list, tuple, set, frozenset)) else [values]
+    texts = [None if v is None else str(v) for v in items]
     if dtype == pl.String() or isinstance(dtype, pl.Categorical):
         return pl.col(column).is_in(texts, nulls_equal=True)
     return pl.col(column).cast(pl.String).is_in(texts, nulls_equal=True)
@@ -73,7 +78,7 @@ def metric_query(
     period: str | None = None,
     start: dt.date | str | None = None,
     end: dt.date | str | None = None,
-    filters: Mapping[str, Iterable] | None = None,
+    filters: Mapping[str, Iterable[object]] | None = None,
 ) -> pl.LazyFrame:
     """The lazy query computing one metric (what :func:`compute` collects)."""
     by = [by] if isinstance(by, str) else list(by)
@@ -81,6 +86,8 @@ def metric_query(
         raise MetricError(f"period must be one of {', '.join(PERIODS)} or None, got {period!r}")
     for name in definition.frames:
         context.frame(name)  # a clear error if absent
+    if definition.units is None:
+        raise MetricError(f"metric {definition.name} has no unit-row function")
     units = definition.units(context)
     schema = units.collect_schema()
     asked = [*by, *(filters or {})]
@@ -162,7 +169,8 @@ def _group(units: pl.LazyFrame, keys: list[str], aggs: list[pl.Expr]) -> pl.Lazy
 
 
 def _ensure_prepared(frames: Mapping[str, pl.DataFrame | pl.LazyFrame]) -> Mapping[str, pl.LazyFrame]:
-    return frames if is_prepared(frames) else prepare(frames)
+    # prepare() output holds LazyFrames only
+    return cast(Mapping[str, pl.LazyFrame], frames) if is_prepared(frames) else prepare(frames)
 
 
 def compute(
@@ -173,8 +181,8 @@ def compute(
     period: str | None = None,
     start: dt.date | str | None = None,
     end: dt.date | str | None = None,
-    filters: Mapping[str, Iterable] | None = None,
-    settings=None,
+    filters: Mapping[str, Iterable[object]] | None = None,
+    settings: Settings | Conventions | None = None,
 ) -> pl.DataFrame:
     """One metric, grouped, per period, within a date range, filtered.
 
@@ -220,8 +228,8 @@ def compute_catalogue(
     period: str | None = None,
     start: dt.date | str | None = None,
     end: dt.date | str | None = None,
-    filters: Mapping[str, Iterable] | None = None,
-    settings=None,
+    filters: Mapping[str, Iterable[object]] | None = None,
+    settings: Settings | Conventions | None = None,
 ) -> pl.DataFrame:
     """Many metrics in one long frame (all by default), computed in one parallel Polars pass.
 
@@ -278,8 +286,13 @@ def compute_catalogue(
             )
         )
     if not parts:
-        schema = {"metric": pl.String, "family": pl.String, "kind": pl.String, "unit": pl.String}
-        schema |= {k: (pl.Date if k == "period" else pl.String) for k in keys}
-        schema |= {"category": pl.String, **CATALOGUE_VALUE_COLUMNS}
+        schema: dict[str, pl.DataType] = {
+            "metric": pl.String(),
+            "family": pl.String(),
+            "kind": pl.String(),
+            "unit": pl.String(),
+        }
+        schema |= {k: (pl.Date() if k == "period" else pl.String()) for k in keys}
+        schema |= {"category": pl.String(), **CATALOGUE_VALUE_COLUMNS}
         return pl.DataFrame(schema=schema)
     return pl.concat(parts, how="vertical")

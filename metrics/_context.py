@@ -9,10 +9,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from carepulse.errors import CarePulseError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from carepulse.settings import Settings
 
 #: Columns every prepared frame carries (null where a dimension does not apply to a fact), so any
 #: metric can be grouped or filtered by them.
@@ -43,7 +47,7 @@ class Conventions:
     on_time_grace_minutes: int = 10
 
     @classmethod
-    def from_settings(cls, settings) -> Conventions:
+    def from_settings(cls, settings: Settings | Conventions | None) -> Conventions:
         if settings is None:
             return cls()
         if isinstance(settings, Conventions):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from carepulse.metrics._context import MetricError
 
@@ -95,7 +95,9 @@ def register(definition: MetricDefinition) -> MetricDefinition:
     return definition
 
 
-def metric(**attributes) -> Callable[[Callable[[MetricContext], pl.LazyFrame]], Callable]:
+def metric(
+    **attributes: Any,
+) -> Callable[[Callable[[MetricContext], pl.LazyFrame]], Callable[[MetricContext], pl.LazyFrame]]:
     """Decorator: register the decorated unit-row function under ``attributes['name']``.
 
     The function takes a :class:`~carepulse.metrics._compute.MetricContext` and returns a LazyFrame with the
@@ -103,7 +105,9 @@ def metric(**attributes) -> Callable[[Callable[[MetricContext], pl.LazyFrame]], 
     weighted), ``_x`` (time/score), nothing more (count); plus the ``category`` column if any.
     """
 
-    def decorate(function: Callable[[MetricContext], pl.LazyFrame]) -> Callable:
+    def decorate(
+        function: Callable[[MetricContext], pl.LazyFrame],
+    ) -> Callable[[MetricContext], pl.LazyFrame]:
         attributes.setdefault("short_name", attributes["title"])
         register(MetricDefinition(units=function, **attributes))
         return function

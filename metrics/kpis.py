@@ -6,7 +6,11 @@ agree on what "amber" means.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:  # pragma: no cover
+    from carepulse.metrics._registry import MetricDefinition
 
 Status = Literal["green", "amber", "red", "none"]
 
@@ -57,7 +61,7 @@ def change_is_good(delta: float | None, better: str) -> bool | None:
     return (delta < 0) if better == "lower" else (delta > 0)
 
 
-def top_movers(rows: list[dict], *, n: int = 5) -> list[dict]:
+def top_movers(rows: list[dict[str, Any]], *, n: int = 5) -> list[dict[str, Any]]:
     """The ``n`` rows with the largest relative change, worst-moving first among equals.
 
     Each row needs ``value``, ``previous`` and ``better``; adds ``relative_change`` and
@@ -79,7 +83,9 @@ def top_movers(rows: list[dict], *, n: int = 5) -> list[dict]:
     return sorted(scored, key=lambda r: (-abs(r["relative_change"]), bool(r["improved"])))[:n]
 
 
-def spc_arguments(definition, *, target: float | None = None, phases=None) -> dict[str, Any]:
+def spc_arguments(
+    definition: MetricDefinition, *, target: float | None = None, phases: Sequence[object] | None = None
+) -> dict[str, Any]:
     """Keyword arguments for :func:`carepulse.metrics.spc.spc` on a ``carepulse.metrics.compute(..., period=...)`` frame
     of ``definition``: a P chart on numerator/denominator for count rates, the metric's own chart on
     the headline value otherwise (dollar shares and counts without exposure fall back to an I chart

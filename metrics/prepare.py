@@ -17,11 +17,15 @@ department; ``age_band`` is the patient's age at the event (visit, referral, adm
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from carepulse.contract import PHI_COLUMNS
 from carepulse.metrics._context import DIMENSIONS, MetricError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from polars.expr.whenthen import ChainedThen, Then
 
 #: Identifying columns: never in a prepared frame (the age band stands in for the birth date).
 _PHI: tuple[str, ...] = tuple(sorted({c for columns in PHI_COLUMNS.values() for c in columns}))
@@ -148,7 +152,9 @@ def band_birthdays(birth_date: pl.Expr) -> list[pl.Expr]:
 
 def age_band(at_date: pl.Expr) -> pl.Expr:
     """The age band (``AGE_BANDS``) on the date ``at_date``, from the ``_turns_N`` columns."""
-    expr = pl.when(pl.col("_turns_18").is_null() | at_date.is_null()).then(pl.lit(None, pl.String))
+    expr: Then | ChainedThen = pl.when(pl.col("_turns_18").is_null() | at_date.is_null()).then(
+        pl.lit(None, pl.String)
+    )
     labels = AGE_BANDS
     for years, label in zip(_BAND_STARTS, labels[:-1], strict=True):
         expr = expr.when(at_date < pl.col(f"_turns_{years}")).then(pl.lit(label))

@@ -6,11 +6,16 @@ out of network) and ``provider`` the referring clinician.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import polars as pl
 
 from carepulse.metrics._context import MetricContext
 from carepulse.metrics._registry import metric
 from carepulse.metrics._stats import days_between
+
+if TYPE_CHECKING:  # pragma: no cover
+    from polars.expr.whenthen import ChainedThen, Then
 
 _CMS50 = (
     "CMS50v12 'Closing the Referral Loop: Receipt of Specialist Report' (eCQM); "
@@ -159,7 +164,7 @@ def referral_leakage_rate(ctx: MetricContext) -> pl.LazyFrame:
 
 
 def _age_bucket(days: pl.Expr) -> pl.Expr:
-    expr = pl.when(days.is_null()).then(pl.lit(None, pl.String))
+    expr: Then | ChainedThen = pl.when(days.is_null()).then(pl.lit(None, pl.String))
     for label, upper in AGE_BUCKETS:
         expr = expr.when(days <= upper).then(pl.lit(label))
     return expr.otherwise(pl.lit(f"{AGE_BUCKETS[-1][1] + 1}+"))

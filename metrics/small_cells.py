@@ -9,7 +9,12 @@ rate, interval and statistics are then nulled and ``suppressed`` is True. Zero i
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import polars as pl
+
+#: A DataFrame or a LazyFrame: :func:`suppress_small_cells` returns the kind it is given.
+FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
 
 #: Columns nulled on a suppressed row (those present in the frame).
 SUPPRESSED_COLUMNS: tuple[str, ...] = (
@@ -31,9 +36,7 @@ def _in_small_range(expr: pl.Expr, threshold: int) -> pl.Expr:
     return ((expr >= 1) & (expr <= threshold)).fill_null(False)
 
 
-def suppress_small_cells(
-    frame: pl.DataFrame | pl.LazyFrame, threshold: int = 10
-) -> pl.DataFrame | pl.LazyFrame:
+def suppress_small_cells(frame: FrameT, threshold: int = 10) -> FrameT:
     """Null every count 1..``threshold`` (and what derives from it); add a ``suppressed`` flag.
 
     Works on the output of :func:`carepulse.metrics.compute` or :func:`carepulse.metrics.compute_catalogue` (or any frame

@@ -57,11 +57,11 @@ COLUMNS: tuple[str, ...] = (
 )
 CONTACT_COLUMNS: tuple[str, ...] = ("patient_name", "mrn", "phone", "email")
 
-_OUTCOME_SCHEMA = {
-    "appointment_id": pl.String,
-    "patient_id": pl.String,
-    "outcome": pl.String,
-    "recorded_by": pl.String,
+_OUTCOME_SCHEMA: dict[str, pl.DataType] = {
+    "appointment_id": pl.String(),
+    "patient_id": pl.String(),
+    "outcome": pl.String(),
+    "recorded_by": pl.String(),
     "recorded_at": pl.Datetime("us"),
 }
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import sqlalchemy as sa
@@ -26,6 +27,11 @@ from carepulse.pipelines import load, load_lock
 from carepulse.pipelines.extract import ExtractRead, find_extract_files, read_extract
 from carepulse.pipelines.typed_rows import QUARANTINE_SCHEMA
 from carepulse.settings import Settings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rich.progress import Progress
+
+    from carepulse.expectations import ValidationReport
 
 log = logging.getLogger("carepulse.ingest")
 
@@ -112,10 +118,12 @@ def _locked_ingest(
     try:
         with _progress_bars(progress) as bars:
             paths = find_extract_files(source_dir)
-            tasks = {
-                name: bars.add_task(path.name, total=4) if bars else None for name, path in paths.items()
-            }
-            step = (lambda name: bars.advance(tasks[name])) if bars else (lambda name: None)
+            tasks = {name: bars.add_task(path.name, total=4) for name, path in paths.items()} if bars else {}
+
+            def step(name: str) -> None:
+                if bars:
+                    bars.advance(tasks[name])
+
             reads: dict[str, ExtractRead] = {}
             for name, path in paths.items():
                 reads[name] = read_extract(path, EXTRACTS[name], timezone=settings.timezone)
@@ -170,7 +178,12 @@ def _locked_ingest(
 
 
 def _stage_changes(
-    reads: dict[str, ExtractRead], engine, staging: load.Staging, settings: Settings, run_id: int, step
+    reads: dict[str, ExtractRead],
+    engine: sa.Engine,
+    staging: load.Staging,
+    settings: Settings,
+    run_id: int,
+    step: Callable[[str], None],
 ) -> list[FileSummary]:
     """Archive each file, work out its new and changed rows, and stage them (and the quarantine)."""
     files: list[FileSummary] = []
@@ -197,7 +210,8 @@ def _stage_changes(
                 staging.write(name, change.rows.with_columns(pl.lit(run_id, pl.Int64).alias("_load_run_id")))
             if read.quarantine.height:
                 quarantine_frames.append(read.quarantine)
-            read.frame = change = None  # free memory as we go (large extracts)
+            read.frame = read.frame.clear()  # free memory as we go (large extracts)
+            del change
             step(name)
     if quarantine_frames:
         staging.write(
@@ -207,7 +221,13 @@ def _stage_changes(
     return files
 
 
-def _merge(engine: sa.Engine, staging: load.Staging, summary: LoadRunSummary, report, started: float) -> None:
+def _merge(
+    engine: sa.Engine,
+    staging: load.Staging,
+    summary: LoadRunSummary,
+    report: ValidationReport,
+    started: float,
+) -> None:
     """The one transaction that changes the warehouse."""
     from carepulse import expectations
 
@@ -277,7 +297,7 @@ def _check_accounting(f: FileSummary, *, loaded: int) -> None:
         )
 
 
-def _refusal_message(report) -> str:
+def _refusal_message(report: ValidationReport) -> str:
     if hasattr(report, "refusal_message"):
         return report.refusal_message()
     failed = ", ".join(f"{r.extract}.{r.expectation}" for r in report.failed_batch_checks)
@@ -285,7 +305,7 @@ def _refusal_message(report) -> str:
 
 
 @contextlib.contextmanager
-def _progress_bars(enabled: bool):
+def _progress_bars(enabled: bool) -> Iterator[Progress | None]:
     if not enabled:
         yield None
         return

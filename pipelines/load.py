@@ -17,12 +17,16 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 import sqlalchemy as sa
 
 from carepulse import schema, warehouse
 from carepulse.contract import Extract
+
+if TYPE_CHECKING:  # pragma: no cover
+    from adbc_driver_manager.dbapi import Connection as AdbcConnection
 
 _HASH_SEED = 20260407  # Polars hashes are stable within a Polars version only (see docs)
 QUARANTINE_COLUMNS = (
@@ -61,11 +65,19 @@ def start_run(engine: sa.Engine, source_dir: Path) -> int:
         result = conn.execute(
             schema.load_runs.insert().values(started_at=now(), status="running", source_dir=str(source_dir))
         )
-        return int(result.inserted_primary_key[0])
+        key = result.inserted_primary_key
+        assert key is not None  # an INSERT reports its key
+        return int(key[0])
 
 
 def finish_run(
-    conn: sa.Connection, run_id: int, *, status: str, duration_s: float, message: str | None = None, **counts
+    conn: sa.Connection,
+    run_id: int,
+    *,
+    status: str,
+    duration_s: float,
+    message: str | None = None,
+    **counts: int,
 ) -> None:
     """Set a run's final status, duration, message and totals."""
     conn.execute(
@@ -95,18 +107,19 @@ def with_row_hash(frame: pl.DataFrame, extract: Extract) -> pl.DataFrame:
     return frame.select(*cols, row_hash.reinterpret(signed=True).alias("_row_hash"))
 
 
-def adbc_connect(engine: sa.Engine, sqlite_path: Path | None = None):
+def adbc_connect(engine: sa.Engine, sqlite_path: Path | None = None) -> AdbcConnection:
     """One ADBC connection to the warehouse (or to a SQLite staging file): opening one costs ~0.1 s."""
     if engine.dialect.name == "sqlite":
-        import adbc_driver_sqlite.dbapi as driver
+        import adbc_driver_sqlite.dbapi as sqlite_driver
 
-        return driver.connect(str(sqlite_path or engine.url.database))
-    import adbc_driver_postgresql.dbapi as driver
+        return sqlite_driver.connect(str(sqlite_path or engine.url.database))
+    import adbc_driver_postgresql.dbapi as postgresql_driver
 
-    return driver.connect(warehouse.adbc_uri(engine))
+    connection: AdbcConnection = postgresql_driver.connect(warehouse.adbc_uri(engine))
+    return connection
 
 
-def changes(reader, extract: Extract, frame: pl.DataFrame) -> Changes:
+def changes(reader: AdbcConnection, extract: Extract, frame: pl.DataFrame) -> Changes:
     """Compare hashed rows with the warehouse (``reader``: an ADBC connection): keep only new and
     changed rows, count each kind."""
     key = extract.key
@@ -236,7 +249,11 @@ def _begin_sqlite_transaction(conn: sa.Connection) -> None:
     """Open the SQLite transaction before any DDL: pysqlite begins one implicitly only at the first
     INSERT/UPDATE/DELETE, so a DROP INDEX run before that would be committed at once, not undoable
     (e.g. a run whose first changed extract is a big first load)."""
-    if conn.dialect.name == "sqlite" and not conn.connection.dbapi_connection.in_transaction:
+    if conn.dialect.name != "sqlite":
+        return
+    dbapi_connection = conn.connection.dbapi_connection
+    assert dbapi_connection is not None  # the connection is open
+    if not dbapi_connection.in_transaction:
         conn.exec_driver_sql("BEGIN")
 
 

@@ -6,9 +6,14 @@ Pure: frames in, frames out. :func:`typed_rows` is the one public function; the 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import polars as pl
 
 from carepulse.contract import Column, Extract
+
+if TYPE_CHECKING:  # pragma: no cover
+    from polars.expr.whenthen import ChainedThen, Then
 
 #: Columns of the quarantine rows produced on ingest (the ``quarantine`` table minus run_id).
 QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
@@ -96,17 +101,18 @@ def _unreadable_reason(col: Column) -> str:
 
 def _error(col: Column, raw: pl.Expr, value: pl.Expr, extract: Extract) -> pl.Expr:
     """Why this cell breaks the contract (null when it does not)."""
-    rule = pl.when(raw.is_not_null() & value.is_null())
+    unreadable = pl.when(raw.is_not_null() & value.is_null())
+    rule: Then | ChainedThen
     if col.dtype in ("date", "datetime"):
-        rule = rule.then(
+        rule = unreadable.then(
             pl.when(raw.str.contains(r"^\d{5}(\.\d+)?$"))
             .then(pl.lit("looks like an Excel serial date; export dates as text (YYYY-MM-DD)"))
             .otherwise(pl.lit(_unreadable_reason(col)))
         )
     elif col.dtype != "str":
-        rule = rule.then(pl.lit(_unreadable_reason(col)))
+        rule = unreadable.then(pl.lit(_unreadable_reason(col)))
     else:
-        rule = rule.then(pl.lit("unreadable"))
+        rule = unreadable.then(pl.lit("unreadable"))
     if not col.nullable:
         rule = rule.when(value.is_null()).then(pl.lit("required value is missing"))
     if col.allowed:
@@ -140,7 +146,7 @@ def _cleaned_expr(raw: pl.Expr) -> pl.Expr:
     return pl.when(s.str.len_bytes() == 0).then(None).otherwise(s)
 
 
-def _maybe_failed(col: Column, raw: pl.Expr, value: pl.Expr) -> pl.Expr | None:
+def _maybe_failed(col: Column, raw: pl.Series, value: pl.Series) -> pl.Expr | None:
     """True where the cell may break the contract (a cheap superset; reasons are computed after)."""
     parts = []
     if col.dtype != "str":

@@ -90,7 +90,9 @@ def add_annotation(
     }
     with engine.begin() as conn:
         result = conn.execute(sa.insert(schema.annotations).values(**row))
-        annotation_id = int(result.inserted_primary_key[0])
+        key = result.inserted_primary_key
+        assert key is not None  # an INSERT reports its key
+        annotation_id = int(key[0])
         _audit(conn, created_by, "annotation.create", annotation_id, {"metric": metric, "date": annotated_on})
     return annotation_id
 

@@ -111,7 +111,9 @@ def record_outcome(
             "recorded_by": recorded_by,
             "recorded_at": recorded_at or local_now(),
         }
-        outreach_id = int(conn.execute(sa.insert(_OUT).values(**values)).inserted_primary_key[0])
+        key = conn.execute(sa.insert(_OUT).values(**values)).inserted_primary_key
+        assert key is not None  # an INSERT reports its key
+        outreach_id = int(key[0])
         audit.record(
             conn,
             recorded_by,

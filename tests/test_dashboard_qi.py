@@ -228,3 +228,10 @@ def test_suppressed_weeks_are_not_drawn_but_still_set_the_limits(wh):
     expected_centre = expected.points["cl"].to_list()
     assert centre["y"] == pytest.approx(expected_centre)
     assert max(centre["y"]) > 0.02  # not the zero-biased line of the non-suppressed weeks only
+
+
+def test_spc_chart_names_the_missing_period_column():
+    from carepulse.dashboard import spc_chart
+
+    with pytest.raises(ValueError, match="an x, period or date column"):
+        spc_chart.spc(pl.DataFrame({"value": [0.1, 0.2, 0.3]}), title="No-show rate", unit="%")

@@ -84,6 +84,28 @@ def test_report_round_trips_through_dict():
     assert again.subgroups.height == 2
 
 
+@pytest.mark.parametrize(
+    "overall",
+    [
+        {"model": {"auroc": 0.7}},  # true probabilities unknown
+        {"oracle": {"auroc": 0.8}},  # a report holding the oracle's metrics only
+        {"oracle": {"auroc": 0.8}, "model": {"auroc": None}},  # one class in the test window
+    ],
+)
+def test_oracle_gap_is_none_without_both_aurocs(overall):
+    empty = pl.DataFrame()
+    report = ev.EvaluationReport(
+        model_version="v1",
+        windows={},
+        overall=overall,
+        capacity={},
+        calibration_curve=empty,
+        lift=empty,
+        subgroups=empty,
+    )
+    assert report.oracle_gap is None
+
+
 def test_temporal_windows_are_ordered_and_refuse_short_history():
     w = temporal_windows(dt.datetime(2025, 7, 1), dt.datetime(2026, 6, 30), test_months=3)
     assert (

@@ -49,13 +49,13 @@ def users_frame(now: dt.datetime) -> pl.DataFrame:
         }
         for u in accounts.list_users(engine)
     ]
-    schema = {
-        "username": pl.String,
-        "name": pl.String,
-        "email": pl.String,
-        "role": pl.String,
-        "departments": pl.String,
-        "status": pl.String,
+    schema: dict[str, pl.DataType] = {
+        "username": pl.String(),
+        "name": pl.String(),
+        "email": pl.String(),
+        "role": pl.String(),
+        "departments": pl.String(),
+        "status": pl.String(),
         "last sign-in (UTC)": pl.Datetime("us"),
     }
     return pl.DataFrame(rows, schema=schema)
@@ -108,6 +108,7 @@ with users_tab:
         st.subheader("Change a user")
         target_name = st.selectbox("User", names, key="admin_target")
         target = accounts.get_user(engine, target_name)
+        assert target is not None  # chosen from the accounts just listed
         is_self = target.username == user.username
         if is_self:
             st.caption("You cannot change your own role or disable yourself; ask another administrator.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import polars as pl
 import streamlit as st
 
@@ -15,12 +17,15 @@ view = ui.current_filters()
 st.title("Overview")
 st.caption(f"{view.describe()} - compared with the {view.days} days before.")
 
-RAG_BADGE = {
+BadgeColour = Literal["green", "orange", "red", "gray"]
+RAG_BADGE: dict[str, tuple[str, BadgeColour, str]] = {
     "green": ("On target", "green", ":material/check_circle:"),
     "amber": ("Near target", "orange", ":material/warning:"),
     "red": ("Off target", "red", ":material/error:"),
     "none": ("No target", "gray", ":material/remove:"),
 }
+#: st.metric's delta colour by the metric's better direction (lower is better: a fall shows green).
+_DELTA_COLOUR: dict[str, Literal["normal", "inverse", "off"]] = {"lower": "inverse", "higher": "normal"}
 VARIATION = {
     "common_cause": ":material/horizontal_rule: common-cause variation",
     "special_cause_improving": ":material/trending_up: special cause, improving",
@@ -72,14 +77,15 @@ with ui.friendly_errors("compute the headline measures"), st.spinner("Computing 
         target = targets.get(name)
         status = rag_status(value, target, definition.better)
         series = shown_weekly.filter(pl.col("metric") == name).sort("period")
-        variation, assurance = None, "none"
+        variation: str | None = None
+        assurance = "none"
         usable = weekly.filter((pl.col("metric") == name) & pl.col("value").is_not_null()).sort("period")
         if usable.height >= 3:
             try:
                 result = spc(usable, **spc_arguments(definition, target=target))
                 variation, assurance = (
                     result.last_phase.get("nhs_variation"),
-                    result.last_phase.get("assurance"),
+                    result.last_phase["assurance"],  # every phase summary has one
                 )
             except Exception:
                 variation = None
@@ -111,9 +117,7 @@ with ui.friendly_errors("compute the headline measures"), st.spinner("Computing 
                 definition.title,
                 charts.format_value(value, definition.unit),
                 delta=delta_text,
-                delta_color="off"
-                if unchanged
-                else {"lower": "inverse", "higher": "normal"}.get(definition.better, "off"),
+                delta_color="off" if unchanged else _DELTA_COLOUR.get(definition.better, "off"),
                 delta_arrow="off" if unchanged else "auto",
                 delta_description="vs the previous period" if delta_text else None,
                 help=ui.definition_text(definition),

@@ -95,7 +95,7 @@ with st.container(border=True):
     )
     chosen_provs = cols[2].multiselect(
         "Provider",
-        sorted(prov_labels, key=prov_labels.get),
+        sorted(prov_labels, key=prov_labels.__getitem__),
         default=[p for p in sidebar.values("prov") if p in prov_labels],
         format_func=lambda p: prov_labels.get(p, p),
         placeholder="All",
@@ -322,10 +322,9 @@ with ui.friendly_errors("build the worklist"):
                     help="Assign to you the 10 best-ranked unassigned rows of this view",
                 ):
                     free = worklist.filter(pl.col("assigned_to").is_null() & ~pl.col("worked")).head(10)
-                    free = free.get_column("appointment_id")
                     n = outreach.assign(
                         engine,
-                        free.to_list(),
+                        free.get_column("appointment_id").to_list(),
                         assigned_to=user.username,
                         assigned_by=user.username,
                         departments=departments,

@@ -12,6 +12,7 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import importlib
+from typing import Any
 
 #: Public name -> submodule. Loaded on first use (PEP 562), so that reading the registry or the
 #: monitoring (the dashboard's model page) does not pay for importing scikit-learn (~1.5 s).
@@ -37,7 +38,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)  # noqa: PLE0605 (lazy exports, PEP 562)
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:  # Any: the lazily loaded function, class or constant
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

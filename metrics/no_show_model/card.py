@@ -5,14 +5,17 @@ Generated from a registered version's metrics so it can never drift from what wa
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from markdown_it import MarkdownIt
 
 from carepulse.settings import Settings
 
+if TYPE_CHECKING:  # pragma: no cover
+    from carepulse.metrics.no_show_model.registry import ModelVersion
 
-def _f(value, digits: int = 3) -> str:
+
+def _f(value: float | None, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
@@ -32,7 +35,7 @@ def _overall_table(overall: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _subgroup_table(subgroups: list[dict], small_cell: int) -> list[str]:
+def _subgroup_table(subgroups: list[dict[str, Any]], small_cell: int) -> list[str]:
     lines = [
         "| Subgroup | Value | n | Observed | Predicted | AUROC | ECE | Flag |",
         "|---|---|---:|---:|---:|---:|---:|---|",
@@ -57,7 +60,7 @@ def _subgroup_table(subgroups: list[dict], small_cell: int) -> list[str]:
     return lines
 
 
-def model_card_markdown(mv, small_cell: int = 10) -> str:
+def model_card_markdown(mv: ModelVersion, small_cell: int = 10) -> str:
     """Markdown card for a :class:`~carepulse.metrics.no_show_model.registry.ModelVersion`."""
     m = mv.metrics
     cap = m.get("capacity", {}).get("model", {})
@@ -116,11 +119,13 @@ def model_card_markdown(mv, small_cell: int = 10) -> str:
 
 def model_card_html(markdown: str) -> str:
     """The card as HTML (CommonMark with tables)."""
-    return MarkdownIt("commonmark").enable("table").render(markdown)
+    html: str = MarkdownIt("commonmark").enable("table").render(markdown)
+    return html
 
 
-def write_card_files(mv, settings: Settings) -> None:
+def write_card_files(mv: ModelVersion, settings: Settings) -> None:
     """Write ``data_dir/models/no_show_<version>.md`` and ``.html`` beside the model file."""
+    assert mv.model_card is not None  # training writes the card before the files
     folder = settings.data_dir / "models"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"no_show_{mv.version}.md").write_text(mv.model_card, encoding="utf-8")

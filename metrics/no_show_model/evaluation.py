@@ -8,7 +8,7 @@ leave most bins empty. ECE is the count-weighted mean |observed rate - mean pred
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -56,7 +56,7 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> 
         return float("nan")
     curve = calibration_bins(y, p, bins)
     gaps = (curve["observed_rate"] - curve["mean_predicted"]).abs() * curve["n"]
-    return float(gaps.sum() / curve["n"].sum())
+    return float(gaps.sum()) / float(curve["n"].sum())
 
 
 def discrimination_and_calibration(y: np.ndarray, p: np.ndarray) -> dict[str, float | int | None]:
@@ -99,7 +99,7 @@ def capacity_precision_recall(
         "no_shows_total": total,
         "precision": caught / n_called if n_called else None,
         "recall": caught / total if total else None,
-        "base_rate": float(frame["y"].mean()) if frame.height else None,
+        "base_rate": cast(float, frame["y"].mean()) if frame.height else None,
     }
 
 
@@ -137,8 +137,10 @@ def subgroup_report(
                 rows.append(row | {"note": f"fewer than {MIN_GROUP_ROWS} rows: not evaluated"})
                 continue
             m = discrimination_and_calibration(y[mask], p[mask])
-            gap = m["prevalence"] - m["mean_predicted"]
-            se = math.sqrt(max(m["mean_predicted"] * (1 - m["mean_predicted"]), 1e-12) / n)
+            observed, predicted = m["prevalence"], m["mean_predicted"]
+            assert observed is not None and predicted is not None  # defined for n >= MIN_GROUP_ROWS > 0
+            gap = observed - predicted
+            se = math.sqrt(max(predicted * (1 - predicted), 1e-12) / n)
             row |= {
                 "no_shows": m["no_shows"],
                 "observed_rate": m["prevalence"],
@@ -230,9 +232,9 @@ class EvaluationReport:
     def oracle_gap(self) -> float | None:
         """Oracle AUROC minus model AUROC (None without the true probabilities)."""
         oracle, model = self.overall.get("oracle"), self.overall.get("model")
-        if not oracle or oracle.get("auroc") is None or model.get("auroc") is None:
+        if not oracle or not model or oracle.get("auroc") is None or model.get("auroc") is None:
             return None
-        return oracle["auroc"] - model["auroc"]
+        return float(oracle["auroc"] - model["auroc"])
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -14,6 +14,7 @@ the patient's demographics/payer are their latest values, assumed known at scori
 from __future__ import annotations
 
 import datetime as dt
+from typing import cast
 
 import polars as pl
 
@@ -100,7 +101,7 @@ def training_moment(appointments: pl.DataFrame | pl.LazyFrame) -> pl.Expr:
 def catchment_zip(patients: pl.DataFrame) -> int | None:
     """The median numeric 5-digit postal code of the patients (the catchment centre)."""
     zips = patients.select(_zip_number(pl.col("postal_code")).alias("z")).drop_nulls()
-    return None if zips.is_empty() else int(zips["z"].median())
+    return None if zips.is_empty() else int(cast(float, zips["z"].median()))
 
 
 def _zip_number(expr: pl.Expr) -> pl.Expr:

@@ -11,13 +11,15 @@ import sqlalchemy as sa
 
 from carepulse.metrics.no_show_model import registry
 
-_MONITORING_SCHEMA = {
-    "week": pl.Date,
-    "n": pl.Int64,
-    "no_shows": pl.Int64,
-    "predicted_rate": pl.Float64,
-    "observed_rate": pl.Float64,
-}
+_MONITORING_SCHEMA = pl.Schema(
+    {
+        "week": pl.Date(),
+        "n": pl.Int64(),
+        "no_shows": pl.Int64(),
+        "predicted_rate": pl.Float64(),
+        "observed_rate": pl.Float64(),
+    }
+)
 
 
 def monitoring_table(

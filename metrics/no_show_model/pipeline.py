@@ -8,6 +8,7 @@ sigmoid is chosen by the Brier score of a two-fold (earlier half / later half) s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -134,7 +135,7 @@ def choose_calibration(
     scores_x = model.decision_function(valid_x)
     half = len(valid_x) // 2
     folds = [(slice(0, half), slice(half, None)), (slice(half, None), slice(0, half))]
-    makers = {
+    makers: dict[str, Callable[[], LogisticRegression | IsotonicRegression]] = {
         "sigmoid": lambda: LogisticRegression(C=1e6),
         "isotonic": lambda: IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0),
     }
@@ -179,7 +180,8 @@ def calibrated_risk(calibrated: CalibratedClassifierCV, decision_scores: np.ndar
     """P(no-show) from the inner model's decision scores: what ``calibrated.predict_proba(X)[:, 1]``
     returns, without encoding and predicting the rows a second time."""
     calibrator = calibrated.calibrated_classifiers_[0].calibrators[0]
-    return np.clip(calibrator.predict(decision_scores), 0.0, 1.0)
+    risk: np.ndarray = np.clip(calibrator.predict(decision_scores), 0.0, 1.0)
+    return risk
 
 
 __all__ = [

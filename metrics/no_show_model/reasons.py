@@ -17,6 +17,7 @@ A group is only evaluated for rows where it has words (e.g. distance only beyond
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -161,14 +162,15 @@ def reference_values(features: pl.DataFrame) -> dict[str, object]:
         ref[c] = str(mode.sort()[0]) if len(mode) else "unknown"
     for c in NUMERIC_FEATURES:
         med = features[c].cast(pl.Float64).median()
-        ref[c] = float(med) if med is not None else float("nan")
+        ref[c] = cast(float, med) if med is not None else float("nan")  # a Float64 median
     return ref
 
 
 def _differs(values: np.ndarray, ref: np.ndarray) -> np.ndarray:
     """Rows whose values differ from the reference in any column (NaN equals NaN)."""
     both_nan = np.isnan(values) & np.isnan(ref)
-    return ((values != ref) & ~both_nan).any(axis=1)
+    differs: np.ndarray = ((values != ref) & ~both_nan).any(axis=1)
+    return differs
 
 
 #: Single-number groups that can only be a reason when the row is above the typical value.
@@ -290,8 +292,9 @@ def top_reasons(
     order = np.argsort(-score, axis=1, kind="stable")[:, :k]
     rows = np.arange(len(features))[:, None]
     picked_ok = np.isfinite(score[rows, order])
-    picked_text = np.where(picked_ok, text_matrix[rows, order], None)
-    picked_group = np.where(picked_ok, np.array(GROUP_NAMES, dtype=object)[order], None)
+    nothing = np.array(None, dtype=object)  # an object-array None: numpy stubs reject a bare None here
+    picked_text = np.where(picked_ok, text_matrix[rows, order], nothing)
+    picked_group = np.where(picked_ok, np.array(GROUP_NAMES, dtype=object)[order], nothing)
     out = {}
     for i in range(k):
         out[f"reason_{i + 1}"] = pl.Series(list(picked_text[:, i]), dtype=pl.String)

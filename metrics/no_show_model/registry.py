@@ -94,7 +94,8 @@ def load_artifact(path: Path, expected_sha256: str) -> dict[str, Any]:
     untrusted = sorted(set(sio.get_untrusted_types(file=path)) - set(TRUSTED_TYPES))
     if untrusted:
         raise CarePulseError(f"model file {path.name} holds untrusted types {untrusted}; refusing to load it")
-    return sio.load(path, trusted=list(TRUSTED_TYPES))
+    artifact: dict[str, Any] = sio.load(path, trusted=list(TRUSTED_TYPES))
+    return artifact
 
 
 def register(engine: sa.Engine, mv: ModelVersion) -> None:
@@ -119,7 +120,7 @@ def register(engine: sa.Engine, mv: ModelVersion) -> None:
     mv.is_current = True
 
 
-def _from_row(row) -> ModelVersion:
+def _from_row(row: sa.Row[Any]) -> ModelVersion:
     m = row._mapping
     return ModelVersion(
         version=m["version"],

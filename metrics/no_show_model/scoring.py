@@ -152,7 +152,7 @@ def write_scores(
     """Record a scoring run (one transaction); returns its ``score_run_id``."""
     rs, oo = schema.risk_scores, schema.outreach_outcomes
     with engine.begin() as conn:
-        run_id = conn.execute(
+        run_key = conn.execute(
             schema.score_runs.insert().values(
                 model_version=model_version,
                 scored_at=scored_at,
@@ -160,7 +160,9 @@ def write_scores(
                 horizon_days=days,
                 n_scored=scored.height,
             )
-        ).inserted_primary_key[0]
+        ).inserted_primary_key
+        assert run_key is not None  # an INSERT reports its key
+        run_id = run_key[0]
         worked = sa.select(oo.c.appointment_id)
         # The new run replaces the previous one for every appointment not yet worked.
         conn.execute(
@@ -203,6 +205,7 @@ def score_upcoming(
 
     days = days or settings.scoring_horizon_days
     mv = registry.load_current(engine, settings)
+    assert mv.artifact is not None  # load_current loads it
     frames = frames or model_frames(engine)
     as_of = as_of or data_horizon(frames["appointments"], settings)
     scored = score_frame(mv.artifact, frames, as_of, days)

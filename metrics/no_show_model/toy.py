@@ -89,7 +89,7 @@ def toy_health_system(
     who = rng.integers(0, patients, n)
     span = (months * 30 + future_days) * 86400
     start0 = as_of - dt.timedelta(days=months * 30)
-    starts = np.datetime64(start0, "s") + rng.integers(0, span, n).astype("timedelta64[s]")
+    starts: np.ndarray = np.datetime64(start0, "s") + rng.integers(0, span, n).astype("timedelta64[s]")
     starts = starts.astype("datetime64[h]").astype("datetime64[s]") + np.timedelta64(8, "h")
     lead = rng.exponential(14, n)
     booked = starts - (lead * 86400).astype("timedelta64[s]")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -110,7 +110,7 @@ def data_horizon(appointments: pl.DataFrame, settings: Settings) -> dt.datetime:
     """What the extract knows up to: its latest booking time, never later than now."""
     if appointments.is_empty():
         raise CarePulseError("the warehouse holds no appointments: run `carepulse ingest DIR` first")
-    latest = appointments["booked_at"].max()
+    latest = cast(dt.datetime, appointments["booked_at"].max())
     return min(latest, local_now(settings))
 
 
@@ -224,7 +224,9 @@ def train_model(
     dataset = labelled_dataset(frames, cutoff, centre)
     if dataset.is_empty():
         raise CarePulseError("no past completed or missed appointments to learn from")
-    w = temporal_windows(dataset["scheduled_start"].min(), cutoff, settings.test_window_months)
+    w = temporal_windows(
+        cast(dt.datetime, dataset["scheduled_start"].min()), cutoff, settings.test_window_months
+    )
     train, valid, test = split(dataset, w)
     for name, part in (("training", train), ("validation", valid), ("test", test)):
         if part.height < (MIN_TRAIN_ROWS if name == "training" else 20) or part["no_show"].n_unique() < 2:
@@ -284,19 +286,21 @@ def evaluate_model(
 ) -> EvaluationReport:
     """Re-run the whole evaluation of the current model on its test window of today's warehouse."""
     mv = registry.load_current(engine, settings)
+    artifact = mv.artifact
+    assert artifact is not None  # load_current loads it
     frames = model_frames(engine)
     w = Windows(**{k: dt.datetime.fromisoformat(v) for k, v in mv.metrics["windows"].items()})
-    dataset = labelled_dataset(frames, w.cutoff, mv.artifact["centre_zip"])
+    dataset = labelled_dataset(frames, w.cutoff, artifact["centre_zip"])
     _, _, test = split(dataset, w)
     if test.is_empty():
         raise CarePulseError("the model's test window holds no appointments in this warehouse")
     truth = read_truth(truth_path or truth_path_for(engine))
     return build_report(
         test,
-        _predictions(mv.artifact, test, truth),
+        _predictions(artifact, test, truth),
         capacity=settings.outreach_capacity_per_day,
         model_version=mv.version,
         windows=w.to_dict(),
-        calibration_method=mv.artifact["calibration"],
+        calibration_method=artifact["calibration"],
         calibration_scores=mv.metrics.get("calibration_scores"),
     )

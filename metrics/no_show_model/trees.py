@@ -15,6 +15,8 @@ It reads scikit-learn's private tree structures (``_predictors``, ``_preprocesso
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
@@ -55,12 +57,12 @@ class BoostedTrees:
         pre = classifier._preprocessor
         if pre is None:
             return np.arange(n_in)
-        order = [
+        parts = [
             np.arange(n_in)[cols]
             for name, trans, cols in pre.transformers_
             if name != "remainder" and trans != "drop"
         ]
-        order = np.concatenate(order) if order else np.arange(0)
+        order = np.concatenate(parts) if parts else np.arange(0)
         if sorted(order.tolist()) != list(range(n_in)):
             raise ValueError("unexpected preprocessing inside the boosting classifier")
         return order
@@ -87,7 +89,7 @@ class BoostedTrees:
         prepared = encoded if pre is None else pre.transform(encoded)
         return np.ascontiguousarray(prepared, dtype=np.float64)
 
-    def to_prepared_columns(self, input_columns) -> np.ndarray:
+    def to_prepared_columns(self, input_columns: Sequence[int]) -> np.ndarray:
         """Positions in the prepared matrix of the given input columns."""
         where = np.empty(len(self.input_of_column), dtype=np.intp)
         where[self.input_of_column] = np.arange(len(self.input_of_column))
@@ -95,7 +97,9 @@ class BoostedTrees:
 
     def predict_tree(self, t: int, prepared: np.ndarray) -> np.ndarray:
         """Output (log-odds increment) of tree ``t`` for each row."""
-        return self.trees[t].predict(prepared, self._known_bitsets, self._f_idx_map, self._n_threads)
+        return np.asarray(
+            self.trees[t].predict(prepared, self._known_bitsets, self._f_idx_map, self._n_threads)
+        )
 
     def leaves(self, prepared: np.ndarray) -> np.ndarray:
         """Leaf node index of each row in each tree (n_trees x n_rows)."""
@@ -105,7 +109,7 @@ class BoostedTrees:
         return out
 
     def leaf_values(self, t: int, leaf_ids: np.ndarray) -> np.ndarray:
-        return self.trees[t].nodes["value"][leaf_ids]
+        return np.asarray(self.trees[t].nodes["value"][leaf_ids])
 
     def decision(self, leaves: np.ndarray) -> np.ndarray:
         """Log-odds from the leaves: equal to ``classifier.decision_function`` (same sum, same order)."""
@@ -115,10 +119,11 @@ class BoostedTrees:
             total += self.leaf_values(t, leaves[t])
         return total
 
-    def crosses(self, t: int, leaf_ids: np.ndarray, input_columns) -> np.ndarray:
+    def crosses(self, t: int, leaf_ids: np.ndarray, input_columns: Sequence[int]) -> np.ndarray:
         """Rows (given by their leaf in tree ``t``) whose path splits on any of ``input_columns``."""
-        return self._path_features[t][:, input_columns].any(axis=1)[leaf_ids]
+        crossing_nodes = np.asarray(self._path_features[t][:, input_columns].any(axis=1))
+        return np.asarray(crossing_nodes[leaf_ids])
 
-    def uses(self, t: int, input_columns) -> bool:
+    def uses(self, t: int, input_columns: Sequence[int]) -> bool:
         """Whether tree ``t`` splits on any of ``input_columns`` at all."""
         return bool(self._path_features[t][:, input_columns].any())

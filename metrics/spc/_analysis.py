@@ -51,7 +51,7 @@ def _mean_or_none(values: np.ndarray) -> float | None:
     return float(finite.mean()) if finite.size else None
 
 
-def _anhoej(values: np.ndarray, centre: np.ndarray) -> tuple[dict, np.ndarray, list[int]]:
+def _anhoej(values: np.ndarray, centre: np.ndarray) -> tuple[dict[str, Any], np.ndarray, list[int]]:
     """qicharts2 ``runs.analysis``: longest run and crossings against their limits."""
     lengths = _rules.run_lengths(values, centre)
     n_useful = sum(lengths)
@@ -73,7 +73,7 @@ def _anhoej(values: np.ndarray, centre: np.ndarray) -> tuple[dict, np.ndarray, l
 
 def _ihi(
     values: np.ndarray, all_values: np.ndarray, base: np.ndarray, centre: np.ndarray, lengths: list[int]
-) -> tuple[dict, dict[str, np.ndarray]]:
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """IHI run-chart rules (Perla, Provost & Murray 2011)."""
     # Objective proxy for the judgement-based astronomical point: outside the XmR limits
     # (mean ± 2.66 MR̄) of the same baseline. See docs/spc.md.

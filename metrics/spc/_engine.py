@@ -70,7 +70,9 @@ def _column(frame: pl.DataFrame, name: str, role: str) -> np.ndarray:
     return series.cast(pl.Float64).fill_nan(None).to_numpy().astype(float)
 
 
-def _check_counts(chart: str, num: np.ndarray, den: np.ndarray | None, x: pl.Series, y: str, n: str | None):
+def _check_counts(
+    chart: str, num: np.ndarray, den: np.ndarray | None, x: pl.Series, y: str, n: str | None
+) -> None:
     def where(bad: np.ndarray) -> str:
         return f"period {x[int(np.flatnonzero(bad)[0])]}"
 
@@ -212,7 +214,9 @@ def spc(
         for name in columns:
             columns[name][rows] = getattr(result.limits, name)
         for rule, phase_flags in result.flags.items():
-            flags[rule][rows] = phase_flags
+            rule_flags = flags[rule]
+            assert rule_flags is not None  # result.flags holds the rules_for(chart) only
+            rule_flags[rows] = phase_flags
         runs_signal[rows] = result.runs_signal
         point_types[rows] = result.point_types
         where = {"phase": int(p), "chart": chart, "start": xs[int(rows[0])], "end": xs[int(rows[-1])]}
@@ -253,25 +257,26 @@ def spc(
 
 
 def _points_frame(
-    frame,
-    xs,
-    y,
-    n,
-    num,
-    den,
-    value,
-    phase,
-    baseline,
-    excluded,
-    columns,
-    flags,
-    runs_signal,
-    point_types,
-    target,
+    frame: pl.DataFrame,
+    xs: pl.Series,
+    y: str,
+    n: str | None,
+    num: np.ndarray,
+    den: np.ndarray | None,
+    value: np.ndarray,
+    phase: np.ndarray,
+    baseline: np.ndarray,
+    excluded: np.ndarray,
+    columns: dict[str, np.ndarray],
+    flags: dict[str, np.ndarray | None],
+    runs_signal: np.ndarray,
+    point_types: np.ndarray,
+    target: float | None,
 ) -> pl.DataFrame:
     size = frame.height
     names_per_point = [
-        [rule for rule in POINT_RULES if flags[rule] is not None and flags[rule][i]] for i in range(size)
+        [rule for rule in POINT_RULES if (rule_flags := flags[rule]) is not None and rule_flags[i]]
+        for i in range(size)
     ]
 
     def floats(a: np.ndarray) -> pl.Series:

@@ -8,6 +8,7 @@ chart says so, but are always computed from the baseline points only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -123,4 +124,11 @@ def mr_limits(value: np.ndarray, base: np.ndarray, **_: object) -> Limits:
     return Limits(np.full(size, cl), zeros, ucl, zeros.copy(), ucl_2s)
 
 
-LIMIT_FUNCTIONS = {"run": run_limits, "p": p_limits, "u": u_limits, "i": i_limits, "mr": mr_limits}
+#: Chart -> limits function; each takes (value, base) and the keyword arguments it needs.
+LIMIT_FUNCTIONS: dict[str, Callable[..., Limits]] = {
+    "run": run_limits,
+    "p": p_limits,
+    "u": u_limits,
+    "i": i_limits,
+    "mr": mr_limits,
+}

@@ -32,7 +32,14 @@ def direction_of(better: str | None) -> int:
     return {"higher": 1, "lower": -1, None: 0}[better]
 
 
-def _two_of_three_close(values, cl, lcl, ucl, lcl_2s, ucl_2s) -> np.ndarray:
+def _two_of_three_close(
+    values: np.ndarray,
+    cl: np.ndarray,
+    lcl: np.ndarray,
+    ucl: np.ndarray,
+    lcl_2s: np.ndarray,
+    ucl_2s: np.ndarray,
+) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         outside = (values > ucl) | (values < lcl)
         close = ~outside & ((values < lcl_2s) | (values > ucl_2s))
@@ -46,7 +53,15 @@ def _two_of_three_close(values, cl, lcl, ucl, lcl_2s, ucl_2s) -> np.ndarray:
     return flags
 
 
-def nhs_point_types(values, cl, lcl, ucl, lcl_2s, ucl_2s, better: str | None) -> np.ndarray:
+def nhs_point_types(
+    values: np.ndarray,
+    cl: np.ndarray,
+    lcl: np.ndarray,
+    ucl: np.ndarray,
+    lcl_2s: np.ndarray,
+    ucl_2s: np.ndarray,
+    better: str | None,
+) -> np.ndarray:
     """MDC type of each point of one phase (None for missing or excluded points)."""
     with np.errstate(invalid="ignore"):
         outside = np.nan_to_num((values > ucl) | (values < lcl)).astype(bool)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -11,8 +12,10 @@ import polars as pl
 __all__ = ["phase_numbers", "baseline_mask"]
 
 
-def _as_literal(value: object, dtype: pl.DataType) -> object:
-    """Match a phase or freeze value to the x column: ISO text (CLI, JSON) and date vs datetime."""
+def _as_literal(value: object, dtype: pl.DataType) -> Any:
+    """Match a phase or freeze value to the x column: ISO text (CLI, JSON) and date vs datetime.
+
+    Any: whatever the x column holds (dates, datetimes, numbers), compared with it and sorted."""
     if isinstance(value, str):
         if dtype == pl.Date:
             return date.fromisoformat(value)

@@ -48,7 +48,7 @@ def run_lengths(values: np.ndarray, centre: np.ndarray) -> list[int]:
         return []
     breaks = np.flatnonzero(np.diff(useful) != 0)
     bounds = np.concatenate(([0], breaks + 1, [useful.size]))
-    return np.diff(bounds).astype(int).tolist()
+    return [int(length) for length in np.diff(bounds)]
 
 
 def anhoej_limits(n_useful: int) -> tuple[int, int]:

@@ -17,7 +17,7 @@ def reporter(progress: bool | Callback | None) -> Iterator[Callback]:
     if not progress:
         yield lambda stage, done, total: None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
     bars = Progress(
         TextColumn("{task.description:<34}"),
@@ -26,7 +26,7 @@ def reporter(progress: bool | Callback | None) -> Iterator[Callback]:
         TimeElapsedColumn(),
         transient=False,
     )
-    tasks: dict[str, int] = {}
+    tasks: dict[str, TaskID] = {}
 
     def report(stage: str, done: int, total: int) -> None:
         if stage not in tasks:

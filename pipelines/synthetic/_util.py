@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,10 +63,11 @@ def next_weekday(days: np.ndarray) -> np.ndarray:
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+    out: np.ndarray = 1.0 / (1.0 + np.exp(-x))
+    return out
 
 
-def choice(rng: np.random.Generator, n: int, probabilities) -> np.ndarray:
+def choice(rng: np.random.Generator, n: int, probabilities: Sequence[float] | np.ndarray) -> np.ndarray:
     """n category codes drawn from one probability vector."""
     p = np.asarray(probabilities, dtype=float)
     return np.searchsorted(np.cumsum(p / p.sum()), rng.random(n), side="right").clip(0, len(p) - 1)
@@ -75,7 +77,8 @@ def choice_rows(rng: np.random.Generator, weights: np.ndarray) -> np.ndarray:
     """One category code per row of a (rows x categories) weight matrix."""
     cum = np.cumsum(weights, axis=1)
     u = rng.random(len(weights)) * cum[:, -1]
-    return (cum < u[:, None]).sum(axis=1).clip(0, weights.shape[1] - 1)
+    codes: np.ndarray = (cum < u[:, None]).sum(axis=1).clip(0, weights.shape[1] - 1)
+    return codes
 
 
 def gamma_minutes(rng: np.random.Generator, mean: np.ndarray, shape: float = 2.0) -> np.ndarray:
@@ -153,7 +156,7 @@ def id_series(name: str, prefix: str, numbers: np.ndarray, width: int) -> pl.Ser
     return s
 
 
-def label_series(name: str, labels, codes: np.ndarray) -> pl.Series:
+def label_series(name: str, labels: Sequence[str], codes: np.ndarray) -> pl.Series:
     """Category labels by code; a negative code is missing."""
     codes = np.asarray(codes, dtype=np.int64)
     table = pl.Series(name, [*labels, None], dtype=pl.String)

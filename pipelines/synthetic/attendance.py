@@ -62,7 +62,9 @@ def age_effect(age: np.ndarray) -> np.ndarray:
     return np.select([age < 18, age < 26, age < 35, age < 50, age < 65], [0.05, 0.55, 0.45, 0.20, 0.0], -0.15)
 
 
-def assign_reminders(rng, req: dict[str, Any], traits: dict[str, Any], sms: Intervention) -> np.ndarray:
+def assign_reminders(
+    rng: np.random.Generator, req: dict[str, Any], traits: dict[str, Any], sms: Intervention
+) -> np.ndarray:
     pat = req["pat"]
     n = len(pat)
     has_phone = traits["has_phone"][pat]
@@ -88,7 +90,7 @@ def no_show_logit(req: dict[str, Any], traits: dict[str, Any]) -> np.ndarray:
     hour = (start % DAY) // HOUR
     wd = weekday(start // DAY)
     month = start.astype("datetime64[s]").astype("datetime64[M]").astype(np.int64) % 12  # 0 = January
-    logit = (
+    logit: np.ndarray = (
         INTERCEPT
         + dept_array("no_show_offset")[req["dept"]]
         + LEAD_SLOPE * np.log1p(lead)
@@ -111,7 +113,7 @@ def no_show_logit(req: dict[str, Any], traits: dict[str, Any]) -> np.ndarray:
 
 
 def resolve_attendance(
-    rng,
+    rng: np.random.Generator,
     req: dict[str, Any],
     traits: dict[str, Any],
     window: Window,
@@ -167,7 +169,14 @@ def resolve_attendance(
     return req
 
 
-def draw_with_history(u, pat, start, base_logit, due, earlier=None) -> tuple[np.ndarray, np.ndarray]:
+def draw_with_history(
+    u: np.ndarray,
+    pat: np.ndarray,
+    start: np.ndarray,
+    base_logit: np.ndarray,
+    due: np.ndarray,
+    earlier: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Draw no-shows visit by visit in each patient's date order, each risk including the patient's
     realised no-shows so far (``HISTORY`` x log(1 + count)): the history effect is real and fully
     observable in the extract. Vectorised across patients: one step per visit rank, not per row."""
@@ -200,7 +209,8 @@ def earlier_no_shows(visits: dict[str, Any], pat: np.ndarray, start: np.ndarray)
     miss = visits["status"] == STATUS["no_show"]
     keys = np.sort(visits["pat"][miss].astype(np.int64) * 2**33 + visits["scheduled_start"][miss])
     base = pat.astype(np.int64) * 2**33
-    return (np.searchsorted(keys, base + start) - np.searchsorted(keys, base)).astype(float)
+    counts: np.ndarray = (np.searchsorted(keys, base + start) - np.searchsorted(keys, base)).astype(float)
+    return counts
 
 
 REASON_LABELS = _REASON_LABELS

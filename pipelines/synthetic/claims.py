@@ -51,11 +51,14 @@ _PAYER_OFFSET = np.cumsum([0] + [len(PAYERS[c]) for c in PAYER_CLASSES])[:-1]
 _PAYER_COUNT = np.array([len(PAYERS[c]) for c in PAYER_CLASSES])
 
 
-def _days(rng, lo: float, hi: float, n: int) -> np.ndarray:
-    return (rng.uniform(lo, hi, n) * DAY).astype(np.int64) // HOUR * HOUR
+def _days(rng: np.random.Generator, lo: float, hi: float, n: int) -> np.ndarray:
+    days: np.ndarray = (rng.uniform(lo, hi, n) * DAY).astype(np.int64) // HOUR * HOUR
+    return days
 
 
-def claims_chunk(rng, appts: dict[str, Any], traits: dict[str, Any], window: Window) -> dict[str, Any]:
+def claims_chunk(
+    rng: np.random.Generator, appts: dict[str, Any], traits: dict[str, Any], window: Window
+) -> dict[str, Any]:
     """Claim columns (``appointment`` indexes ``appts``; ``original`` indexes the claims themselves)."""
     done = np.flatnonzero(appts["status"] == STATUS["completed"])
     submitted = appts["checkout_at"][done] + _days(rng, 1, 10, len(done))
@@ -97,7 +100,17 @@ def claims_chunk(rng, appts: dict[str, Any], traits: dict[str, Any], window: Win
     return {k: np.concatenate([base[k], second[k]]) for k in base}
 
 
-def _adjudicate(rng, window, submitted, billed, payer, denied, category, *, appeal: bool) -> dict[str, Any]:
+def _adjudicate(
+    rng: np.random.Generator,
+    window: Window,
+    submitted: np.ndarray,
+    billed: np.ndarray,
+    payer: np.ndarray,
+    denied: np.ndarray,
+    category: np.ndarray,
+    *,
+    appeal: bool,
+) -> dict[str, Any]:
     n = len(submitted)
     adjudicated = submitted + _days(rng, 7, 35, n)
     decided = adjudicated < window.cutoff

@@ -23,6 +23,7 @@ from carepulse.pipelines.synthetic._util import (
     id_series,
     label_series,
 )
+from carepulse.pipelines.synthetic.reference import World
 from carepulse.pipelines.synthetic.scheduling import VT, durations, pick_providers, visit_times
 
 #: Stays per patient-year (inpatient, emergency, observation) before the age factor.
@@ -40,8 +41,8 @@ DISPOSITION_MIX = np.array(
 
 
 def encounters_chunk(
-    rng: np.random.Generator, traits: dict[str, Any], window: Window, world
-) -> tuple[dict, dict[str, Any]]:
+    rng: np.random.Generator, traits: dict[str, Any], window: Window, world: World
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """(encounter columns, follow-up appointment requests)."""
     age = traits["age"]
     factor = np.select([age < 18, age < 50, age < 65, age < 80], [0.4, 0.7, 1.2, 2.5], 4.0)

@@ -17,7 +17,7 @@ from carepulse.pipelines.synthetic.attendance import MODALITY, STATUS
 from carepulse.pipelines.synthetic.reference import DEPT_INDEX, Intervention, dept_array
 
 
-def resolve_flow(rng, req: dict[str, Any], rooming: Intervention) -> dict[str, Any]:
+def resolve_flow(rng: np.random.Generator, req: dict[str, Any], rooming: Intervention) -> dict[str, Any]:
     """Add checkin_at, roomed_at, provider_start_at, checkout_at; turn some long waits into LWBS."""
     n = len(req["pat"])
     start, dept = req["scheduled_start"], req["dept"]
@@ -48,7 +48,10 @@ def resolve_flow(rng, req: dict[str, Any], rooming: Intervention) -> dict[str, A
     lwbs = arrived & ~tele & (rng.random(n) < lwbs_p)
     status = np.where(lwbs, STATUS["left_without_being_seen"], req["status"])
     seen = arrived & ~lwbs
-    round_min = lambda t: t // MINUTE * MINUTE  # noqa: E731
+
+    def round_min(t: np.ndarray) -> np.ndarray:
+        return t // MINUTE * MINUTE
+
     return {
         **req,
         "status": status,

@@ -29,7 +29,7 @@ from carepulse.pipelines.synthetic import (
     scheduling,
     surveys,
 )
-from carepulse.pipelines.synthetic._progress import reporter
+from carepulse.pipelines.synthetic._progress import Callback, reporter
 from carepulse.pipelines.synthetic._util import (
     Window,
     concat,
@@ -41,7 +41,13 @@ from carepulse.pipelines.synthetic._util import (
     rng_for,
     take,
 )
-from carepulse.pipelines.synthetic.reference import DEPARTMENTS, World, build_world, planted_interventions
+from carepulse.pipelines.synthetic.reference import (
+    DEPARTMENTS,
+    Intervention,
+    World,
+    build_world,
+    planted_interventions,
+)
 from carepulse.pipelines.synthetic.slots import slots_frame
 from carepulse.pipelines.synthetic.writer import ExtractWriter, TruthWriter
 
@@ -59,7 +65,7 @@ class GenerationSummary:
     no_shows: int = 0
     cancelled: int = 0
     seconds: float = 0.0
-    interventions: list[dict] = field(default_factory=list)
+    interventions: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def no_show_rate(self) -> float:
@@ -85,7 +91,7 @@ def generate_health_system(
     months: int,
     seed: int,
     as_of: dt.date,
-    progress=None,
+    progress: bool | Callback | None = None,
 ) -> GenerationSummary:
     """Write ``<extract>.csv`` for every extract in the contract, and ``truth/`` beside them.
 
@@ -139,13 +145,13 @@ def generate_health_system(
 
 
 def _simulate_chunk(
-    seed,
-    chunk,
-    first,
-    n,
+    seed: int,
+    chunk: int,
+    first: int,
+    n: int,
     window: Window,
     world: World,
-    interventions,
+    interventions: tuple[Intervention, Intervention],
     numbers: _Numbers,
     summary: GenerationSummary,
 ) -> dict[str, pl.DataFrame]:

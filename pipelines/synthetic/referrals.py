@@ -26,7 +26,13 @@ from carepulse.pipelines.synthetic._util import (
     label_series,
 )
 from carepulse.pipelines.synthetic.attendance import STATUS
-from carepulse.pipelines.synthetic.reference import DEPARTMENTS, DEPT_INDEX, REFERRAL_SPECIALTIES, dept_array
+from carepulse.pipelines.synthetic.reference import (
+    DEPARTMENTS,
+    DEPT_INDEX,
+    REFERRAL_SPECIALTIES,
+    World,
+    dept_array,
+)
 from carepulse.pipelines.synthetic.scheduling import VT, durations, lead_days_for, pick_providers, visit_times
 
 REFERRAL_RATE = 0.12
@@ -39,8 +45,8 @@ _SPEC_DEPT = np.array([DEPT_INDEX[d] if d else -1 for _, d, _ in REFERRAL_SPECIA
 
 
 def referrals_chunk(
-    rng, appts: dict[str, Any], traits: dict[str, Any], window: Window, world
-) -> tuple[dict, dict[str, Any]]:
+    rng: np.random.Generator, appts: dict[str, Any], traits: dict[str, Any], window: Window, world: World
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """(referral columns, specialist appointment requests whose ``referral`` is the referral row)."""
     primary = np.array([d.primary_care for d in DEPARTMENTS])[appts["dept"]]
     source = np.flatnonzero(
@@ -127,7 +133,11 @@ def referrals_chunk(
 
 
 def close_referrals(
-    rng, referrals: dict[str, Any], visits: dict[str, Any], visit_rows: np.ndarray, window: Window
+    rng: np.random.Generator,
+    referrals: dict[str, Any],
+    visits: dict[str, Any],
+    visit_rows: np.ndarray,
+    window: Window,
 ) -> dict[str, Any]:
     """Carry each specialist visit's outcome back to its referral (``visit_rows`` index ``visits``)."""
     ref = visits["referral"][visit_rows]

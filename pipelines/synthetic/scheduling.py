@@ -37,7 +37,8 @@ def pick_providers(
     count = world.provider_count[dept]
     usual = ((patient_index * 2654435761 >> 7) + dept * 7) % count
     other = (rng.random(len(dept)) * count).astype(np.int64)
-    return world.provider_offset[dept] + np.where(rng.random(len(dept)) < 0.8, usual, other)
+    providers: np.ndarray = world.provider_offset[dept] + np.where(rng.random(len(dept)) < 0.8, usual, other)
+    return providers
 
 
 def visit_times(
@@ -83,7 +84,8 @@ def durations(visit_type: np.ndarray, dept: np.ndarray) -> np.ndarray:
         [1.5, 1.5, 2.0, 0.75],
         1.0,
     )
-    return (np.round(base * factor / 5) * 5).astype(np.int64).clip(10, 120)
+    minutes: np.ndarray = (np.round(base * factor / 5) * 5).astype(np.int64).clip(10, 120)
+    return minutes
 
 
 def routine_requests(

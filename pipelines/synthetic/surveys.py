@@ -49,13 +49,15 @@ POSITIVE_TEXTS = tuple(p.format(name=n) for p in POSITIVE for n in NAMES if "{na
 COMMENTS = POSITIVE_TEXTS + NEGATIVE
 
 
-def _frequency(rng, happy: np.ndarray) -> np.ndarray:
+def _frequency(rng: np.random.Generator, happy: np.ndarray) -> np.ndarray:
     """never / sometimes / usually / always, mostly 'always' for satisfied respondents."""
     w = np.where(happy[:, None], [0.01, 0.04, 0.15, 0.80], [0.08, 0.22, 0.40, 0.30])
     return choice_rows(rng, w)
 
 
-def surveys_chunk(rng, appts: dict[str, Any], traits: dict[str, Any], window: Window) -> dict[str, Any]:
+def surveys_chunk(
+    rng: np.random.Generator, appts: dict[str, Any], traits: dict[str, Any], window: Window
+) -> dict[str, Any]:
     done = np.flatnonzero(appts["status"] == STATUS["completed"])
     age = traits["age"][appts["pat"][done]]
     respond_p = np.select([age < 35, age < 65], [0.13, 0.19], 0.27)

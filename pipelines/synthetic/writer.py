@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import polars as pl
 import pyarrow as pa
@@ -23,11 +24,11 @@ class ExtractWriter:
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.rows: dict[str, int] = {}
-        self._handles: dict[str, object] = {}
+        self._handles: dict[str, BinaryIO] = {}
 
     def write(self, name: str, frame: pl.DataFrame) -> None:
         extract = EXTRACTS[name]
-        frame = frame.select(extract.column_names).cast(extract.polars_schema, strict=True)
+        frame = frame.select(extract.column_names).cast(pl.Schema(extract.polars_schema), strict=True)
         first = name not in self._handles
         if first:
             self._handles[name] = open(self.out_dir / f"{name}.csv", "wb")
@@ -62,7 +63,7 @@ class TruthWriter:
     def write(self, frame: pl.DataFrame) -> None:
         self._writer.write_table(frame.select("appointment_id", "p_no_show").to_arrow().cast(self.SCHEMA))
 
-    def write_interventions(self, items: list[dict]) -> None:
+    def write_interventions(self, items: list[dict[str, Any]]) -> None:
         (self.dir / "interventions.json").write_text(json.dumps(items, indent=2) + "\n")
 
     def close(self) -> None:
