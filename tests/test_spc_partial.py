@@ -105,3 +105,16 @@ def test_binomial_data_stays_a_plain_p_chart_under_auto():
     result = spc(frame, n="n", kind="rate")
     assert result.chart == "p"
     assert result.last_phase["overdispersed"] is False
+
+
+def test_the_chart_draws_a_partial_period_hollow_and_labels_it():
+    from carepulse.dashboard import spc_chart
+
+    values = [50, 52, 49, 51, 50, 52, 48, 51, 50, 20]
+    result = spc(weekly(values), chart="i", partial=[date(2025, 1, 6) + timedelta(weeks=9)])
+    fig = spc_chart.spc(result.points, title="t", unit="count")
+    trace = next(t for t in fig.data if t.name == "Value")
+    assert list(trace.marker.symbol) == ["circle"] * 9 + ["circle-open"]
+    assert "partial period" in trace.hovertext[-1] and "partial" not in trace.hovertext[0]
+    labels = [a.text for a in fig.layout.annotations]
+    assert labels.count("partial") == 1
