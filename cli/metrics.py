@@ -218,7 +218,7 @@ def register(app: typer.Typer) -> None:
                 settings=settings,
             )
             if suppress:
-                catalogue = metrics.suppress_small_cells(catalogue, threshold=settings.small_cell_threshold)
+                catalogue = metrics.suppress_metric_frame(catalogue, threshold=settings.small_cell_threshold)
         keys = [*by, *(["period"] if period else [])]
         if output is CatalogueFormat.json:
             typer.echo(_dump(_json_rows(catalogue, keys)))
