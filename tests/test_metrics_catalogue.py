@@ -399,6 +399,7 @@ FOLLOWUP_APPOINTMENTS = [
 RATE_CASES += [
     ("followup_7d_rate", {"encounters": DISCHARGES, "appointments": FOLLOWUP_APPOINTMENTS}, 1, 3),
     ("followup_14d_rate", {"encounters": DISCHARGES, "appointments": FOLLOWUP_APPOINTMENTS}, 2, 3),
+    ("followup_30d_rate", {"encounters": DISCHARGES, "appointments": FOLLOWUP_APPOINTMENTS}, 2, 3),
 ]
 
 # --- Counts ----------------------------------------------------------------------------------------------------
