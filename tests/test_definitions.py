@@ -123,3 +123,33 @@ def test_followup_window_counts_once_its_last_day_is_over():
     assert (
         compute("followup_7d_rate", frames(encounters=encounters, appointments=next_day))["denominator"] == 1
     )
+
+
+# ---- CAHPS composites as AHRQ scores them ------------------------------------------------------
+def test_composite_is_the_mean_of_item_top_box_shares_not_the_pooled_answers():
+    """AHRQ, "Instructions for Analyzing Data from CAHPS Surveys" (CAHPS Analysis Program 4.1,
+    "Explanation of Statistical Calculations"): a composite's score is the average of the scores of
+    its items, each item weighted equally, whatever the number of respondents per item. A worked
+    example of that rule (constructed here, not a published table): 4 patients answer "explained",
+    only 1 answers "listened"."""
+    from metrics_frames import at as at_
+
+    rows = [
+        {"survey_id": f"S{i}", "appointment_id": "A1", "received_at": at_(days=3), **answers}
+        for i, answers in enumerate(
+            [
+                {"provider_explained": "always", "provider_listened": "never"},
+                {"provider_explained": "always"},
+                {"provider_explained": "always"},
+                {"provider_explained": "usually"},
+            ]
+        )
+    ]
+    row = compute("provider_communication_top_box", frames(surveys=rows))
+    # items: explained 3/4 top box, listened 0/1 -> AHRQ composite (0.75 + 0)/2 = 0.375
+    assert row["value"] == pytest.approx(0.375)
+    # the pooled answers (what was shown before) would say 3/5 = 0.6; the counts stay pooled
+    assert (row["numerator"], row["denominator"]) == (3, 5)
+    mean = compute("provider_communication_linear_mean", frames(surveys=rows))
+    # explained (100 + 100 + 100 + 66.7)/4 = 91.7, listened 0 -> (91.7 + 0)/2 = 45.8
+    assert mean["value"] == pytest.approx((1100 / 12 + 0) / 2)

@@ -333,6 +333,7 @@ SCORE_CASES = [
     ("recommend_linear_mean", {"surveys": ITEM_SURVEYS}, 3, (100 + 200 / 3 + 0) / 3),
     *[(f"{i}_linear_mean", {"surveys": ITEM_SURVEYS}, 3, (100 + 200 / 3 + 0) / 3) for i in FREQUENCY_ITEMS],
 ]
+COMPOSITE_VALUES: dict[str, float] = {}  # rates whose value is not numerator / denominator
 for _composite, (_a, _b) in (
     ("provider_communication", ("provider_explained", "provider_listened")),
     ("office_staff", ("staff_helpful", "staff_respectful")),
@@ -342,9 +343,14 @@ for _composite, (_a, _b) in (
         survey("S2", **{_a: "usually"}),
         survey("S3", **{_a: "never", _b: "sometimes"}),
     ]
-    # five answers: always, always, usually, never, sometimes -> top 2/5, mean (100+100+66.7+0+33.3)/5
+    # five answers, pooled: top 2 of 5 (the numerator and denominator shown). AHRQ scores the composite
+    # as the mean of its item scores (changed by issue 15; pooling gave 2/5 and 60.0):
+    # item a: always, usually, never -> top 1/3, mean (100 + 66.7 + 0)/3 = 55.6
+    # item b: always, sometimes      -> top 1/2, mean (100 + 33.3)/2 = 66.7
+    # composite: top (1/3 + 1/2)/2 = 5/12, mean (55.6 + 66.7)/2 = 61.1
     RATE_CASES.append((f"{_composite}_top_box", {"surveys": _rows}, 2, 5))
-    SCORE_CASES.append((f"{_composite}_linear_mean", {"surveys": _rows}, 5, 60.0))
+    COMPOSITE_VALUES[f"{_composite}_top_box"] = 5 / 12
+    SCORE_CASES.append((f"{_composite}_linear_mean", {"surveys": _rows}, 5, (500 / 9 + 200 / 3) / 2))
 RESPONSE_APPOINTMENTS = [
     appointment("A1", "completed"),
     appointment("A2", "completed"),
@@ -431,7 +437,7 @@ def test_rate(name, facts, numerator, denominator):
     assert out.height == 1
     row = out.row(0, named=True)
     assert (row["numerator"], row["denominator"]) == (numerator, denominator)
-    assert row["value"] == pytest.approx(numerator / denominator)
+    assert row["value"] == pytest.approx(COMPOSITE_VALUES.get(name, numerator / denominator))
     low, high = metrics.wilson_interval(numerator, denominator)
     assert (row["ci_low"], row["ci_high"]) == (pytest.approx(low), pytest.approx(high))
 
