@@ -169,10 +169,12 @@ WINDOW_REFERRALS = [
     referral("R5", status="open", created_at=dt.datetime(2026, 4, 20, 8)),  # sets as-of; window still open
 ]
 LOOP_REFERRALS = [
-    referral("R1", completed_at=at(days=5), report_received_at=at(days=9)),
-    referral("R2", completed_at=at(days=5)),
-    referral("R3", status="scheduled", scheduled_at=at(days=1)),
-    referral("R4", status="open", target_department_id=None),
+    referral("R1", patient_id="P1", completed_at=at(days=5), report_received_at=at(days=9)),
+    referral("R2", patient_id="P2", completed_at=at(days=5)),
+    referral("R3", patient_id="P3", status="scheduled", scheduled_at=at(days=1)),
+    referral(
+        "R4", patient_id="P2", status="open", target_department_id=None, created_at=R0 + dt.timedelta(days=1)
+    ),
 ]
 AS_OF = dt.datetime(2026, 6, 1, 8)
 OPEN_REFERRALS = [
@@ -205,7 +207,9 @@ AUTH_REFERRALS = [
 ]
 RATE_CASES += [
     ("referral_scheduled_14d_rate", {"referrals": WINDOW_REFERRALS}, 1, 3),
-    ("referral_loop_closure_rate", {"referrals": LOOP_REFERRALS}, 1, 2),
+    # CMS50 (changed by issue 15): patients' first referral of the year, seen or not: P1 closed, P2's first
+    # (R2, seen, no report) open, P3 (not seen yet) open; P2's later R4 does not count -> 1 of 3
+    ("referral_loop_closure_rate", {"referrals": LOOP_REFERRALS}, 1, 3),
     ("referral_leakage_rate", {"referrals": LOOP_REFERRALS}, 1, 4),
 ]
 TIME_CASES += [
