@@ -270,14 +270,19 @@ def suppress_table(
 def metric_margins(frame: pl.DataFrame) -> list[tuple[str, ...]]:
     """The margins of a :func:`carepulse.metrics.compute` / ``compute_catalogue`` frame.
 
-    Its key columns are those that are not values. Rows never add up across metrics, so ``metric``
+    Its key columns are those that are not values (nor floats). Rows never add up across metrics, so ``metric``
     is in every margin; each other key is summed over in turn: departments add up to the overall
     figure, weeks to the window's total, and a department-by-week table has both margins. A frame
     with one row per metric has none.
     """
     from carepulse.metrics._compute import CATALOGUE_VALUE_COLUMNS
 
-    keys = [c for c in frame.columns if c not in CATALOGUE_VALUE_COLUMNS and c != "suppressed"]
+    # keys: labels and periods (text, dates, integer ids); a float column is a value, never a key
+    keys = [
+        c
+        for c in frame.columns
+        if c not in CATALOGUE_VALUE_COLUMNS and c != "suppressed" and not frame.schema[c].is_float()
+    ]
     fixed = [c for c in keys if c == "metric"]
     free = [c for c in keys if c not in fixed]
     return [tuple(fixed + [c for c in free if c != summed]) for summed in free]

@@ -220,3 +220,21 @@ def test_catalogue_by_group_survives_the_attack(prepared, by):
         assert exact_small_values([part]) == [], name
         checked += bool(part.hidden)
     assert checked > 0  # the premise: some tables do hide rows
+
+
+@pytest.mark.parametrize("name", ["no_show_rate", "late_cancellation_rate", "provider_rating_top_box"])
+def test_weekly_series_survives_the_attack(prepared, name):
+    # the QI page's weekly series: its weeks add up to the window's figure shown on the KPI tile
+    total = metrics.compute(name, prepared).row(0, named=True)
+    series = metrics.compute(name, prepared, period="week")
+    published = suppress_metric_frame(series, threshold=10)
+    assert published["suppressed"].sum() >= metrics.suppress_small_cells(series)["suppressed"].sum()
+    shown = published.filter(~pl.col("suppressed"))
+    part = Partition(
+        n_total=float(total["n"]),
+        k_total=float(total["numerator"]),
+        shown_n=shown["n"].cast(pl.Float64).to_list(),
+        shown_k=shown["numerator"].cast(pl.Float64).to_list(),
+        hidden=[str(v) for v in published.filter("suppressed")["period"].to_list()],
+    )
+    assert exact_small_values([part]) == []
