@@ -218,7 +218,7 @@ def register(app: typer.Typer) -> None:
                 settings=settings,
             )
             if suppress:
-                catalogue = metrics.suppress_small_cells(catalogue, threshold=settings.small_cell_threshold)
+                catalogue = metrics.suppress_metric_frame(catalogue, threshold=settings.small_cell_threshold)
         keys = [*by, *(["period"] if period else [])]
         if output is CatalogueFormat.json:
             typer.echo(_dump(_json_rows(catalogue, keys)))
@@ -241,17 +241,19 @@ def register(app: typer.Typer) -> None:
             None, "--phase-at", help="A change date (YYYY-MM-DD): limits are recomputed from it (repeat)."
         ),
         chart: str | None = typer.Option(
-            None, "--chart", help="Override the metric's chart: run, p, u or i."
+            None, "--chart", help="Override the metric's chart: run, p, pp (Laney P'), u, up or i."
         ),
         output: SPCFormat = typer.Option(SPCFormat.table, "--format", help="table or json."),
     ) -> None:
         """A control chart of one metric: each point with its centre line, limits and the rules it triggers."""
         from carepulse import metrics, warehouse
+        from carepulse.cli._spc_output import chart_metric, data_end, parse_date, print_spc, spc_records
+        from carepulse.metrics.spc import incomplete_periods
         from carepulse.settings import get_settings
 
         settings = get_settings()
         definition = metrics.get_metric(metric)
-        phases = [_parse_date(d, "--phase-at") for d in phase_at or []]
+        phases = [parse_date(d, "--phase-at") for d in phase_at or []]
         with _status(f"Computing {definition.name} per {by.value} and its control chart..."):
             engine = warehouse.make_engine(settings)
             prepared = metrics.prepare(read_metric_frames(engine, [definition.name]))
@@ -265,116 +267,14 @@ def register(app: typer.Typer) -> None:
                 settings=settings,
             )
             result = chart_metric(
-                definition, series, phases=phases, chart=chart, target=settings.targets.get(definition.name)
+                definition,
+                series,
+                phases=phases,
+                chart=chart,
+                target=settings.targets.get(definition.name),
+                partial=incomplete_periods(series["period"], by.value, data_end(prepared, end)),
             )
         if output is SPCFormat.json:
-            typer.echo(_dump(_spc_records(definition, result)))
+            typer.echo(_dump(spc_records(definition, result)))
             return
-        _print_spc(definition, result)
-
-
-def _parse_date(value: str, option: str) -> dt.date:
-    from carepulse.errors import CarePulseError
-
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise CarePulseError(f"{option} must be a date YYYY-MM-DD, got {value!r}") from None
-
-
-def chart_metric(definition, series, *, phases=(), chart: str | None = None, target: float | None = None):
-    """Chart a metric's period series (the output of ``carepulse.metrics.compute(..., period=...)``) with the SPC engine.
-
-    Rates of counts go on a P chart (numerator over denominator), times, scores and dollar shares on
-    an XmR chart of the period's headline value, counts on a run chart, unless ``chart`` overrides.
-    """
-    from carepulse.errors import CarePulseError
-    from carepulse.metrics.spc import spc
-
-    if definition.category:
-        raise CarePulseError(
-            f"{definition.name} has one row per {definition.category}: chart one with a filter-free metric instead"
-        )
-    if series.is_empty():
-        raise CarePulseError(f"no data for {definition.name} in the range and filters given")
-    chosen = chart or definition.spc_chart
-    if definition.weighted and chosen == "p":
-        chosen = "i"
-    better = definition.better if definition.better in ("lower", "higher") else None
-    if chosen == "p":
-        data, y, n = series.filter(series["denominator"] > 0), "numerator", "denominator"
-    elif chosen == "u":
-        raise CarePulseError(f"{definition.name} carries no exposure for a U chart: use --chart run or i")
-    else:
-        data, y, n = series.filter(series["value"].is_not_null()), "value", None
-    return spc(
-        data, x="period", y=y, n=n, chart=chosen, phases=list(phases) or None, target=target, better=better
-    )
-
-
-def _spc_records(definition, result) -> dict:
-    points = [
-        {
-            "period": row["x"],
-            "value": row["value"],
-            "numerator": row["y"] if row["n"] is not None else None,
-            "denominator": row["n"],
-            "centre": row["cl"],
-            "lcl": row["lcl"],
-            "ucl": row["ucl"],
-            "phase": row["phase"],
-            "rules": row["signals"],
-            "nhs_point_type": row["nhs_point_type"],
-        }
-        for row in result.points.iter_rows(named=True)
-    ]
-    return {
-        "metric": definition.name,
-        "chart": result.chart,
-        "better": definition.better,
-        "target": result.target,
-        "points": points,
-        "summary": result.summary.to_dicts(),
-    }
-
-
-def _print_spc(definition, result) -> None:
-    from rich.table import Table
-
-    def fmt(v):
-        if v is None:
-            return "-"
-        return f"{100 * v:.1f}%" if definition.kind == "rate" else f"{v:,.2f}"
-
-    table = Table(title=f"{definition.title}: {result.chart.upper()} chart ({definition.better} is better)")
-    for column in (
-        "period",
-        "phase",
-        "value",
-        "n",
-        "centre",
-        "lower limit",
-        "upper limit",
-        "rules triggered",
-    ):
-        table.add_column(column, justify="left" if column in ("period", "rules triggered") else "right")
-    for row in result.points.iter_rows(named=True):
-        table.add_row(
-            str(row["x"]),
-            str(row["phase"]),
-            fmt(row["value"]),
-            "" if row["n"] is None else f"{row['n']:,.0f}",
-            fmt(row["cl"]),
-            fmt(row["lcl"]),
-            fmt(row["ucl"]),
-            ", ".join(row["signals"]) or "",
-        )
-    console = _console()
-    console.print(table)
-    for phase in result.summary.iter_rows(named=True):
-        console.print(
-            f"phase {phase['phase']} ({phase['start']} to {phase['end']}): centre {fmt(phase['centre'])}, "
-            f"variation {phase.get('nhs_variation') or '-'}, assurance {phase.get('assurance') or '-'}, "
-            f"Anhøj runs signal {phase.get('runs_signal')}",
-            highlight=False,
-        )
+        print_spc(definition, result)

@@ -73,7 +73,7 @@ def spc_view(
     narrowed to one value of a grouping). Annotations that start a phase restart the limits."""
     from carepulse.dashboard.sections import annotations_for
     from carepulse.metrics.kpis import spc_arguments
-    from carepulse.metrics.spc import spc
+    from carepulse.metrics.spc import incomplete_periods, spc
 
     filters = dict(view.metric_filters())
     if group and group_value is not None:
@@ -105,5 +105,9 @@ def spc_view(
     usable = raw.filter(pl.col("value").is_not_null())
     result = None
     if usable.height >= 3:
-        result = spc(usable, **spc_arguments(definition, target=target, phases=phases))
+        # the current week or month is not over: flagged, drawn hollow, left out of limits and rules
+        # (data end: the warehouse's as-of date, or the view's end if earlier)
+        ends = [d for d in (view.end, data.filter_options(run).last_date) if d is not None]
+        partial = incomplete_periods(usable["period"], period, min(ends) if ends else None)
+        result = spc(usable, **spc_arguments(definition, target=target, phases=phases, partial=partial))
     return SPCView(definition, series, result, annotations, period, scope)

@@ -27,7 +27,8 @@ def spc(
     x_title: str = "Week",
 ) -> go.Figure:
     """SPC chart from ``carepulse.metrics.spc`` points: values, centre line and 3-sigma limits per phase,
-    special-cause points coloured (improving / concerning), annotations as dated markers."""
+    special-cause points coloured (improving / concerning), annotations as dated markers. A partial
+    (incomplete) period is drawn hollow and labelled "partial": it sets no limit and raises no signal."""
     x = _col(points, "x", "period", "date")
     if x is None:
         raise ValueError("SPC points need an x, period or date column")
@@ -61,6 +62,8 @@ def spc(
             )
     kinds = _point_kinds(points)
     small_flags = small_mask(points, small)
+    partial = _partial_flags(points)
+    hollow = [s or p for s, p in zip(small_flags, partial, strict=True)]
     colours = [COLOURS.get(k, COLOURS["line"]) for k in kinds]
     fig.add_trace(
         go.Scatter(
@@ -69,16 +72,21 @@ def spc(
             mode="lines+markers",
             name="Value",
             line=dict(color="#888", width=1),
-            marker=dict(
-                color=colours, size=8, symbol=["circle-open" if s else "circle" for s in small_flags]
-            ),
+            marker=dict(color=colours, size=8, symbol=["circle-open" if h else "circle" for h in hollow]),
             hovertext=[
-                h + (f"<br>signal: {k.replace('_', ' ')}" if k not in ("common", None) else "")
-                for h, k in zip(hover_lines(points, unit, small), kinds, strict=True)
+                h
+                + (f"<br>signal: {k.replace('_', ' ')}" if k not in ("common", None) else "")
+                + ("<br>partial period: not in the limits or the rules" if p else "")
+                for h, k, p in zip(hover_lines(points, unit, small), kinds, partial, strict=True)
             ],
             hovertemplate="%{x}<br>%{hovertext}<extra></extra>",
         )
     )
+    for px, py, p in zip(xs, values, partial, strict=True):
+        if p and py is not None:  # labelled on the chart itself, not only in the hover (print, PDF)
+            fig.add_annotation(
+                x=px, y=py, text="partial", showarrow=False, yshift=14, font=dict(size=11, color="#555")
+            )
     if target is not None:
         fig.add_hline(y=target, line=dict(color=COLOURS["target"], dash="dot"), annotation_text="target")
     fig = layout(fig, title=title, x_title=x_title, y_title=axis_title(unit), unit=unit, height=440)
@@ -87,7 +95,14 @@ def spc(
     return fig
 
 
-def _point_kinds(points: pl.DataFrame) -> list[str]:
+def _partial_flags(points: pl.DataFrame) -> list[bool]:
+    """The incomplete periods (``partial`` from the SPC engine): drawn hollow and labelled."""
+    if "partial" not in points.columns:
+        return [False] * points.height
+    return [bool(p) for p in points.get_column("partial").fill_null(False).to_list()]
+
+
+def _point_kinds(points: pl.DataFrame) -> list[str | None]:
     """'improving', 'concerning', 'neutral' or 'common' per point, from the SPC columns present."""
     if (
         "nhs_point_type" in points.columns

@@ -124,12 +124,13 @@ def suppresses_small_cells(user) -> bool:
 
 
 def suppress(frame: pl.DataFrame, user) -> pl.DataFrame:
-    """``carepulse.metrics.suppress_small_cells`` for aggregate roles; the frame unchanged otherwise."""
+    """``carepulse.metrics.suppress_metric_frame`` (small cells and the cells that would give them back)
+    for aggregate roles; the frame unchanged otherwise."""
     if frame.is_empty() or not suppresses_small_cells(user):
         return frame
     from carepulse import metrics
 
-    return metrics.suppress_small_cells(frame, data.settings().small_cell_threshold)
+    return metrics.suppress_metric_frame(frame, data.settings().small_cell_threshold)
 
 
 def _audited(build: Callable[[], bytes], user, target: str, fmt: str, rows: int) -> Callable[[], bytes]:

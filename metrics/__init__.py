@@ -6,7 +6,7 @@ Usage::
     prepared = metrics.prepare(frames)            # join dimensions once
     metrics.compute("no_show_rate", prepared, by=["department"], period="month")
     metrics.compute_catalogue(prepared, by=["site"], start="2026-01-01", end="2026-06-30")
-    metrics.suppress_small_cells(frame, threshold=settings.small_cell_threshold)
+    metrics.suppress_metric_frame(frame, threshold=settings.small_cell_threshold)  # primary + complementary
 
 Every metric is described by a :class:`MetricDefinition` in :data:`REGISTRY` (numerator,
 denominator, exclusions, standard and source, better direction, default SPC chart); the family
@@ -33,6 +33,7 @@ from carepulse.metrics._registry import (
 from carepulse.metrics._stats import wilson_interval
 from carepulse.metrics.prepare import AGE_BANDS, prepare
 from carepulse.metrics.small_cells import suppress_small_cells
+from carepulse.metrics.suppression import suppress_metric_frame, suppress_table
 
 __all__ = [
     "AGE_BANDS",
@@ -51,5 +52,7 @@ __all__ = [
     "prepare",
     "register",
     "suppress_small_cells",
+    "suppress_metric_frame",
+    "suppress_table",
     "wilson_interval",
 ]

@@ -151,6 +151,8 @@ def metric_query(
             out = out.with_columns((pl.col("n") / total).alias("share"))
     else:  # pragma: no cover - the registry only holds the four kinds
         raise MetricError(f"metric {definition.name} has unknown kind {definition.kind!r}")
+    if definition.composite:
+        out = _composite_value(units, out, group_keys, definition.kind)
 
     out = _as_text(out, group_keys)
     if definition.kind == "count" and definition.category:
@@ -160,6 +162,17 @@ def metric_query(
             nulls_last=True,
         )
     return out.sort(group_keys, nulls_last=True) if group_keys else out
+
+
+def _composite_value(units: pl.LazyFrame, out: pl.LazyFrame, keys: list[str], kind: str) -> pl.LazyFrame:
+    """AHRQ's composite score: the mean of the item scores (each item's top-box share or mean), not
+    the pool of all answers, so an item fewer respondents answered weighs as much as the others.
+    Numerator, denominator and the other statistics stay the pooled answers (traceable counts)."""
+    item = (pl.col("_num").sum() / pl.col("_den").sum()) if kind == "rate" else pl.col("_x").mean()
+    per_item = _group(units, [*keys, "_item"], [item.alias("_item_value")])
+    means = _group(per_item, keys, [pl.col("_item_value").mean().alias("_composite")])
+    joined = out.join(means, on=keys, how="left", nulls_equal=True) if keys else out.join(means, how="cross")
+    return joined.with_columns(pl.col("_composite").alias("value")).drop("_composite")
 
 
 def _group(units: pl.LazyFrame, keys: list[str], aggs: list[pl.Expr]) -> pl.LazyFrame:

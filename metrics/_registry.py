@@ -64,6 +64,7 @@ class MetricDefinition:
     short_name: str = ""
     statistic: Literal["median", "mean"] = "median"  # headline ``value`` of time/score metrics
     weighted: bool = False  # rate of amounts (dollars): no Wilson interval
+    composite: bool = False  # value = mean of its items' scores (AHRQ CAHPS); units carry ``_item``
     category: str | None = None  # a column always grouped by (volumes by hour, denials by payer)
     extra_frames: tuple[str, ...] = ()  # other prepared frames the metric reads
     units: Callable[[MetricContext], pl.LazyFrame] | None = field(default=None, repr=False, compare=False)

@@ -2,10 +2,19 @@
 
 Headline no-show standard: IHI "Percentage of no-show appointments" -- no-shows over the appointment
 slots that were still booked when the visit came (an early cancellation frees its slot, so it is not
-in the denominator; a late cancellation, within ``late_cancel_hours``, is). Late cancellations are
-reported separately (``late_cancellation_rate``); ``count_late_cancels_as_no_shows`` adds the
-patient's late cancellations to the no-show numerator, as UMC Utrecht does. The alternative that
-excludes every cancellation (MGMA-style kept + no-show basis) is ``no_show_rate_excl_cancellations``.
+in the denominator; a patient's late cancellation, with less than ``late_cancel_hours`` notice, is).
+A cancellation initiated by the provider or the clinic is never in the no-show denominator,
+however late: the patient did not fail to attend, the practice withdrew the slot (IHI counts
+no-shows against the appointments patients kept or missed; a clinic's own cancellation is an
+access measure, ``cancellation_rate``). Late cancellations by patients are reported separately
+(``late_cancellation_rate``); ``count_late_cancels_as_no_shows`` adds them to the no-show
+numerator, as UMC Utrecht does. The alternative that excludes every cancellation (MGMA-style kept +
+no-show basis) is ``no_show_rate_excl_cancellations``.
+
+The late boundary: a cancellation is late when its notice (scheduled start − cancelled_at) is LESS
+than ``late_cancel_hours`` (24 h by default), so a cancellation exactly 24 h ahead is on time, one a
+second later is late (the usual policy wording: "cancel at least 24 hours before your appointment";
+ASGE). A cancellation after the start is late.
 """
 
 from __future__ import annotations
@@ -25,11 +34,11 @@ ATTENDED_OR_MISSED = ("completed", "no_show", "left_without_being_seen")
 
 
 def is_late_cancellation(hours: int) -> pl.Expr:
-    """A cancellation made within ``hours`` of the visit (or after its start)."""
+    """A cancellation with less than ``hours`` notice (or after the start); exactly ``hours`` is on time."""
     return (
         (pl.col("status") == "cancelled")
         & pl.col("cancelled_at").is_not_null()
-        & (pl.col("cancelled_at") >= pl.col("scheduled_start") - pl.duration(hours=hours))
+        & (pl.col("cancelled_at") > pl.col("scheduled_start") - pl.duration(hours=hours))
     )
 
 
@@ -64,11 +73,13 @@ def resolved_appointments(ctx: MetricContext) -> pl.LazyFrame:
     numerator="Appointments with status no_show (plus the patient's late cancellations when "
     "count_late_cancels_as_no_shows is set)",
     denominator="Appointments still booked at the visit: completed, no-show, left without being seen, and "
-    "cancellations made within late_cancel_hours (24 h) of the start",
+    "cancellations by the patient (or with no initiator recorded) with less than late_cancel_hours (24 h) "
+    "notice; exactly 24 h notice is on time",
     definition="Share of booked appointment slots the patient did not attend, without notice.",
     exclusions="Future appointments (status scheduled); cancellations of visits after the data's as-of time; "
-    "cancellations made earlier than late_cancel_hours "
-    "before the start (the slot was freed); cancellations without a cancellation time.",
+    "cancellations with late_cancel_hours or more notice (the slot was freed); cancellations initiated by the "
+    "provider or the clinic, however late (the practice withdrew the slot); cancellations without a "
+    "cancellation time.",
     better="lower",
     standard="IHI no-show percentage (no-shows / scheduled appointment slots); late cancellations reported "
     "separately (ASGE); optional UMC Utrecht convention counting them as no-shows",
@@ -79,7 +90,7 @@ def resolved_appointments(ctx: MetricContext) -> pl.LazyFrame:
 )
 def no_show_rate(ctx: MetricContext) -> pl.LazyFrame:
     hours = ctx.conventions.late_cancel_hours
-    late = is_late_cancellation(hours)
+    late = is_patient_late_cancellation(hours)
     numerator = pl.col("status") == "no_show"
     if ctx.conventions.count_late_cancels_as_no_shows:
         numerator = numerator | is_patient_late_cancellation(hours)
@@ -151,8 +162,8 @@ def cancellation_rate(ctx: MetricContext) -> pl.LazyFrame:
     family="attendance",
     kind="rate",
     unit="share",
-    numerator="Cancellations by the patient (or with no initiator recorded) made within late_cancel_hours "
-    "(24 h) of the start, or after it",
+    numerator="Cancellations by the patient (or with no initiator recorded) with less than late_cancel_hours "
+    "(24 h) notice, or after the start; exactly 24 h notice is on time",
     denominator="Appointments whose date has come, any outcome",
     definition="Share of appointments the patient cancelled too late for the slot to be re-used.",
     exclusions="Future appointments and cancellations of visits after the as-of time; cancellations by the "

@@ -2,9 +2,15 @@
 
 Top-box is the most positive answer (Always, 9-10, Definitely yes). The linear mean maps an item's
 answers evenly onto 0-100 (Never 0, Sometimes 33.3, Usually 66.7, Always 100; a 0-10 rating x 10).
-Composites pool their items' answers (each answered item of each respondent is one unit), which
-equals CAHPS's mean of item scores when every respondent answers every item. Surveys are dated by
-the visit they are about.
+Composites are scored as AHRQ scores them: the composite is the mean of its item scores (each
+item's top-box proportion, or each item's linear mean), so every item weighs the same whatever
+number of respondents answered it ("Instructions for Analyzing Data from CAHPS Surveys", AHRQ:
+"the composite score is the average of the scores for the items in the composite"). The counts
+shown beside a composite (numerator, denominator, n) are the pooled answers, for traceability.
+Case-mix adjustment (CAHPS adjusts for age, education and self-rated health before comparing
+practices) is out of scope: the extracts carry no education or self-rated health, so CarePulse
+composites are unadjusted and comparisons between departments carry that caveat. Surveys are dated
+by the visit they are about.
 """
 
 from __future__ import annotations
@@ -74,9 +80,9 @@ def _answers(ctx: MetricContext, items: tuple[str, ...]) -> pl.LazyFrame:
     """One row per answered item per respondent, with ``_top`` and ``_score``."""
     surveys = _surveys(ctx)
     parts = [
-        surveys.with_columns(item_top_box(i).alias("_top"), item_score(i).alias("_score")).filter(
-            pl.col("_score").is_not_null()
-        )
+        surveys.with_columns(
+            item_top_box(i).alias("_top"), item_score(i).alias("_score"), pl.lit(i).alias("_item")
+        ).filter(pl.col("_score").is_not_null())
         for i in items
     ]
     return pl.concat(parts, how="vertical") if len(parts) > 1 else parts[0]
@@ -101,6 +107,13 @@ def _register_scores(name: str, label: str, items: tuple[str, ...], question: st
         return _answers(ctx, items).with_columns(pl.col("_score").alias("_x"))
 
     answers = "answers to " + ", ".join(items) if len(items) > 1 else f"answers to {items[0]}"
+    composite = len(items) > 1
+    how = (
+        " The composite is the mean of its items' top-box shares (AHRQ), not the pooled answers."
+        if composite
+        else ""
+    )
+    how_mean = " The composite is the mean of its items' means (AHRQ)." if composite else ""
     metric(
         name=f"{name}_top_box",
         title=f"{label}: top-box",
@@ -109,7 +122,8 @@ def _register_scores(name: str, label: str, items: tuple[str, ...], question: st
         unit="share",
         numerator=f"Most positive {answers}",
         denominator=f"All {answers}",
-        definition=f"{question}. Share of answers in the top box.",
+        definition=f"{question}. Share of answers in the top box.{how}",
+        composite=composite,
         exclusions="Unanswered items; surveys of visits unknown to the appointments extract keep null dimensions.",
         spc_chart="p",
         **common,
@@ -123,7 +137,8 @@ def _register_scores(name: str, label: str, items: tuple[str, ...], question: st
         statistic="mean",
         numerator=f"Sum of the 0-100 scores of {answers}",
         denominator=f"Number of {answers}",
-        definition=f"{question}. Mean score on the 0-100 linear scale.",
+        definition=f"{question}. Mean score on the 0-100 linear scale.{how_mean}",
+        composite=composite,
         exclusions="Unanswered items.",
         spc_chart="i",
         **common,

@@ -6,11 +6,10 @@ agree on what "amber" means.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:  # pragma: no cover
-    from carepulse.metrics._registry import MetricDefinition
+    pass
 
 Status = Literal["green", "amber", "red", "none"]
 
@@ -83,22 +82,22 @@ def top_movers(rows: list[dict[str, Any]], *, n: int = 5) -> list[dict[str, Any]
     return sorted(scored, key=lambda r: (-abs(r["relative_change"]), bool(r["improved"])))[:n]
 
 
-def spc_arguments(
-    definition: MetricDefinition, *, target: float | None = None, phases: Sequence[object] | None = None
-) -> dict[str, Any]:
+def spc_arguments(definition, *, target: float | None = None, phases=None, partial=None) -> dict:
     """Keyword arguments for :func:`carepulse.metrics.spc.spc` on a ``carepulse.metrics.compute(..., period=...)`` frame
     of ``definition``: a P chart on numerator/denominator for count rates, the metric's own chart on
     the headline value otherwise (dollar shares and counts without exposure fall back to an I chart
-    or a run chart)."""
+    or a run chart). Count rates go through ``chart="auto"`` so an overdispersed P chart becomes
+    Laney's P'. ``partial`` lists incomplete periods (``metrics.spc.incomplete_periods``)."""
     chart = definition.spc_chart
     args: dict[str, Any] = {
         "x": "period",
         "better": definition.better if definition.better in ("lower", "higher") else None,
         "target": target,
         "phases": list(phases or ()) or None,
+        "partial": list(partial or ()) or None,
     }
     if definition.kind == "rate" and not definition.weighted and chart == "p":
-        return args | {"y": "numerator", "n": "denominator", "chart": "p"}
+        return args | {"y": "numerator", "n": "denominator", "chart": "auto", "kind": "rate"}
     if chart == "u":  # counts without an exposure column: a run chart of the count
         return args | {"y": "value", "chart": "run"}
     return args | {"y": "value", "chart": chart if chart in ("i", "run") else "i"}

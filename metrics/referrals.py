@@ -119,10 +119,14 @@ def referral_scheduled_14d_rate(ctx: MetricContext) -> pl.LazyFrame:
     short_name="Report received / referrals seen (CMS50)",
     kind="rate",
     unit="share",
-    numerator="Referrals whose consultant report reached the referring clinician",
-    denominator="Referrals with a completed specialist visit",
-    definition="Share of referred patients seen by the specialist whose report came back to the referrer.",
-    exclusions="Referrals without a completed visit.",
+    numerator="Patients whose first referral of the year came back: the consultant report reached the "
+    "referring clinician (received at or after the referral)",
+    denominator="Patients referred to another clinician: each patient's first referral in the calendar year "
+    "(the eCQM's measurement period), whether or not the specialist visit has happened, in or out of network",
+    definition="Share of referred patients whose referring clinician received the specialist's report, "
+    "counted per patient on the first referral of the year as the CMS50 eCQM counts it.",
+    exclusions="A patient's later referrals in the same calendar year (the eCQM uses the first); reports "
+    "dated before the referral. Referrals late in the year may not have closed yet (the eCQM's own caveat).",
     better="higher",
     standard="CMS50 Closing the Referral Loop: Receipt of Specialist Report",
     source=_CMS50,
@@ -130,14 +134,20 @@ def referral_scheduled_14d_rate(ctx: MetricContext) -> pl.LazyFrame:
     **_REF,
 )
 def referral_loop_closure_rate(ctx: MetricContext) -> pl.LazyFrame:
-    return (
+    # CMS50: "Number of patients, regardless of age, who were referred by one provider to another
+    # provider"; "If there are multiple referrals for a patient during the measurement period, use the
+    # first referral"; the report "should be completed after the referral". Not limited to referrals
+    # whose specialist visit took place (that was CarePulse's earlier, narrower denominator).
+    year = pl.col("created_at").dt.year()
+    first = (
         _referrals(ctx)
-        .filter(pl.col("completed_at").is_not_null())
-        .with_columns(
-            pl.col("report_received_at").is_not_null().cast(pl.Int64).alias("_num"),
-            pl.lit(1, pl.Int64).alias("_den"),
-        )
+        .sort("created_at", "referral_id")
+        .filter(pl.int_range(pl.len()).over("patient_id", year) == 0)
     )
+    closed = pl.col("report_received_at").is_not_null() & (
+        pl.col("report_received_at") >= pl.col("created_at")
+    )
+    return first.with_columns(closed.cast(pl.Int64).alias("_num"), pl.lit(1, pl.Int64).alias("_den"))
 
 
 @metric(

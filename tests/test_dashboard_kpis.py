@@ -74,7 +74,7 @@ def test_every_headline_metric_is_registered_and_has_a_target():
 @pytest.mark.parametrize(
     "name,chart,y,n",
     [
-        ("no_show_rate", "p", "numerator", "denominator"),
+        ("no_show_rate", "auto", "numerator", "denominator"),  # P, or Laney P' when overdispersed
         ("lead_time_days", "i", "value", None),
         ("completed_visits", "run", "value", None),
         ("initial_denial_rate_dollars", "i", "value", None),

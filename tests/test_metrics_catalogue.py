@@ -169,10 +169,12 @@ WINDOW_REFERRALS = [
     referral("R5", status="open", created_at=dt.datetime(2026, 4, 20, 8)),  # sets as-of; window still open
 ]
 LOOP_REFERRALS = [
-    referral("R1", completed_at=at(days=5), report_received_at=at(days=9)),
-    referral("R2", completed_at=at(days=5)),
-    referral("R3", status="scheduled", scheduled_at=at(days=1)),
-    referral("R4", status="open", target_department_id=None),
+    referral("R1", patient_id="P1", completed_at=at(days=5), report_received_at=at(days=9)),
+    referral("R2", patient_id="P2", completed_at=at(days=5)),
+    referral("R3", patient_id="P3", status="scheduled", scheduled_at=at(days=1)),
+    referral(
+        "R4", patient_id="P2", status="open", target_department_id=None, created_at=R0 + dt.timedelta(days=1)
+    ),
 ]
 AS_OF = dt.datetime(2026, 6, 1, 8)
 OPEN_REFERRALS = [
@@ -205,7 +207,9 @@ AUTH_REFERRALS = [
 ]
 RATE_CASES += [
     ("referral_scheduled_14d_rate", {"referrals": WINDOW_REFERRALS}, 1, 3),
-    ("referral_loop_closure_rate", {"referrals": LOOP_REFERRALS}, 1, 2),
+    # CMS50 (changed by issue 15): patients' first referral of the year, seen or not: P1 closed, P2's first
+    # (R2, seen, no report) open, P3 (not seen yet) open; P2's later R4 does not count -> 1 of 3
+    ("referral_loop_closure_rate", {"referrals": LOOP_REFERRALS}, 1, 3),
     ("referral_leakage_rate", {"referrals": LOOP_REFERRALS}, 1, 4),
 ]
 TIME_CASES += [
@@ -333,6 +337,7 @@ SCORE_CASES = [
     ("recommend_linear_mean", {"surveys": ITEM_SURVEYS}, 3, (100 + 200 / 3 + 0) / 3),
     *[(f"{i}_linear_mean", {"surveys": ITEM_SURVEYS}, 3, (100 + 200 / 3 + 0) / 3) for i in FREQUENCY_ITEMS],
 ]
+COMPOSITE_VALUES: dict[str, float] = {}  # rates whose value is not numerator / denominator
 for _composite, (_a, _b) in (
     ("provider_communication", ("provider_explained", "provider_listened")),
     ("office_staff", ("staff_helpful", "staff_respectful")),
@@ -342,9 +347,14 @@ for _composite, (_a, _b) in (
         survey("S2", **{_a: "usually"}),
         survey("S3", **{_a: "never", _b: "sometimes"}),
     ]
-    # five answers: always, always, usually, never, sometimes -> top 2/5, mean (100+100+66.7+0+33.3)/5
+    # five answers, pooled: top 2 of 5 (the numerator and denominator shown). AHRQ scores the composite
+    # as the mean of its item scores (changed by issue 15; pooling gave 2/5 and 60.0):
+    # item a: always, usually, never -> top 1/3, mean (100 + 66.7 + 0)/3 = 55.6
+    # item b: always, sometimes      -> top 1/2, mean (100 + 33.3)/2 = 66.7
+    # composite: top (1/3 + 1/2)/2 = 5/12, mean (55.6 + 66.7)/2 = 61.1
     RATE_CASES.append((f"{_composite}_top_box", {"surveys": _rows}, 2, 5))
-    SCORE_CASES.append((f"{_composite}_linear_mean", {"surveys": _rows}, 5, 60.0))
+    COMPOSITE_VALUES[f"{_composite}_top_box"] = 5 / 12
+    SCORE_CASES.append((f"{_composite}_linear_mean", {"surveys": _rows}, 5, (500 / 9 + 200 / 3) / 2))
 RESPONSE_APPOINTMENTS = [
     appointment("A1", "completed"),
     appointment("A2", "completed"),
@@ -399,6 +409,7 @@ FOLLOWUP_APPOINTMENTS = [
 RATE_CASES += [
     ("followup_7d_rate", {"encounters": DISCHARGES, "appointments": FOLLOWUP_APPOINTMENTS}, 1, 3),
     ("followup_14d_rate", {"encounters": DISCHARGES, "appointments": FOLLOWUP_APPOINTMENTS}, 2, 3),
+    ("followup_30d_rate", {"encounters": DISCHARGES, "appointments": FOLLOWUP_APPOINTMENTS}, 2, 3),
 ]
 
 # --- Counts ----------------------------------------------------------------------------------------------------
@@ -430,7 +441,7 @@ def test_rate(name, facts, numerator, denominator):
     assert out.height == 1
     row = out.row(0, named=True)
     assert (row["numerator"], row["denominator"]) == (numerator, denominator)
-    assert row["value"] == pytest.approx(numerator / denominator)
+    assert row["value"] == pytest.approx(COMPOSITE_VALUES.get(name, numerator / denominator))
     low, high = metrics.wilson_interval(numerator, denominator)
     assert (row["ci_low"], row["ci_high"]) == (pytest.approx(low), pytest.approx(high))
 

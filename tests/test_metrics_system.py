@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 
@@ -274,3 +275,30 @@ def test_spc_table_for_a_time_metric(cli):
 def test_spc_refuses_a_category_metric(cli):
     result = cli("spc", "denials_by_payer", "--by", "month")
     assert result.exit_code != 0 and "payer_name" in str(result.exception)
+
+
+def test_spc_json_flags_the_partial_last_period(cli):
+    full = json.loads(cli("spc", "no_show_rate", "--by", "month", "--format", "json").stdout)
+    last = dt.date.fromisoformat(full["points"][-1]["period"][:10])
+    mid_month = (last + dt.timedelta(days=14)).isoformat()
+    result = cli("spc", "no_show_rate", "--by", "month", "--end", mid_month, "--format", "json")
+    assert result.exit_code == 0, result.output
+    chart = json.loads(result.stdout)
+    points = chart["points"]
+    assert [p["partial"] for p in points] == [False] * (len(points) - 1) + [True]
+    assert points[-1]["rules"] == []
+    assert chart["summary"][-1]["n_partial"] == 1
+    # the limits are those of the complete months only
+    complete = json.loads(
+        cli(
+            "spc",
+            "no_show_rate",
+            "--by",
+            "month",
+            "--end",
+            (last - dt.timedelta(days=1)).isoformat(),
+            "--format",
+            "json",
+        ).stdout
+    )
+    assert points[0]["centre"] == pytest.approx(complete["points"][0]["centre"])

@@ -21,6 +21,7 @@ POINT_COLUMNS = [
     "phase",
     "baseline",
     "excluded",
+    "partial",
     "cl",
     "lcl",
     "ucl",

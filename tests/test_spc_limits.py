@@ -91,13 +91,13 @@ def test_i_chart_comes_with_its_moving_range_chart():
     assert column(mr, "lcl") == [0.0] * 5
 
 
-def test_moving_range_screening_is_off_by_default_and_drops_large_ranges_when_on():
+def test_moving_range_screening_is_on_by_default_as_in_qicharts2_and_can_be_turned_off():
     # values 1 2 1 2 1 2 1 2 30: mean 42/9 = 4.6667; MRs seven 1s and 28 -> MR̄ 35/8 = 4.375.
     values = [1, 2, 1, 2, 1, 2, 1, 2, 30]
-    plain = spc(weekly(values), chart="i")
+    plain = spc(weekly(values), chart="i", screen_mr=False)
     assert plain.points["ucl"][0] == pytest.approx(42 / 9 + 2.66 * 4.375)
-    # screening: 28 >= 3.267·4.375 = 14.29 is dropped -> MR̄ = 1
-    screened = spc(weekly(values), chart="i", screen_mr=True)
+    # screening (the default): 28 >= 3.267·4.375 = 14.29 is dropped -> MR̄ = 1
+    screened = spc(weekly(values), chart="i")
     assert screened.points["ucl"][0] == pytest.approx(42 / 9 + 2.66)
     assert screened.points["lcl"][0] == pytest.approx(42 / 9 - 2.66)
 

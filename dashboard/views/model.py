@@ -85,9 +85,13 @@ with perf_tab, ui.friendly_errors("show the model's performance"):
             "Flags mark a subgroup whose AUROC is well below the overall one, or whose observed rate is "
             "materially and significantly away from the predicted rate."
         )
-        if ui.suppresses_small_cells(user) and {"n", "no_shows"} <= set(subgroups.columns):
-            subgroups = ui.suppress(subgroups.with_columns(pl.col("no_shows").alias("numerator")), user).drop(
-                "numerator"
+        if ui.suppresses_small_cells(user) and "n" in subgroups.columns:
+            # the card's suppression: subgroups add up to the overall figures, so small rows alone leak
+            from carepulse.metrics.no_show_model.card import suppressed_subgroups
+
+            threshold = data.settings().small_cell_threshold
+            subgroups = pl.DataFrame(
+                suppressed_subgroups(subgroups.to_dicts(), threshold), infer_schema_length=None
             )
         ui.table(subgroups, "model_subgroups", user, key="model.subgroups")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import polars as pl
 from markdown_it import MarkdownIt
 
 from carepulse.settings import Settings
@@ -35,17 +36,35 @@ def _overall_table(overall: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _subgroup_table(subgroups: list[dict[str, Any]], small_cell: int) -> list[str]:
+def suppressed_subgroups(subgroups: list[dict], small_cell: int) -> list[dict]:
+    """The subgroup rows with complementary suppression: each subgroup's values add up to the overall
+    n and no-shows shown above them, so hiding only the small rows would give them back by
+    subtraction (and a shown rate × n gives the no-shows). See :mod:`carepulse.metrics.suppression`."""
+    if not subgroups:
+        return []
+    from carepulse.metrics.suppression import suppress_table
+
+    frame = pl.DataFrame(subgroups, infer_schema_length=None)
+    if "no_shows" not in frame.columns:
+        frame = frame.with_columns(pl.lit(None, dtype=pl.Int64).alias("no_shows"))
+    shown = suppress_table(
+        frame, threshold=small_cell, margins=[("subgroup",)], n="n", numerator="no_shows", labels=["value"]
+    )
+    return shown.to_dicts()
+
+
+def _subgroup_table(subgroups: list[dict], small_cell: int) -> list[str]:
     lines = [
         "| Subgroup | Value | n | Observed | Predicted | AUROC | ECE | Flag |",
         "|---|---|---:|---:|---:|---:|---:|---|",
     ]
-    for row in subgroups:
-        n = row.get("n") or 0
-        shown_n = f"≤{small_cell}" if 0 < n <= small_cell else str(n)
+    for row in suppressed_subgroups(subgroups, small_cell):
+        if row.get("suppressed"):
+            lines.append(f"| {row['subgroup']} | {row['value']} | suppressed | | | | | |")
+            continue
         if row.get("observed_rate") is None:
             lines.append(
-                f"| {row['subgroup']} | {row['value']} | {shown_n} | | | | | {row.get('note') or ''} |"
+                f"| {row['subgroup']} | {row['value']} | {row.get('n')} | | | | | {row.get('note') or ''} |"
             )
             continue
         flags = [
@@ -54,7 +73,7 @@ def _subgroup_table(subgroups: list[dict[str, Any]], small_cell: int) -> list[st
             if row.get(key)
         ]
         lines.append(
-            f"| {row['subgroup']} | {row['value']} | {shown_n} | {_f(row['observed_rate'])} | {_f(row['mean_predicted'])} | "
+            f"| {row['subgroup']} | {row['value']} | {row['n']} | {_f(row['observed_rate'])} | {_f(row['mean_predicted'])} | "
             f"{_f(row['auroc'])} | {_f(row['ece'])} | {'departs: ' + ', '.join(flags) if flags else ''} |"
         )
     return lines
@@ -99,7 +118,8 @@ def model_card_markdown(mv: ModelVersion, small_cell: int = 10) -> str:
         "",
         "## Performance by subgroup",
         "Flags mark a group whose AUROC is more than 0.05 below the overall one, or whose observed no-show rate "
-        f"departs from the predicted one by more than 0.02 and two standard errors. Counts of 1 to {small_cell} are suppressed.",
+        f"departs from the predicted one by more than 0.02 and two standard errors. Counts of 1 to {small_cell} are "
+        "suppressed, and so are further rows where the others and the overall figures would give them back.",
         "",
         *_subgroup_table(m.get("subgroups", []), small_cell),
         "",

@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 
 from . import _rules
-from ._limits import LIMIT_FUNCTIONS, Limits, i_limits
+from ._dispersion import dispersion
+from ._limits import E2, LIMIT_FUNCTIONS, Limits, i_limits
 from ._nhs import nhs_assurance, nhs_point_types, nhs_variation
 
 __all__ = ["POINT_RULES", "PhaseAnalysis", "analyse_phase", "rules_for"]
@@ -30,8 +31,16 @@ IHI_SHIFT_POINTS = 6  # Perla, Provost & Murray (2011)
 IHI_TREND_POINTS = 5
 
 
+ATTRIBUTE_CHARTS = ("p", "u", "pp", "up")
+NHS_CHARTS = (*ATTRIBUTE_CHARTS, "i")
+
+
 def rules_for(chart: str) -> tuple[str, ...]:
-    """The point rules that apply to ``chart``: sigma rules need limits, IHI rules are for run charts."""
+    """The point rules that apply to ``chart``: sigma rules need limits, IHI rules are for run charts,
+    and a moving-range chart is judged only against its upper limit (qicharts2 ``qic.agg`` sets
+    ``runs.signal`` FALSE for MR charts; NHS Making Data Count draws no rules on the MR chart)."""
+    if chart == "mr":
+        return ("outside_limits",)
     if chart == "run":
         return tuple(r for r in POINT_RULES if r not in ("outside_limits", "two_of_three_beyond_2s"))
     return tuple(r for r in POINT_RULES if not r.startswith("ihi_"))
@@ -77,7 +86,7 @@ def _ihi(
     """IHI run-chart rules (Perla, Provost & Murray 2011)."""
     # Objective proxy for the judgement-based astronomical point: outside the XmR limits
     # (mean ± 2.66 MR̄) of the same baseline. See docs/spc.md.
-    xmr = i_limits(all_values, base)
+    xmr = i_limits(all_values, base, screen_mr=False)  # unscreened: the proxy's wide net
     flags = {
         "ihi_shift": _rules.points_in_long_runs(values, centre, IHI_SHIFT_POINTS),
         "ihi_trend": _rules.points_in_trends(values, IHI_TREND_POINTS, ties="skip"),
@@ -94,6 +103,20 @@ def _ihi(
     return row, flags
 
 
+def _no_runs_analysis() -> dict:
+    keys = ("n_useful", "longest_run", "longest_run_max", "crossings", "crossings_min")
+    return dict.fromkeys(keys) | {"runs_signal": False}
+
+
+def _dispersion_row(
+    chart: str, num: np.ndarray, den: np.ndarray | None, base: np.ndarray, screen_mr: bool
+) -> dict:
+    """Overdispersion of the plain chart behind a P, U, P' or U' chart (None for other charts)."""
+    if chart not in ATTRIBUTE_CHARTS or den is None:
+        return {"sigma_z": None, "dispersion_ratio": None, "overdispersed": None}
+    return dispersion(num, den, base, binomial=chart in ("p", "pp"), screen_mr=screen_mr)
+
+
 def analyse_phase(
     chart: str,
     values: np.ndarray,
@@ -105,18 +128,25 @@ def analyse_phase(
     screen_mr: bool,
     better: str | None,
     target: float | None,
+    e2: float = E2,
 ) -> PhaseAnalysis:
     """Limits from the ``base`` points, every rule on the ``usable`` points (others are skipped)."""
-    lim = LIMIT_FUNCTIONS[chart](values, base, num=num, den=den, screen_mr=screen_mr)
-    v = np.where(usable, values, np.nan)  # excluded points neither count nor break patterns
-    flags = {
-        "shift": _rules.points_in_long_runs(v, lim.cl, SHIFT_POINTS),
-        "trend": _rules.points_in_trends(v, TREND_POINTS, ties="break"),
-    }
-    if chart != "run":
+    lim = LIMIT_FUNCTIONS[chart](values, base, num=num, den=den, screen_mr=screen_mr, e2=e2)
+    v = np.where(usable, values, np.nan)  # excluded and partial points neither count nor break patterns
+    applicable = rules_for(chart)
+    flags: dict[str, np.ndarray] = {}
+    if "shift" in applicable:
+        flags["shift"] = _rules.points_in_long_runs(v, lim.cl, SHIFT_POINTS)
+        flags["trend"] = _rules.points_in_trends(v, TREND_POINTS, ties="break")
+    if chart == "mr":  # upper limit only: a small moving range is no signal
+        flags["outside_limits"] = _rules.outside_limits(v, np.full(v.size, -np.inf), lim.ucl)
+    elif chart != "run":
         flags["outside_limits"] = _rules.outside_limits(v, lim.lcl, lim.ucl)
         flags["two_of_three_beyond_2s"] = _rules.two_of_three_beyond(v, lim.lcl_2s, lim.ucl_2s)
-    anhoej, flags["anhoej_long_run"], lengths = _anhoej(v, lim.cl)
+    if chart == "mr":
+        anhoej, lengths = _no_runs_analysis(), []
+    else:
+        anhoej, flags["anhoej_long_run"], lengths = _anhoej(v, lim.cl)
 
     row = {
         "n_points": int(usable.sum()),
@@ -136,7 +166,7 @@ def analyse_phase(
         row |= ihi_row
         flags |= ihi_flags
 
-    applicable = rules_for(chart)
+    row |= _dispersion_row(chart, num, den, base, screen_mr)
     row |= {f"{rule}_points": int(flags[rule].sum()) if rule in applicable else None for rule in POINT_RULES}
     row["ihi_signal"] = (
         bool(
@@ -151,7 +181,7 @@ def analyse_phase(
 
     point_types = np.full(values.size, None, dtype=object)
     row["nhs_variation"], row["assurance"] = None, "none"
-    if chart in ("p", "u", "i"):
+    if chart in NHS_CHARTS:
         point_types = nhs_point_types(v, lim.cl, lim.lcl, lim.ucl, lim.lcl_2s, lim.ucl_2s, better)
         last = np.flatnonzero(usable)[-1] if usable.any() else values.size - 1
         row["nhs_variation"] = nhs_variation(point_types)

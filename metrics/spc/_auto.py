@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __all__ = ["choose_chart", "CHARTS", "KINDS"]
 
-CHARTS = ("run", "p", "u", "i", "mr")
+CHARTS = ("run", "p", "u", "pp", "up", "i", "mr")
 KINDS = ("rate", "count", "time", "score")
 
 
@@ -15,7 +15,8 @@ def choose_chart(kind: str | None, *, has_denominator: bool) -> str:
 
     Provost & Murray (2011) ch. 6 chart-selection flowchart; NHS Making Data Count uses XmR for all.
     A rate or count without a denominator cannot carry binomial/Poisson limits, so it falls back to
-    the I chart, which estimates the spread from the data.
+    the I chart, which estimates the spread from the data. :func:`spc` then swaps P for P' and U
+    for U' when the plain chart is overdispersed (see ``_dispersion``).
     """
     if kind is not None and kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")

@@ -16,7 +16,9 @@ from carepulse.errors import CarePulseError
 
 from ._analysis import POINT_RULES, analyse_phase, rules_for
 from ._auto import CHARTS, choose_chart
-from ._phases import baseline_mask, phase_numbers
+from ._dispersion import PRIME_CHART, dispersion
+from ._limits import E2
+from ._phases import as_literal, baseline_mask, phase_numbers
 
 __all__ = ["SPCResult", "SPCInputError", "spc", "POINT_RULES"]
 
@@ -32,9 +34,9 @@ class SPCResult:
     Attributes
     ----------
     chart : str
-        The chart type used ("run", "p", "u", "i", "mr"), after the automatic choice.
+        The chart type used ("run", "p", "u", "pp", "up", "i", "mr"), after the automatic choice.
     points : pl.DataFrame
-        One row per period in x order: x, y, n, value, phase, baseline, excluded, cl, lcl, ucl,
+        One row per period in x order: x, y, n, value, phase, baseline, excluded, partial, cl, lcl, ucl,
         lcl_2s, ucl_2s, one boolean column per rule in ``POINT_RULES`` (null where the rule does not
         apply to the chart), runs_signal (the phase's Anhøj signal), nhs_point_type, signals (list of
         the rule names a point triggers) and signal (any of them).
@@ -76,7 +78,7 @@ def _check_counts(
     def where(bad: np.ndarray) -> str:
         return f"period {x[int(np.flatnonzero(bad)[0])]}"
 
-    if chart not in ("p", "u"):
+    if chart not in ("p", "u", "pp", "up"):
         return
     if den is None:
         raise SPCInputError(f"a {chart.upper()} chart needs a denominator column: pass n=")
@@ -85,7 +87,7 @@ def _check_counts(
             raise SPCInputError(f"column {y!r} is negative at {where(bad)}")
         if (bad := den < 0).any():
             raise SPCInputError(f"column {n!r} is negative at {where(bad)}")
-        if chart == "p" and (bad := num > den).any():
+        if chart in ("p", "pp") and (bad := num > den).any():
             raise SPCInputError(
                 f"column {y!r} exceeds {n!r} at {where(bad)}: a P chart needs numerator <= denominator"
             )
@@ -110,9 +112,11 @@ def spc(
     exclude: Sequence[int] | None = None,
     target: float | None = None,
     better: str | None = None,
-    screen_mr: bool = False,
+    screen_mr: bool = True,
+    e2: float = E2,
+    partial: Sequence[object] | None = None,
 ) -> SPCResult:
-    """Compute an SPC chart (run, P, U, I/XmR or MR) with its special-cause rules.
+    """Compute an SPC chart (run, P, U, Laney P' and U', I/XmR or MR) with its special-cause rules.
 
     Parameters
     ----------
@@ -125,8 +129,9 @@ def spc(
     n : str or None
         Denominator (P chart) or exposure (U chart). When given for a run or I chart, the chart
         shows y / n.
-    chart : {"auto", "run", "p", "u", "i", "mr"}, default "auto"
-        "auto" chooses from ``kind``: rate -> P, count per exposure -> U, time or anything else -> I.
+    chart : {"auto", "run", "p", "u", "pp", "up", "i", "mr"}, default "auto"
+        "auto" chooses from ``kind``: rate -> P, count per exposure -> U, time or anything else -> I;
+        P becomes Laney's P' (U becomes U') when the plain chart is overdispersed (``_dispersion``).
     kind : {"rate", "count", "time"} or None
         The metric's kind, used by ``chart="auto"``.
     phases : list of x values, optional
@@ -141,9 +146,16 @@ def spc(
         Target for the NHS assurance icon.
     better : {"lower", "higher"} or None
         Which direction is improvement (NHS variation icon, assurance).
-    screen_mr : bool, default False
-        I chart only: drop moving ranges above 3.267 × MR̄ before computing the limits (NHS
-        Making Data Count / NHSRplotthedots ``screen_outliers``).
+    screen_mr : bool, default True
+        I, P' and U' charts: drop moving ranges of 3.267 × MR̄ or more before averaging (Nelson 1982).
+        On by default as in qicharts2 (``qic.screenedmr = TRUE`` set when the package is attached)
+        and NHSRplotthedots (``screen_outliers = TRUE``).
+    e2 : float, default 2.66
+        I chart limit factor: x̄ ± e2 × MR̄. 2.66 as NHS Making Data Count; ``E2_QICHARTS2`` (3/1.128)
+        as qicharts2.
+    partial : list of x values, optional
+        Periods that are not complete yet (the current week or month): returned flagged ``partial``
+        but left out of the limits and the rules, so a half-counted period raises no signal.
 
     Returns
     -------
@@ -153,7 +165,8 @@ def spc(
         raise SPCInputError(f"chart must be 'auto' or one of {', '.join(CHARTS)}, not {chart!r}")
     if better not in (None, "lower", "higher"):
         raise SPCInputError(f"better must be 'lower', 'higher' or None, not {better!r}")
-    if chart == "auto":
+    automatic = chart == "auto"
+    if automatic:
         try:
             chart = choose_chart(kind, has_denominator=n is not None)
         except ValueError as err:
@@ -184,11 +197,19 @@ def spc(
         if not -size <= int(i) < size:
             raise SPCInputError(f"exclude position {i} is outside the {size} points")
         excluded[int(i)] = True
+    incomplete = np.zeros(size, dtype=bool)
+    if partial:
+        literals = [as_literal(v, xs.dtype) for v in partial]
+        incomplete = xs.is_in(literals).fill_null(False).to_numpy().astype(bool)
+    if automatic and chart in PRIME_CHART and den is not None:
+        complete = ~excluded & ~incomplete
+        if dispersion(num, den, complete, binomial=chart == "p", screen_mr=screen_mr)["overdispersed"]:
+            chart = PRIME_CHART[chart]
     if chart == "mr":  # moving ranges within each phase: a phase starts afresh
         value = np.concatenate(
             [np.concatenate(([np.nan], np.abs(np.diff(value[phase == p])))) for p in np.unique(phase)]
         )
-    baseline = baseline_mask(xs, phase, freeze)
+    baseline = baseline_mask(xs, phase, freeze) & ~incomplete
 
     columns = {name: np.full(size, np.nan) for name in ("cl", "lcl", "ucl", "lcl_2s", "ucl_2s")}
     flags: dict[str, np.ndarray | None] = {
@@ -199,7 +220,7 @@ def spc(
     summaries = []
     for p in np.unique(phase):
         rows = np.flatnonzero(phase == p)
-        usable = np.isfinite(value[rows]) & ~excluded[rows]
+        usable = np.isfinite(value[rows]) & ~excluded[rows] & ~incomplete[rows]
         result = analyse_phase(
             chart,
             value[rows],
@@ -210,6 +231,7 @@ def spc(
             screen_mr=screen_mr,
             better=better,
             target=target,
+            e2=e2,
         )
         for name in columns:
             columns[name][rows] = getattr(result.limits, name)
@@ -218,9 +240,10 @@ def spc(
             assert rule_flags is not None  # result.flags holds the rules_for(chart) only
             rule_flags[rows] = phase_flags
         runs_signal[rows] = result.runs_signal
-        point_types[rows] = result.point_types
+        point_types[rows] = np.where(incomplete[rows], None, result.point_types)
         where = {"phase": int(p), "chart": chart, "start": xs[int(rows[0])], "end": xs[int(rows[-1])]}
-        summaries.append(where | {"n_excluded": int(excluded[rows].sum())} | result.summary)
+        counts = {"n_excluded": int(excluded[rows].sum()), "n_partial": int(incomplete[rows].sum())}
+        summaries.append(where | counts | result.summary)
 
     points = _points_frame(
         frame,
@@ -233,6 +256,7 @@ def spc(
         phase,
         baseline,
         excluded,
+        incomplete,
         columns,
         flags,
         runs_signal,
@@ -249,29 +273,34 @@ def spc(
         "freeze": freeze,
         "exclude": list(exclude or ()),
         "screen_mr": screen_mr,
+        "e2": e2,
+        "partial": list(partial or ()),
     }
     moving_range = None
     if chart == "i":
-        moving_range = spc(data, x=x, y=y, n=n, chart="mr", phases=phases, freeze=freeze, exclude=exclude)
+        moving_range = spc(
+            data, x=x, y=y, n=n, chart="mr", phases=phases, freeze=freeze, exclude=exclude, partial=partial
+        )
     return SPCResult(chart, points, summary, better, target, moving_range, options)
 
 
 def _points_frame(
-    frame: pl.DataFrame,
-    xs: pl.Series,
-    y: str,
-    n: str | None,
-    num: np.ndarray,
-    den: np.ndarray | None,
-    value: np.ndarray,
-    phase: np.ndarray,
-    baseline: np.ndarray,
-    excluded: np.ndarray,
-    columns: dict[str, np.ndarray],
-    flags: dict[str, np.ndarray | None],
-    runs_signal: np.ndarray,
-    point_types: np.ndarray,
-    target: float | None,
+    frame,
+    xs,
+    y,
+    n,
+    num,
+    den,
+    value,
+    phase,
+    baseline,
+    excluded,
+    incomplete,
+    columns,
+    flags,
+    runs_signal,
+    point_types,
+    target,
 ) -> pl.DataFrame:
     size = frame.height
     names_per_point = [
@@ -290,6 +319,7 @@ def _points_frame(
         "phase": pl.Series(phase, dtype=pl.Int32),
         "baseline": pl.Series(baseline.tolist(), dtype=pl.Boolean),
         "excluded": pl.Series(excluded.tolist(), dtype=pl.Boolean),
+        "partial": pl.Series(incomplete.tolist(), dtype=pl.Boolean),
         **{name: floats(arr) for name, arr in columns.items()},
         **{rule: _bool_column(flags[rule], size) for rule in POINT_RULES},
         "runs_signal": pl.Series(runs_signal.tolist(), dtype=pl.Boolean),

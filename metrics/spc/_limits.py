@@ -13,11 +13,30 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Limits", "run_limits", "p_limits", "u_limits", "i_limits", "mr_limits", "LIMIT_FUNCTIONS"]
+__all__ = [
+    "Limits",
+    "run_limits",
+    "p_limits",
+    "u_limits",
+    "pp_limits",
+    "up_limits",
+    "laney_sigma_z",
+    "i_limits",
+    "mr_limits",
+    "LIMIT_FUNCTIONS",
+    "E2",
+    "E2_QICHARTS2",
+    "D2",
+    "D4",
+]
 
 # XmR constants. E2 = 3 / d2 with d2 = 1.128 for moving ranges of two, rounded to 2.66 as NHS England
-# "Making Data Count" and Provost & Murray (2011, p. 155) use it; D4 = 3.267 (Montgomery, Table VI).
+# "Making Data Count" and Provost & Murray (2011, p. 155) use it; qicharts2 ``qic.i`` divides by
+# 1.128 unrounded (E2_QICHARTS2 = 2.6596), which moves the limits in the fourth significant figure.
+# D4 = 3.267 (Montgomery, Table VI).
+D2 = 1.128
 E2 = 2.66
+E2_QICHARTS2 = 3 / D2
 D4 = 3.267
 
 
@@ -84,12 +103,11 @@ def u_limits(value: np.ndarray, base: np.ndarray, *, num: np.ndarray, den: np.nd
     return _from_sigma(cl, sigma, floor=0.0, cap=None)
 
 
-def average_moving_range(value: np.ndarray, base: np.ndarray, *, screen_mr: bool = False) -> float:
-    """Mean of |x_i − x_{i−1}| over consecutive baseline points (excluded points are skipped over, as
-    in qicharts2 ``qic.i``). With ``screen_mr``, moving ranges ≥ 3.267 × the first average are
-    dropped and the average recomputed (Nelson 1982; NHSRplotthedots ``screen_outliers``)."""
-    usable = value[base & np.isfinite(value)]
-    mr = np.abs(np.diff(usable))
+def _screened_mean(mr: np.ndarray, screen_mr: bool) -> float:
+    """Mean moving range; with ``screen_mr`` the ranges ≥ 3.267 × the first mean are dropped and the
+    mean recomputed (Nelson 1982; qicharts2 ``qic.i``/``qic.pp``/``qic.up`` under its
+    ``qic.screenedmr`` option; NHSRplotthedots ``screen_outliers``)."""
+    mr = mr[np.isfinite(mr)]
     if mr.size == 0:
         return np.nan
     amr = float(mr.mean())
@@ -99,21 +117,87 @@ def average_moving_range(value: np.ndarray, base: np.ndarray, *, screen_mr: bool
     return amr
 
 
-def i_limits(value: np.ndarray, base: np.ndarray, *, screen_mr: bool = False, **_: object) -> Limits:
-    """I (XmR) chart: x̄ ± 2.66 × MR̄ over the baseline; sigma = 2.66/3 × MR̄ = MR̄/1.128.
+def average_moving_range(value: np.ndarray, base: np.ndarray, *, screen_mr: bool = True) -> float:
+    """Mean of |x_i − x_{i−1}| over consecutive baseline points (excluded points are skipped over, as
+    in qicharts2 ``qic.i``), screened as :func:`_screened_mean` says when ``screen_mr``."""
+    usable = value[base & np.isfinite(value)]
+    return _screened_mean(np.abs(np.diff(usable)), screen_mr)
 
-    NHS England, Making Data Count (2019); Provost & Murray (2011) p. 155; Montgomery eq. 6.33.
+
+def i_limits(
+    value: np.ndarray, base: np.ndarray, *, screen_mr: bool = True, e2: float = E2, **_: object
+) -> Limits:
+    """I (XmR) chart: x̄ ± e2 × MR̄ over the baseline; sigma = e2/3 × MR̄ (= MR̄/1.128 with qicharts2's e2).
+
+    NHS England, Making Data Count (2019); Provost & Murray (2011) p. 155; Montgomery eq. 6.33;
+    qicharts2 ``qic.i`` (moving ranges screened by default).
     """
     usable = value[base & np.isfinite(value)]
     cl = float(usable.mean()) if usable.size else np.nan
-    sigma = np.full(value.size, E2 / 3 * average_moving_range(value, base, screen_mr=screen_mr))
+    sigma = np.full(value.size, e2 / 3 * average_moving_range(value, base, screen_mr=screen_mr))
     return _from_sigma(cl, sigma, floor=None, cap=None)
+
+
+def laney_sigma_z(
+    num: np.ndarray, den: np.ndarray, base: np.ndarray, *, binomial: bool, screen_mr: bool = True
+) -> tuple[float, float, np.ndarray]:
+    """Laney's (2002) between-subgroup factor: the centre, sigma_z and the z-scores of every point.
+
+    z_i = (y_i/n_i − centre) / σ_i with σ_i the binomial (P) or Poisson (U) sigma of point i;
+    sigma_z = mean |z_i − z_{i−1}| over consecutive baseline points / 1.128 (an I chart of the
+    z-scores), moving ranges screened as in qicharts2 ``qic.pp``/``qic.up``.
+    """
+    use = base & np.isfinite(num) & np.isfinite(den) & (den > 0)
+    cl = float(num[use].sum() / den[use].sum()) if use.any() else np.nan
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sigma = np.sqrt((cl * (1 - cl) if binomial else cl) / np.where(den > 0, den, np.nan))
+        z = (num / np.where(den > 0, den, np.nan) - cl) / sigma
+    usable = z[use & np.isfinite(z)]
+    sigma_z = _screened_mean(np.abs(np.diff(usable)), screen_mr) / D2
+    return cl, sigma_z, z
+
+
+def pp_limits(
+    value: np.ndarray,
+    base: np.ndarray,
+    *,
+    num: np.ndarray,
+    den: np.ndarray,
+    screen_mr: bool = True,
+    **_: object,
+) -> Limits:
+    """Laney P' chart: p̄ ± 3·σ_z·√(p̄(1−p̄)/n_i), floored at 0 and capped at 1.
+
+    Laney (2002), "Improved control charts for attributes", Quality Engineering 14(4):531-537;
+    qicharts2 ``qic.pp``.
+    """
+    cl, sigma_z, _z = laney_sigma_z(num, den, base, binomial=True, screen_mr=screen_mr)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sigma = sigma_z * np.sqrt(cl * (1 - cl) / np.where(den > 0, den, np.nan))
+    return _from_sigma(cl, sigma, floor=0.0, cap=1.0)
+
+
+def up_limits(
+    value: np.ndarray,
+    base: np.ndarray,
+    *,
+    num: np.ndarray,
+    den: np.ndarray,
+    screen_mr: bool = True,
+    **_: object,
+) -> Limits:
+    """Laney U' chart: ū ± 3·σ_z·√(ū/n_i), floored at 0 (Laney 2002; qicharts2 ``qic.up``)."""
+    cl, sigma_z, _z = laney_sigma_z(num, den, base, binomial=False, screen_mr=screen_mr)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sigma = sigma_z * np.sqrt(cl / np.where(den > 0, den, np.nan))
+    return _from_sigma(cl, sigma, floor=0.0, cap=None)
 
 
 def mr_limits(value: np.ndarray, base: np.ndarray, **_: object) -> Limits:
     """Moving-range chart of the I chart: centre MR̄, UCL = 3.267 × MR̄ (D4), LCL = 0.
 
-    ``value`` holds the moving ranges themselves. The 2-sigma band is 2/3 of the way to the UCL, as in
+    ``value`` holds the moving ranges themselves. Judged only against the UCL: no runs rules
+    (qicharts2 sets ``runs.signal`` FALSE for MR charts; NHS Making Data Count likewise). The 2-sigma band is 2/3 of the way to the UCL, as in
     qicharts2 ``qic.mr``.
     """
     usable = value[base & np.isfinite(value)]
@@ -124,11 +208,12 @@ def mr_limits(value: np.ndarray, base: np.ndarray, **_: object) -> Limits:
     return Limits(np.full(size, cl), zeros, ucl, zeros.copy(), ucl_2s)
 
 
-#: Chart -> limits function; each takes (value, base) and the keyword arguments it needs.
 LIMIT_FUNCTIONS: dict[str, Callable[..., Limits]] = {
     "run": run_limits,
     "p": p_limits,
     "u": u_limits,
+    "pp": pp_limits,
+    "up": up_limits,
     "i": i_limits,
     "mr": mr_limits,
 }

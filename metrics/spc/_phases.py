@@ -9,13 +9,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-__all__ = ["phase_numbers", "baseline_mask"]
+__all__ = ["phase_numbers", "baseline_mask", "as_literal"]
 
 
-def _as_literal(value: object, dtype: pl.DataType) -> Any:
-    """Match a phase or freeze value to the x column: ISO text (CLI, JSON) and date vs datetime.
-
-    Any: whatever the x column holds (dates, datetimes, numbers), compared with it and sorted."""
+def as_literal(value: object, dtype: pl.DataType) -> Any:
+    """Match a phase or freeze value to the x column: ISO text (CLI, JSON) and date vs datetime."""
     if isinstance(value, str):
         if dtype == pl.Date:
             return date.fromisoformat(value)
@@ -31,7 +29,7 @@ def _as_literal(value: object, dtype: pl.DataType) -> Any:
 def phase_numbers(x: pl.Series, starts: Sequence[object] | None) -> np.ndarray:
     """Phase 1, 2, ... of each point: a new phase starts at each date in ``starts`` (x >= date)."""
     phase = np.ones(x.len(), dtype=np.int64)
-    for start in sorted({_as_literal(s, x.dtype) for s in (starts or ())}):
+    for start in sorted({as_literal(s, x.dtype) for s in (starts or ())}):
         phase += (x >= start).fill_null(False).to_numpy().astype(np.int64)
     # renumber so that phases without points (a start after the last x, two starts with no x in
     # between) leave no gaps: phases are always 1..k
@@ -56,10 +54,26 @@ def baseline_mask(x: pl.Series, phase: np.ndarray, freeze: object | None) -> np.
             raise ValueError("freeze must count at least one point")
         in_base = np.arange(size) < int(freeze)
     else:
-        in_base = (x <= _as_literal(freeze, x.dtype)).fill_null(False).to_numpy()
+        in_base = (x <= as_literal(freeze, x.dtype)).fill_null(False).to_numpy()
     mask = np.ones(size, dtype=bool)
     for p in np.unique(phase):
         rows = phase == p
         if in_base[rows].any():
             mask[rows] = in_base[rows]
     return mask
+
+
+def incomplete_periods(periods: pl.Series, period: str, as_of: date | None) -> list[object]:
+    """The period starts (week or month) whose last day is after ``as_of``: not complete yet.
+
+    A week starting on d ends on d + 6 days, a month on its last day; a period ending on ``as_of`` is
+    complete. ``as_of`` None (unknown) flags nothing.
+    """
+    if as_of is None or periods.is_empty():
+        return []
+    if period not in ("week", "month"):
+        raise ValueError(f"period must be 'week' or 'month', not {period!r}")
+    starts = periods.cast(pl.Date)
+    ends = starts.dt.offset_by("1w" if period == "week" else "1mo").dt.offset_by("-1d")
+    as_of_day = as_of.date() if isinstance(as_of, datetime) else as_of
+    return periods.filter(ends > as_of_day).to_list()
