@@ -27,18 +27,28 @@ def register(app: typer.Typer) -> None:
         ),
         progress: bool = typer.Option(True, help="Show progress bars (--no-progress for logs)."),
         output: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table or json."),
+        profile: str | None = typer.Option(
+            None, "--profile", help="Source profile (TOML file or built-in name) mapping a site's files."
+        ),
     ) -> None:
         """Check and load a folder of extracts into the warehouse (all or nothing)."""
         from rich.console import Console
 
         from carepulse import warehouse
         from carepulse.pipelines.ingest import ingest as run_ingest
+        from carepulse.pipelines.sources import load_profile
         from carepulse.settings import get_settings
 
         settings = get_settings()
+        source_profile = load_profile(profile) if profile else None
         engine = warehouse.make_engine(settings)
         summary = run_ingest(
-            source_dir, engine=engine, settings=settings, accept_warnings=accept_warnings, progress=progress
+            source_dir,
+            engine=engine,
+            settings=settings,
+            accept_warnings=accept_warnings,
+            progress=progress,
+            profile=source_profile,
         )
         console = stdout_console()
         if output is OutputFormat.json:

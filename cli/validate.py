@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 
-def dry_run(source_dir: Path, *, settings, engine=None):
+def dry_run(source_dir: Path, *, settings, engine=None, profile=None):
     """Read a folder as ingest would and validate it; returns (report, contract quarantine counts).
 
     The contract counts are the rows ingest's reader would already quarantine (types, allowed
@@ -16,14 +16,10 @@ def dry_run(source_dir: Path, *, settings, engine=None):
     """
     import polars as pl
 
-    from carepulse.contract import EXTRACTS
     from carepulse.expectations import validate_batch
-    from carepulse.pipelines.extract import find_extract_files, read_extract
+    from carepulse.pipelines.ingest import extract_readers
 
-    reads = {
-        name: read_extract(path, EXTRACTS[name], timezone=settings.timezone)
-        for name, path in find_extract_files(source_dir).items()
-    }
+    reads = {name: read() for name, (_, read) in extract_readers(source_dir, settings, profile).items()}
     report = validate_batch({n: r.frame for n, r in reads.items()}, settings=settings, engine=engine)
     quarantined = [
         r.quarantine.select("extract", "line", "expectation") for r in reads.values() if r.quarantine.height
@@ -99,6 +95,9 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def validate(
         source_dir: Path = typer.Argument(..., help="Folder holding <extract>.csv or .parquet files."),
+        profile: str | None = typer.Option(
+            None, "--profile", help="Source profile (TOML file or built-in name) mapping a site's files."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
         show_all: bool = typer.Option(False, "--all", help="List passed checks too."),
         accept_warnings: bool = typer.Option(
@@ -125,7 +124,14 @@ def register(app: typer.Typer) -> None:
         settings = get_settings()
         engine = warehouse.make_engine(settings)
         has_warehouse = sa.inspect(engine).has_table(schema.validation_runs.name)
-        report, contract = dry_run(source_dir, settings=settings, engine=engine if has_warehouse else None)
+        from carepulse.pipelines.sources import load_profile
+
+        report, contract = dry_run(
+            source_dir,
+            settings=settings,
+            engine=engine if has_warehouse else None,
+            profile=load_profile(profile) if profile else None,
+        )
         report.accepted_warnings = accept_warnings or settings.accept_warnings
         if has_warehouse:  # every validation is recorded; a dry run has no load run
             with engine.begin() as conn:

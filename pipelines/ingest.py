@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import polars as pl
@@ -23,6 +25,8 @@ from carepulse.contract import EXTRACTS
 from carepulse.errors import BatchRefused, CarePulseError
 from carepulse.pipelines import load, load_lock
 from carepulse.pipelines.extract import ExtractRead, find_extract_files, read_extract
+from carepulse.pipelines.sources.profile import SourceProfile
+from carepulse.pipelines.sources.tabular import read_profiled
 from carepulse.pipelines.typed_rows import QUARANTINE_SCHEMA
 from carepulse.settings import Settings
 
@@ -73,6 +77,7 @@ def ingest(
     settings: Settings,
     accept_warnings: bool = False,
     progress: bool = False,
+    profile: SourceProfile | None = None,
 ) -> LoadRunSummary:
     """Load every extract file in ``source_dir`` into the warehouse (one atomic run).
 
@@ -83,6 +88,8 @@ def ingest(
     settings : site timezone, data dir (archive, staging) and data-quality thresholds.
     accept_warnings : load even when a batch-level data-quality check fails.
     progress : show rich progress bars (one per file) on stderr.
+    profile : a source profile mapping a site's own files to the contract
+        (:mod:`carepulse.pipelines.sources`); ``None``: ``source_dir`` holds contract files.
 
     Returns the run's :class:`LoadRunSummary`. Raises :class:`~carepulse.errors.ExtractError` for an
     unusable file, :class:`~carepulse.errors.BatchRefused` for a refused batch, and
@@ -97,11 +104,30 @@ def ingest(
                 "marked interrupted, its staging removed, nothing had been changed",
                 stale,
             )
-        return _locked_ingest(source_dir, engine, settings, accept_warnings, progress)
+        return _locked_ingest(source_dir, engine, settings, accept_warnings, progress, profile)
+
+
+def extract_readers(
+    source_dir: Path, settings: Settings, profile: SourceProfile | None
+) -> dict[str, tuple[str, Callable[[], ExtractRead]]]:
+    """Extract name -> (label, reader): contract files, or a site's files through a profile."""
+    if profile is None:
+        paths = find_extract_files(source_dir)
+        return {
+            name: (path.name, partial(read_extract, path, EXTRACTS[name], timezone=settings.timezone))
+            for name, path in paths.items()
+        }
+    reads = read_profiled(source_dir, profile, timezone=settings.timezone)
+    return {name: (f"{read.path.name} -> {name}", partial(lambda r: r, read)) for name, read in reads.items()}
 
 
 def _locked_ingest(
-    source_dir: Path, engine: sa.Engine, settings: Settings, accept_warnings: bool, progress: bool
+    source_dir: Path,
+    engine: sa.Engine,
+    settings: Settings,
+    accept_warnings: bool,
+    progress: bool,
+    profile: SourceProfile | None = None,
 ) -> LoadRunSummary:
     from carepulse import expectations
 
@@ -110,14 +136,14 @@ def _locked_ingest(
     staging = load.Staging(engine, run_id, settings.data_dir)
     try:
         with _progress_bars(progress) as bars:
-            paths = find_extract_files(source_dir)
+            readers = extract_readers(source_dir, settings, profile)
             tasks = {
-                name: bars.add_task(path.name, total=4) if bars else None for name, path in paths.items()
+                name: bars.add_task(label, total=4) if bars else None for name, (label, _) in readers.items()
             }
             step = (lambda name: bars.advance(tasks[name])) if bars else (lambda name: None)
             reads: dict[str, ExtractRead] = {}
-            for name, path in paths.items():
-                reads[name] = read_extract(path, EXTRACTS[name], timezone=settings.timezone)
+            for name, (_, read) in readers.items():
+                reads[name] = read()
                 step(name)
             warnings = [w for r in reads.values() for w in r.warnings]
             for w in warnings:
