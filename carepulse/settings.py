@@ -75,6 +75,12 @@ class Settings(BaseSettings):
 
     # Data quality
     accept_warnings: bool = Field(False, description="Load batches that fail batch-level expectations.")
+    max_quarantine_share: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Refuse a load when more than this share of its rows would be quarantined.",
+    )
     expectation_thresholds: dict[str, float] = Field(
         default_factory=dict, description="Per-expectation batch thresholds overriding the suite's."
     )

@@ -25,6 +25,7 @@ from carepulse.contract import EXTRACTS
 from carepulse.errors import BatchRefused, CarePulseError
 from carepulse.pipelines import load, load_lock
 from carepulse.pipelines.extract import ExtractRead, find_extract_files, read_extract
+from carepulse.pipelines.quarantine_report import quarantine_reasons, share_refusal
 from carepulse.pipelines.sources.profile import SourceProfile
 from carepulse.pipelines.sources.tabular import read_profiled
 from carepulse.pipelines.typed_rows import QUARANTINE_SCHEMA
@@ -60,6 +61,8 @@ class LoadRunSummary:
     duration_s: float = 0.0
     warnings: list[str] = field(default_factory=list)
     message: str | None = None
+    #: Every quarantine reason: extract, column_name, reason, rows, examples (``file:line``).
+    quarantine_reasons: list[dict] = field(default_factory=list)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -78,6 +81,7 @@ def ingest(
     accept_warnings: bool = False,
     progress: bool = False,
     profile: SourceProfile | None = None,
+    max_quarantine_share: float | None = None,
 ) -> LoadRunSummary:
     """Load every extract file in ``source_dir`` into the warehouse (one atomic run).
 
@@ -90,6 +94,8 @@ def ingest(
     progress : show rich progress bars (one per file) on stderr.
     profile : a source profile mapping a site's own files to the contract
         (:mod:`carepulse.pipelines.sources`); ``None``: ``source_dir`` holds contract files.
+    max_quarantine_share : refuse the batch when more of its rows than this would be quarantined
+        (default ``settings.max_quarantine_share``; 1 never refuses).
 
     Returns the run's :class:`LoadRunSummary`. Raises :class:`~carepulse.errors.ExtractError` for an
     unusable file, :class:`~carepulse.errors.BatchRefused` for a refused batch, and
@@ -104,7 +110,8 @@ def ingest(
                 "marked interrupted, its staging removed, nothing had been changed",
                 stale,
             )
-        return _locked_ingest(source_dir, engine, settings, accept_warnings, progress, profile)
+        limit = settings.max_quarantine_share if max_quarantine_share is None else max_quarantine_share
+        return _locked_ingest(source_dir, engine, settings, accept_warnings, progress, profile, limit)
 
 
 def extract_readers(
@@ -128,6 +135,7 @@ def _locked_ingest(
     accept_warnings: bool,
     progress: bool,
     profile: SourceProfile | None = None,
+    max_quarantine_share: float = 1.0,
 ) -> LoadRunSummary:
     from carepulse import expectations
 
@@ -155,6 +163,23 @@ def _locked_ingest(
             _quarantine_row_failures(reads, report.row_failures)
             for name in reads:
                 step(name)
+            reasons = quarantine_reasons(r.quarantine for r in reads.values())
+            too_many = share_refusal(
+                sum(r.rows_read for r in reads.values()),
+                sum(r.quarantined_rows for r in reads.values()),
+                max_quarantine_share,
+                reasons,
+            )
+            if too_many:
+                with engine.begin() as conn:
+                    load.finish_run(
+                        conn,
+                        run_id,
+                        status="refused",
+                        message=too_many,
+                        duration_s=time.perf_counter() - started,
+                    )
+                raise BatchRefused(too_many)
             if report.refused:
                 if not (accept_warnings or settings.accept_warnings):
                     message = _refusal_message(report)
@@ -171,7 +196,9 @@ def _locked_ingest(
                 report.accepted_warnings = True
 
             files = _stage_changes(reads, engine, staging, settings, run_id, step)
-            summary = LoadRunSummary(run_id, "succeeded", files, warnings=warnings)
+            summary = LoadRunSummary(
+                run_id, "succeeded", files, warnings=warnings, quarantine_reasons=reasons.to_dicts()
+            )
             _merge(engine, staging, summary, report, started)
             for name in reads:
                 step(name)
