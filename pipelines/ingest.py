@@ -124,7 +124,12 @@ def extract_readers(
             name: (path.name, partial(read_extract, path, EXTRACTS[name], timezone=settings.timezone))
             for name, path in paths.items()
         }
-    reads = read_profiled(source_dir, profile, timezone=settings.timezone)
+    if profile.format == "fhir-r4-bulk":
+        from carepulse.pipelines.sources.fhir import read_fhir
+
+        reads = read_fhir(source_dir, timezone=settings.timezone)
+    else:
+        reads = read_profiled(source_dir, profile, timezone=settings.timezone)
     return {name: (f"{read.path.name} -> {name}", partial(lambda r: r, read)) for name, read in reads.items()}
 
 
@@ -317,8 +322,16 @@ def _quarantine_row_failures(reads: dict[str, ExtractRead], failures: pl.DataFra
             pl.col("expectation").cast(pl.String),
             pl.col("record"),
         )
+        origin = getattr(read, "line_origin", None)  # multi-file sources: _line -> (file, line)
+        if origin is not None:
+            rows = rows.join(origin, left_on="line", right_on="_line", how="left").select(
+                "extract",
+                pl.col("origin_file").alias("file_name"),
+                pl.col("origin_line").alias("line"),
+                *list(QUARANTINE_SCHEMA)[3:],
+            )
         read.frame = read.frame.join(lines, on="_line", how="anti")
-        read.quarantine = pl.concat([read.quarantine, rows]).sort("line")
+        read.quarantine = pl.concat([read.quarantine, rows]).sort("file_name", "line")
 
 
 def _check_accounting(f: FileSummary, *, loaded: int) -> None:

@@ -37,7 +37,7 @@ def export(tmp_path: Path) -> Path:
 def test_the_generic_profile_loads_a_one_file_export(export: Path, settings) -> None:
     runner = CliRunner()
     result = runner.invoke(
-        app, ["ingest", str(export), "--profile", "generic_scheduling", "--no-progress", "--format", "json"]
+        app, ["ingest", str(export), "--profile", "generic-scheduling", "--no-progress", "--format", "json"]
     )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
@@ -76,7 +76,7 @@ def test_the_generic_profile_loads_a_one_file_export(export: Path, settings) -> 
 
 
 def test_validate_takes_the_profile_too(export: Path, settings) -> None:
-    result = CliRunner().invoke(app, ["validate", str(export), "--profile", "generic_scheduling", "--json"])
+    result = CliRunner().invoke(app, ["validate", str(export), "--profile", "generic-scheduling", "--json"])
     assert result.exit_code == 0, result.output
     contract = json.loads(result.output)["contract_quarantine"]
     assert {(r["extract"], r["rows"]) for r in contract} == {("patients", 1)}
@@ -127,7 +127,7 @@ def test_a_mapped_column_missing_from_the_file_names_file_line_and_column(export
     text = (export / "Appointments_Export.csv").read_text().replace("Appt Type", "Visit Kind", 1)
     (export / "Appointments_Export.csv").write_text(text)
     with pytest.raises(ExtractError) as caught:
-        read_profiled(export, load_profile("generic_scheduling"), timezone=settings.timezone)
+        read_profiled(export, load_profile("generic-scheduling"), timezone=settings.timezone)
     assert caught.value.file == "Appointments_Export.csv" and caught.value.line == 1
     assert "Appt Type" in str(caught.value)
 

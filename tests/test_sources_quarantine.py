@@ -30,7 +30,7 @@ EXPORT = Path(__file__).parent / "corpus" / "files" / "scheduling_export"
 def forgetful(tmp_path: Path) -> tuple[Path, Path]:
     """The example export and a copy of its profile without the status value map."""
     export = Path(shutil.copytree(EXPORT, tmp_path / "export"))
-    text = (BUILT_IN / "generic_scheduling.toml").read_text()
+    text = (BUILT_IN / "generic-scheduling.toml").read_text()
     start = text.index("[extracts.appointments.values.status]")
     end = text.index("[extracts.appointments.values.visit_type]")
     profile = tmp_path / "forgetful.toml"

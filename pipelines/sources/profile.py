@@ -112,10 +112,13 @@ class SourceProfile(_Strict):
 
     name: str
     description: str = ""
+    format: Literal["csv", "fhir-r4-bulk"] = Field(
+        "csv", description="csv: files mapped by ``extracts``; fhir-r4-bulk: NDJSON through ViewDefinitions."
+    )
     source_timezone: str | None = Field(
         None, description="IANA zone of naive source timestamps; default: the site timezone (settings)."
     )
-    extracts: dict[str, ExtractMapping]
+    extracts: dict[str, ExtractMapping] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _contract_names(self) -> SourceProfile:
@@ -146,7 +149,7 @@ class SourceProfile(_Strict):
                         f"extracts.{name}.columns.{column.name}: required column has no source; "
                         "map it from a source column, set a constant or derive it"
                     )
-        if "appointments" not in self.extracts:
+        if self.format == "csv" and "appointments" not in self.extracts:
             problems.append("extracts.appointments: a profile must supply appointments")
         if problems:
             raise ValueError("; ".join(problems))
