@@ -150,10 +150,10 @@ EXTRACTS: dict[str, Extract] = {
             "patient_id",
             (
                 _c("patient_id", nullable=False, description="Internal surrogate key (not shown)."),
-                _c("mrn", nullable=False, phi=True, description="Medical record number."),
-                _c("first_name", nullable=False, phi=True),
-                _c("last_name", nullable=False, phi=True),
-                _c("birth_date", "date", nullable=False, phi=True),
+                _c("mrn", phi=True, description="Medical record number; null in de-identified exports."),
+                _c("first_name", phi=True, description="Null in de-identified exports."),
+                _c("last_name", phi=True, description="Null in de-identified exports."),
+                _c("birth_date", "date", phi=True, description="Null: no age band, age feature missing."),
                 _c("sex", nullable=False, allowed=SEXES),
                 _c("race", allowed=RACES),
                 _c("ethnicity", allowed=ETHNICITIES),
@@ -161,10 +161,14 @@ EXTRACTS: dict[str, Extract] = {
                 _c("postal_code", phi=True, description="5-digit ZIP code."),
                 _c("phone", phi=True),
                 _c("email", phi=True),
-                _c("payer_class", nullable=False, allowed=PAYER_CLASSES),
-                _c("portal_active", "bool", nullable=False),
-                _c("needs_interpreter", "bool", nullable=False),
-                _c("transport_barrier", "bool", nullable=False),
+                _c(
+                    "payer_class",
+                    allowed=PAYER_CLASSES,
+                    description="Null when the export has no coverage data.",
+                ),
+                _c("portal_active", "bool", description="Null when unknown (most exports)."),
+                _c("needs_interpreter", "bool", description="Null when unknown."),
+                _c("transport_barrier", "bool", description="Null when unknown."),
             ),
             "Registered patients with demographics and contact details (PHI).",
         ),
@@ -185,8 +189,14 @@ EXTRACTS: dict[str, Extract] = {
                 _c("cancelled_at", "datetime"),
                 _c("cancel_reason"),
                 _c("cancelled_by", allowed=CANCELLED_BY),
-                _c("reminder", nullable=False, allowed=REMINDERS),
-                _c("insurance_verified", "bool", nullable=False),
+                _c(
+                    "reminder",
+                    allowed=REMINDERS,
+                    description="Booking reminder channel; null when not exported.",
+                ),
+                _c(
+                    "insurance_verified", "bool", description="Null when the export has no eligibility field."
+                ),
                 _c("checkin_at", "datetime"),
                 _c("roomed_at", "datetime"),
                 _c("provider_start_at", "datetime"),
@@ -220,6 +230,7 @@ EXTRACTS: dict[str, Extract] = {
                 _c("prior_auth_decided_at", "datetime"),
             ),
             "Referrals from a referring clinician to a specialty.",
+            required=False,
         ),
         Extract(
             "claims",
@@ -245,6 +256,7 @@ EXTRACTS: dict[str, Extract] = {
                 _c("written_off_amount", "float", min_value=0),
             ),
             "Professional claims, one row per claim submission, latest adjudication state.",
+            required=False,
         ),
         Extract(
             "surveys",
@@ -264,6 +276,7 @@ EXTRACTS: dict[str, Extract] = {
                 _c("comment", phi=True, description="Free text; may identify the patient."),
             ),
             "CG-CAHPS-style visit surveys.",
+            required=False,
         ),
         Extract(
             "encounters",
@@ -277,6 +290,7 @@ EXTRACTS: dict[str, Extract] = {
                 _c("discharge_disposition", allowed=DISCHARGE_DISPOSITIONS),
             ),
             "Hospital stays and emergency visits, for care transitions.",
+            required=False,
         ),
         Extract(
             "slots",

@@ -75,6 +75,12 @@ class Settings(BaseSettings):
 
     # Data quality
     accept_warnings: bool = Field(False, description="Load batches that fail batch-level expectations.")
+    max_quarantine_share: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Refuse a load when more than this share of its rows would be quarantined.",
+    )
     expectation_thresholds: dict[str, float] = Field(
         default_factory=dict, description="Per-expectation batch thresholds overriding the suite's."
     )
@@ -144,5 +150,18 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings (cached; tests call ``get_settings.cache_clear()``)."""
-    return Settings()
+    """The process-wide settings (cached; tests call ``get_settings.cache_clear()``).
+
+    An invalid setting is a user error naming the setting (never its value: it may be a secret).
+    """
+    from pydantic import ValidationError
+
+    from carepulse.errors import CarePulseError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise CarePulseError(
+            f"invalid setting(s): {problems} (from CAREPULSE_* environment variables or the settings file)"
+        ) from None

@@ -19,6 +19,11 @@ def register(app: typer.Typer) -> None:
         patients: int = typer.Option(20_000, help="Number of patients (about 7.5 visits each per 2 years)."),
         months: int = typer.Option(24, help="Months of history up to --as-of."),
         seed: int = typer.Option(42, help="Random seed: same seed, same files."),
+        format_: str = typer.Option(
+            "csv",
+            "--format",
+            help="csv (the extract contract) or fhir (FHIR R4 Bulk Data NDJSON, for the FHIR importer).",
+        ),
         as_of: str = typer.Option(
             None,
             "--as-of",
@@ -35,7 +40,15 @@ def register(app: typer.Typer) -> None:
             as_of_date = dt.date.fromisoformat(as_of) if as_of else dt.date.today() - dt.timedelta(days=1)
         except ValueError:
             raise CarePulseError(f"--as-of {as_of!r} is not a date; use YYYY-MM-DD") from None
+        if format_ not in ("csv", "fhir"):
+            raise CarePulseError(f"--format {format_!r} is not one of: csv, fhir")
         console = stdout_console()
+        if format_ == "fhir":
+            _generate_fhir(out, patients=patients, months=months, seed=seed, as_of=as_of_date)
+            console.print(
+                f"FHIR R4 Bulk Data NDJSON in {out}; load it with `carepulse ingest {out} --profile fhir-r4-bulk`"
+            )
+            return
         summary = generate_health_system(
             out, patients=patients, months=months, seed=seed, as_of=as_of_date, progress=True
         )
@@ -55,3 +68,24 @@ def register(app: typer.Typer) -> None:
             f"non-cancelled visits); {summary.cancelled:,} cancelled; "
             f"{len(summary.interventions)} planted interventions."
         )
+
+
+def _generate_fhir(out: Path, *, patients: int, months: int, seed: int, as_of: dt.date) -> dict[str, int]:
+    """Generate the contract CSVs in a scratch folder, convert them to NDJSON in ``out``, keep truth/."""
+    import shutil
+    import tempfile
+
+    from carepulse.pipelines.synthetic import generate_health_system
+    from carepulse.pipelines.synthetic.fhir_writer import write_fhir
+    from carepulse.settings import get_settings
+
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out) as scratch:
+        generate_health_system(
+            Path(scratch), patients=patients, months=months, seed=seed, as_of=as_of, progress=True
+        )
+        counts = write_fhir(scratch, out, timezone=get_settings().timezone)
+        if (Path(scratch) / "truth").is_dir():
+            shutil.rmtree(out / "truth", ignore_errors=True)
+            shutil.move(str(Path(scratch) / "truth"), out / "truth")
+    return counts

@@ -27,18 +27,36 @@ def register(app: typer.Typer) -> None:
         ),
         progress: bool = typer.Option(True, help="Show progress bars (--no-progress for logs)."),
         output: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table or json."),
+        profile: str | None = typer.Option(
+            None, "--profile", help="Source profile (TOML file or built-in name) mapping a site's files."
+        ),
+        max_quarantine_share: float | None = typer.Option(
+            None,
+            "--max-quarantine-share",
+            min=0.0,
+            max=1.0,
+            help="Refuse the batch when more than this share of rows is quarantined (default: setting, 0.5).",
+        ),
     ) -> None:
         """Check and load a folder of extracts into the warehouse (all or nothing)."""
         from rich.console import Console
 
         from carepulse import warehouse
         from carepulse.pipelines.ingest import ingest as run_ingest
+        from carepulse.pipelines.sources import load_profile
         from carepulse.settings import get_settings
 
         settings = get_settings()
+        source_profile = load_profile(profile) if profile else None
         engine = warehouse.make_engine(settings)
         summary = run_ingest(
-            source_dir, engine=engine, settings=settings, accept_warnings=accept_warnings, progress=progress
+            source_dir,
+            engine=engine,
+            settings=settings,
+            accept_warnings=accept_warnings,
+            progress=progress,
+            profile=source_profile,
+            max_quarantine_share=max_quarantine_share,
         )
         console = stdout_console()
         if output is OutputFormat.json:
@@ -47,6 +65,17 @@ def register(app: typer.Typer) -> None:
         for w in summary.warnings:
             Console(stderr=True).print(f"[yellow]warning:[/] {w}", highlight=False)
         console.print(_files_table(summary))
+        if summary.quarantine_reasons:
+            import polars as pl
+
+            from carepulse.pipelines.quarantine_report import REASON_SCHEMA, describe_reasons
+
+            reasons = pl.DataFrame(summary.quarantine_reasons, schema=REASON_SCHEMA)
+            console.print(
+                "Quarantined rows, top reasons (`carepulse runs` / the Data quality page for more):"
+            )
+            for line in describe_reasons(reasons):
+                console.print(f"  {line}", highlight=False, markup=False)
         c = summary.counts
         console.print(
             f"run {summary.run_id} {summary.status} in {summary.duration_s:.1f} s: {c['rows_read']:,} rows read, "

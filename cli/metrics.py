@@ -82,7 +82,7 @@ def _fmt(value, kind: str, unit: str) -> str:
     return f"{value:,.1f} {unit}" if unit in ("days", "minutes") else f"{value:,.1f}"
 
 
-def _catalogue_table(frame, keys: list[str]):
+def _catalogue_table(frame, keys: list[str], absent: dict[str, str] | None = None):
     """A rich table of a catalogue frame; columns empty for every row are left out."""
     from rich.table import Table
 
@@ -129,6 +129,10 @@ def _catalogue_table(frame, keys: list[str]):
                 definition.short_name,
             ]
         )
+    for name, reason in (absent or {}).items():
+        row_cells = [name, *([""] * (len(headers) - 2)), f"{metrics.get_metric(name).short_name} ({reason})"]
+        row_cells[headers.index("value")] = "not supplied"
+        rows.append(row_cells)
     keep = [i for i, h in enumerate(headers) if h == "metric" or any(r[i] for r in rows)]
     table = Table(title="CarePulse metrics")
     for i in keep:
@@ -198,6 +202,8 @@ def register(app: typer.Typer) -> None:
         import polars as pl
 
         from carepulse import metrics, warehouse
+        from carepulse.metrics.prepare import CORE
+        from carepulse.metrics.supply import not_supplied, not_supplied_records, supplied_extracts
         from carepulse.settings import get_settings
 
         settings = get_settings()
@@ -207,9 +213,13 @@ def register(app: typer.Typer) -> None:
         with _status("Reading the warehouse and computing metrics..."):
             engine = warehouse.make_engine(settings)
             frames = read_metric_frames(engine, names)
+            absent = not_supplied(frames, names)
+            supplied = [n for n in names if n not in absent]
+            present = supplied_extracts(frames)
+            frames = {n: f for n, f in frames.items() if n in CORE or n in present}
             catalogue = metrics.compute_catalogue(
                 metrics.prepare(frames),
-                metrics=names if metric else None,
+                metrics=supplied if metric else None,
                 by=by,
                 period=period.value if period else None,
                 start=start,
@@ -217,18 +227,19 @@ def register(app: typer.Typer) -> None:
                 filters=filters or None,
                 settings=settings,
             )
+            catalogue = catalogue.filter(~pl.col("metric").is_in(list(absent)))
             if suppress:
                 catalogue = metrics.suppress_metric_frame(catalogue, threshold=settings.small_cell_threshold)
         keys = [*by, *(["period"] if period else [])]
         if output is CatalogueFormat.json:
-            typer.echo(_dump(_json_rows(catalogue, keys)))
+            typer.echo(_dump(_json_rows(catalogue, keys) + not_supplied_records(absent)))
         elif output is CatalogueFormat.csv:
             short = pl.Series(
                 "definition", [metrics.get_metric(m).short_name for m in catalogue["metric"]], pl.String
             )
             typer.echo(catalogue.with_columns(short).write_csv(), nl=False)
         else:
-            _console().print(_catalogue_table(catalogue, keys))
+            _console().print(_catalogue_table(catalogue, keys, absent))
 
     @app.command("spc")
     def spc_command(

@@ -124,9 +124,43 @@ def _open_warehouse(*, create_tables: bool):
     return settings, engine
 
 
-def _moment(as_of: str | None) -> dt.datetime | None:
-    """``--as-of`` as a datetime (None: the command picks its default)."""
-    return dt.datetime.fromisoformat(as_of) if as_of else None
+def _moment(as_of: str | None, option: str = "--as-of") -> dt.datetime | None:
+    """A date/time option as a datetime (None: the command picks its default)."""
+    from carepulse.errors import CarePulseError
+
+    try:
+        return dt.datetime.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        raise CarePulseError(
+            f"{option} {as_of!r} is not a date; use YYYY-MM-DD or YYYY-MM-DD HH:MM"
+        ) from None
+
+
+def _split_options(
+    test_start: str | None,
+    validation_start: str | None,
+    test_days: float | None,
+    validation_days: float | None,
+    test_months: float | None,
+):
+    """The train command's window options as :class:`SplitOptions` (months must be whole)."""
+    from carepulse.errors import CarePulseError
+    from carepulse.metrics.no_show_model.training import SplitOptions
+
+    if test_months is not None and (test_months != int(test_months) or test_months < 1):
+        raise CarePulseError(
+            f"--test-window-months must be a whole number of months (got {test_months:g}); "
+            f"for a shorter window use --test-window-days (e.g. {max(1, round(test_months * 30))}) or --test-start"
+        )
+    for value, option in ((test_days, "--test-window-days"), (validation_days, "--validation-window-days")):
+        if value is not None and value <= 0:
+            raise CarePulseError(f"{option} must be more than 0 days (got {value:g})")
+    return SplitOptions(
+        test_start=_moment(test_start, "--test-start"),
+        validation_start=_moment(validation_start, "--validation-start"),
+        test_days=test_days if test_days is not None else (30.4375 * test_months if test_months else None),
+        validation_days=validation_days,
+    )
 
 
 def register(app: typer.Typer) -> None:
@@ -141,17 +175,42 @@ def register(app: typer.Typer) -> None:
             None, help="Synthetic truth parquet for the oracle (default: found next to the loaded extracts)."
         ),
         output: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table or json."),
+        test_start: str = typer.Option(
+            None, "--test-start", help="First day of the test window (YYYY-MM-DD)."
+        ),
+        validation_start: str = typer.Option(
+            None,
+            "--validation-start",
+            help="First day of the validation window (default: as long as the test window).",
+        ),
+        test_days: float = typer.Option(None, "--test-window-days", help="Test window length in days."),
+        validation_days: float = typer.Option(
+            None, "--validation-window-days", help="Validation window length in days."
+        ),
+        test_months: float = typer.Option(
+            None,
+            "--test-window-months",
+            help="Test window in whole months (default: setting test_window_months).",
+        ),
     ) -> None:
-        """Train, calibrate and evaluate the no-show model on temporal windows; register it as current."""
+        """Train, calibrate and evaluate the no-show model on temporal windows; register it as current.
+
+        Short extracts: ``--test-start 2026-04-01`` (validation as long as the test window, just before
+        it; training everything earlier) or window lengths in days. An impossible split names the
+        appointments and no-shows found in each window.
+        """
 
         from carepulse.metrics.no_show_model import train_model
 
+        split_options = _split_options(test_start, validation_start, test_days, validation_days, test_months)
         settings, engine = _open_warehouse(create_tables=True)
         console = stdout_console()
         with console.status(
             "training the no-show model (features, gradient boosting, calibration, evaluation)..."
         ):
-            mv = train_model(engine, settings, as_of=_moment(as_of), truth_path=truth)
+            mv = train_model(
+                engine, settings, as_of=_moment(as_of), truth_path=truth, split_options=split_options
+            )
         if output is OutputFormat.json:
             console.print_json(
                 json.dumps(

@@ -67,6 +67,9 @@ class MetricDefinition:
     composite: bool = False  # value = mean of its items' scores (AHRQ CAHPS); units carry ``_item``
     category: str | None = None  # a column always grouped by (volumes by hour, denials by payer)
     extra_frames: tuple[str, ...] = ()  # other prepared frames the metric reads
+    #: Columns of ``frame`` that must hold values for the metric to mean anything; when all are null the
+    #: metric is "not supplied" (a scheduling export without check-in times has no cycle time).
+    source_columns: tuple[str, ...] = ()
     units: Callable[[MetricContext], pl.LazyFrame] | None = field(default=None, repr=False, compare=False)
 
     @property

@@ -47,6 +47,7 @@ _FLOW = dict(
 
 @metric(
     name="cycle_time_minutes",
+    source_columns=("checkin_at", "checkout_at"),
     title="Office visit cycle time",
     short_name="Check-in to checkout (min)",
     numerator="Minutes from check-in to checkout",
@@ -63,6 +64,7 @@ def cycle_time_minutes(ctx: MetricContext) -> pl.LazyFrame:
 
 @metric(
     name="wait_to_room_minutes",
+    source_columns=("checkin_at", "roomed_at"),
     title="Wait to room",
     short_name="Check-in to roomed (min)",
     numerator="Minutes from check-in to being roomed",
@@ -79,6 +81,7 @@ def wait_to_room_minutes(ctx: MetricContext) -> pl.LazyFrame:
 
 @metric(
     name="wait_for_provider_minutes",
+    source_columns=("roomed_at", "provider_start_at"),
     title="Wait for provider",
     short_name="Roomed to provider (min)",
     numerator="Minutes from being roomed to the provider starting",
@@ -95,6 +98,7 @@ def wait_for_provider_minutes(ctx: MetricContext) -> pl.LazyFrame:
 
 @metric(
     name="on_time_start_rate",
+    source_columns=("provider_start_at",),
     title="On-time start rate",
     short_name="Started within grace / visits",
     family="flow",

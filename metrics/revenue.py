@@ -235,6 +235,7 @@ def denial_write_off_rate(ctx: MetricContext) -> pl.LazyFrame:
 
 @metric(
     name="denials_insurance_unverified_rate",
+    source_columns=("insurance_verified",),
     title="Denials with insurance not verified",
     short_name="Unverified / denied",
     kind="rate",

@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,9 @@ from carepulse.contract import EXTRACTS
 from carepulse.errors import BatchRefused, CarePulseError
 from carepulse.pipelines import load, load_lock
 from carepulse.pipelines.extract import ExtractRead, find_extract_files, read_extract
+from carepulse.pipelines.quarantine_report import quarantine_reasons, share_refusal
+from carepulse.pipelines.sources.profile import SourceProfile
+from carepulse.pipelines.sources.tabular import read_profiled
 from carepulse.pipelines.typed_rows import QUARANTINE_SCHEMA
 from carepulse.settings import Settings
 
@@ -63,6 +67,8 @@ class LoadRunSummary:
     duration_s: float = 0.0
     warnings: list[str] = field(default_factory=list)
     message: str | None = None
+    #: Every quarantine reason: extract, column_name, reason, rows, examples (``file:line``).
+    quarantine_reasons: list[dict] = field(default_factory=list)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -80,6 +86,8 @@ def ingest(
     settings: Settings,
     accept_warnings: bool = False,
     progress: bool = False,
+    profile: SourceProfile | None = None,
+    max_quarantine_share: float | None = None,
 ) -> LoadRunSummary:
     """Load every extract file in ``source_dir`` into the warehouse (one atomic run).
 
@@ -90,6 +98,10 @@ def ingest(
     settings : site timezone, data dir (archive, staging) and data-quality thresholds.
     accept_warnings : load even when a batch-level data-quality check fails.
     progress : show rich progress bars (one per file) on stderr.
+    profile : a source profile mapping a site's own files to the contract
+        (:mod:`carepulse.pipelines.sources`); ``None``: ``source_dir`` holds contract files.
+    max_quarantine_share : refuse the batch when more of its rows than this would be quarantined
+        (default ``settings.max_quarantine_share``; 1 never refuses).
 
     Returns the run's :class:`LoadRunSummary`. Raises :class:`~carepulse.errors.ExtractError` for an
     unusable file, :class:`~carepulse.errors.BatchRefused` for a refused batch, and
@@ -104,11 +116,37 @@ def ingest(
                 "marked interrupted, its staging removed, nothing had been changed",
                 stale,
             )
-        return _locked_ingest(source_dir, engine, settings, accept_warnings, progress)
+        limit = settings.max_quarantine_share if max_quarantine_share is None else max_quarantine_share
+        return _locked_ingest(source_dir, engine, settings, accept_warnings, progress, profile, limit)
+
+
+def extract_readers(
+    source_dir: Path, settings: Settings, profile: SourceProfile | None
+) -> dict[str, tuple[str, Callable[[], ExtractRead]]]:
+    """Extract name -> (label, reader): contract files, or a site's files through a profile."""
+    if profile is None:
+        paths = find_extract_files(source_dir)
+        return {
+            name: (path.name, partial(read_extract, path, EXTRACTS[name], timezone=settings.timezone))
+            for name, path in paths.items()
+        }
+    if profile.format == "fhir-r4-bulk":
+        from carepulse.pipelines.sources.fhir import read_fhir
+
+        reads = read_fhir(source_dir, timezone=settings.timezone)
+    else:
+        reads = read_profiled(source_dir, profile, timezone=settings.timezone)
+    return {name: (f"{read.path.name} -> {name}", partial(lambda r: r, read)) for name, read in reads.items()}
 
 
 def _locked_ingest(
-    source_dir: Path, engine: sa.Engine, settings: Settings, accept_warnings: bool, progress: bool
+    source_dir: Path,
+    engine: sa.Engine,
+    settings: Settings,
+    accept_warnings: bool,
+    progress: bool,
+    profile: SourceProfile | None = None,
+    max_quarantine_share: float = 1.0,
 ) -> LoadRunSummary:
     from carepulse import expectations
 
@@ -117,16 +155,14 @@ def _locked_ingest(
     staging = load.Staging(engine, run_id, settings.data_dir)
     try:
         with _progress_bars(progress) as bars:
-            paths = find_extract_files(source_dir)
-            tasks = {name: bars.add_task(path.name, total=4) for name, path in paths.items()} if bars else {}
-
-            def step(name: str) -> None:
-                if bars:
-                    bars.advance(tasks[name])
-
+            readers = extract_readers(source_dir, settings, profile)
+            tasks = {
+                name: bars.add_task(label, total=4) if bars else None for name, (label, _) in readers.items()
+            }
+            step = (lambda name: bars.advance(tasks[name])) if bars else (lambda name: None)
             reads: dict[str, ExtractRead] = {}
-            for name, path in paths.items():
-                reads[name] = read_extract(path, EXTRACTS[name], timezone=settings.timezone)
+            for name, (_, read) in readers.items():
+                reads[name] = read()
                 step(name)
             warnings = [w for r in reads.values() for w in r.warnings]
             for w in warnings:
@@ -138,6 +174,23 @@ def _locked_ingest(
             _quarantine_row_failures(reads, report.row_failures)
             for name in reads:
                 step(name)
+            reasons = quarantine_reasons(r.quarantine for r in reads.values())
+            too_many = share_refusal(
+                sum(r.rows_read for r in reads.values()),
+                sum(r.quarantined_rows for r in reads.values()),
+                max_quarantine_share,
+                reasons,
+            )
+            if too_many:
+                with engine.begin() as conn:
+                    load.finish_run(
+                        conn,
+                        run_id,
+                        status="refused",
+                        message=too_many,
+                        duration_s=time.perf_counter() - started,
+                    )
+                raise BatchRefused(too_many)
             if report.refused:
                 if not (accept_warnings or settings.accept_warnings):
                     message = _refusal_message(report)
@@ -154,7 +207,9 @@ def _locked_ingest(
                 report.accepted_warnings = True
 
             files = _stage_changes(reads, engine, staging, settings, run_id, step)
-            summary = LoadRunSummary(run_id, "succeeded", files, warnings=warnings)
+            summary = LoadRunSummary(
+                run_id, "succeeded", files, warnings=warnings, quarantine_reasons=reasons.to_dicts()
+            )
             _merge(engine, staging, summary, report, started)
             for name in reads:
                 step(name)
@@ -285,8 +340,16 @@ def _quarantine_row_failures(reads: dict[str, ExtractRead], failures: pl.DataFra
             pl.col("expectation").cast(pl.String),
             pl.col("record"),
         )
+        origin = getattr(read, "line_origin", None)  # multi-file sources: _line -> (file, line)
+        if origin is not None:
+            rows = rows.join(origin, left_on="line", right_on="_line", how="left").select(
+                "extract",
+                pl.col("origin_file").alias("file_name"),
+                pl.col("origin_line").alias("line"),
+                *list(QUARANTINE_SCHEMA)[3:],
+            )
         read.frame = read.frame.join(lines, on="_line", how="anti")
-        read.quarantine = pl.concat([read.quarantine, rows]).sort("line")
+        read.quarantine = pl.concat([read.quarantine, rows]).sort("file_name", "line")
 
 
 def _check_accounting(f: FileSummary, *, loaded: int) -> None:

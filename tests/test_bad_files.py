@@ -70,7 +70,7 @@ A5 = (
 
 
 def missing_file(d):
-    (d / "claims.csv").unlink()
+    (d / "providers.csv").unlink()
 
 
 def missing_column(d):
@@ -251,7 +251,7 @@ def _check_enums(engine):
 
 
 CASES = {
-    "missing_file": (missing_file, Fails("claims.csv", says="missing")),
+    "missing_file": (missing_file, Fails("providers.csv", says="missing")),
     "missing_column": (missing_column, Fails("appointments.csv", 1, "status", "missing")),
     "renamed_column": (
         renamed_column,

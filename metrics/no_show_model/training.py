@@ -129,6 +129,100 @@ def temporal_windows(
     return Windows(train_start=first, valid_start=valid_start, test_start=test_start, cutoff=cutoff)
 
 
+@dataclass(frozen=True)
+class SplitOptions:
+    """Where the test and validation windows start, for extracts too short for whole months.
+
+    ``test_start`` / ``validation_start`` fix the windows' first days; ``test_days`` /
+    ``validation_days`` size them instead (the test window ends at the cutoff, validation ends where
+    test starts). With only a test window given, validation is as long as the test window. Unset:
+    ``settings.test_window_months`` and ``VALIDATION_MONTHS``.
+    """
+
+    test_start: dt.datetime | None = None
+    validation_start: dt.datetime | None = None
+    test_days: float | None = None
+    validation_days: float | None = None
+
+    @property
+    def custom(self) -> bool:
+        return any(
+            v is not None
+            for v in (self.test_start, self.validation_start, self.test_days, self.validation_days)
+        )
+
+
+def choose_windows(
+    first: dt.datetime, cutoff: dt.datetime, settings: Settings, options: SplitOptions
+) -> Windows:
+    """The temporal windows for ``options`` (months from settings when none is given)."""
+    if not options.custom:
+        return temporal_windows(first, cutoff, settings.test_window_months)
+    if options.test_start is not None:
+        test_start = options.test_start
+    elif options.test_days is not None:
+        test_start = cutoff - dt.timedelta(days=options.test_days)
+    else:
+        test_start = pl.Series([cutoff]).dt.offset_by(f"-{settings.test_window_months}mo")[0]
+    if options.validation_start is not None:
+        valid_start = options.validation_start
+    else:
+        days = options.validation_days if options.validation_days is not None else None
+        valid_start = test_start - (dt.timedelta(days=days) if days is not None else cutoff - test_start)
+    problems = []
+    if not test_start < cutoff:
+        problems.append(
+            f"the test window starts {test_start:%Y-%m-%d}, not before the cutoff {cutoff:%Y-%m-%d %H:%M}"
+        )
+    if not valid_start < test_start:
+        problems.append(
+            f"validation starts {valid_start:%Y-%m-%d}, not before the test window ({test_start:%Y-%m-%d})"
+        )
+    if not first < valid_start:
+        problems.append(
+            f"no training history: the data starts {first:%Y-%m-%d}, validation starts {valid_start:%Y-%m-%d}"
+        )
+    if problems:
+        raise CarePulseError(
+            "impossible split: " + "; ".join(problems) + ". Choose earlier start dates or shorter windows."
+        )
+    return Windows(train_start=first, valid_start=valid_start, test_start=test_start, cutoff=cutoff)
+
+
+def window_counts(parts: dict[str, pl.DataFrame], w: Windows) -> str:
+    """``training 2026-03-01..2026-03-20: 812 appointments, 97 no-shows; ...`` for error messages."""
+    bounds = {
+        "training": (w.train_start, w.valid_start),
+        "validation": (w.valid_start, w.test_start),
+        "test": (w.test_start, w.cutoff),
+    }
+    return "; ".join(
+        f"{name} {lo:%Y-%m-%d}..{hi - dt.timedelta(microseconds=1):%Y-%m-%d}: {part.height:,} kept or missed "
+        f"appointments, {int(part['no_show'].sum()):,} no-shows"
+        for name, part in parts.items()
+        for lo, hi in [bounds[name]]
+    )
+
+
+def check_windows(parts: dict[str, pl.DataFrame], w: Windows) -> None:
+    """A :class:`CarePulseError` naming the counts of every window when one cannot train or test."""
+    problems = []
+    for name, part in parts.items():
+        need = MIN_TRAIN_ROWS if name == "training" else 20
+        no_shows = int(part["no_show"].sum())
+        if part.height < need:
+            problems.append(f"the {name} window has {part.height:,} appointments (needs {need})")
+        elif no_shows == 0:
+            problems.append(f"the {name} window has no no-shows")
+        elif no_shows == part.height:
+            problems.append(f"the {name} window has only no-shows")
+    if problems:
+        raise CarePulseError(
+            f"cannot train: {'; '.join(problems)}. Windows: {window_counts(parts, w)}. "
+            "Move --test-start/--validation-start or change the window lengths."
+        )
+
+
 def labelled_dataset(
     frames: dict[str, pl.DataFrame], cutoff: dt.datetime, centre_zip: int | None
 ) -> pl.DataFrame:
@@ -211,11 +305,13 @@ def train_model(
     params: ModelParams = ModelParams(),
     truth_path: Path | None = None,
     frames: dict[str, pl.DataFrame] | None = None,
+    split_options: SplitOptions = SplitOptions(),
 ) -> registry.ModelVersion:
     """Train on the warehouse, evaluate on the test window, register and make current.
 
     ``as_of`` (default: the data horizon) is the cutoff: only visits before it are examples.
-    ``frames`` bypasses the warehouse read (benchmarks). Returns the registered version, artifact
+    ``frames`` bypasses the warehouse read (benchmarks); ``split_options`` places the windows
+    (:class:`SplitOptions`, for short extracts). Returns the registered version, artifact
     loaded.
     """
     frames = frames or model_frames(engine)
@@ -224,13 +320,9 @@ def train_model(
     dataset = labelled_dataset(frames, cutoff, centre)
     if dataset.is_empty():
         raise CarePulseError("no past completed or missed appointments to learn from")
-    w = temporal_windows(
-        cast(dt.datetime, dataset["scheduled_start"].min()), cutoff, settings.test_window_months
-    )
+    w = choose_windows(dataset["scheduled_start"].min(), cutoff, settings, split_options)
     train, valid, test = split(dataset, w)
-    for name, part in (("training", train), ("validation", valid), ("test", test)):
-        if part.height < (MIN_TRAIN_ROWS if name == "training" else 20) or part["no_show"].n_unique() < 2:
-            raise CarePulseError(f"the {name} window has too few appointments ({part.height}) or no no-shows")
+    check_windows({"training": train, "validation": valid, "test": test}, w)
     hgb, baseline = fit_models(to_model_input(train), train["no_show"].to_numpy(), params)
     vx, vy = to_model_input(valid), valid["no_show"].to_numpy()
     method, scores = choose_calibration(hgb, vx, vy)

@@ -1,0 +1,1 @@
+"""Built-in source profiles (TOML), found by name with ``--profile NAME``."""
