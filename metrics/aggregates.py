@@ -21,8 +21,10 @@ Pure functions: frames in, frames out (the load writes the result to ``metric_ag
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -36,7 +38,7 @@ from carepulse.metrics._compute import (
     _filter_expr,
     assemble_catalogue,
 )
-from carepulse.metrics._context import MetricError
+from carepulse.metrics._context import Conventions, MetricError
 from carepulse.metrics._registry import REGISTRY, MetricDefinition, get_metric
 from carepulse.metrics._stats import wilson_exprs
 
@@ -66,6 +68,11 @@ AGGREGATE_SCHEMA: dict[str, pl.DataType] = {
     "num_n": pl.Int64(),  # dollar rates: sum of _num_n
     "x_sum": pl.Float64(),  # times and scores: sum of _x in the bucket
 }
+
+
+#: A row naming the conventions (late-cancel window, grace minutes...) the statistics were built
+#: under: readers use the aggregates only when the current settings match.
+CONVENTIONS_ROW = "_conventions"
 
 
 class NotAggregated(MetricError):
@@ -139,9 +146,26 @@ def build_aggregates(
         if any(f not in prepared for f in definition.frames):
             continue
         queries.append(metric_statistics(definition, definition.units(context)))
-    if not queries:
-        return pl.DataFrame(schema=AGGREGATE_SCHEMA)
-    return pl.concat(pl.collect_all(queries, engine="streaming"), how="vertical")
+    stamp = pl.DataFrame(
+        {"metric": [CONVENTIONS_ROW], "category": [conventions_key(settings)], "n": [0]}
+    ).select(
+        [
+            (pl.col(c) if c in ("metric", "category", "n") else pl.lit(None)).cast(t).alias(c)
+            for c, t in AGGREGATE_SCHEMA.items()
+        ]
+    )
+    return pl.concat([*pl.collect_all(queries, engine="streaming"), stamp], how="vertical")
+
+
+def conventions_key(settings) -> str:
+    """The conventions the statistics were computed under, as text (stored with them)."""
+    return json.dumps(dataclasses.asdict(Conventions.from_settings(settings)), sort_keys=True)
+
+
+def built_under(aggregates: pl.DataFrame | pl.LazyFrame) -> str | None:
+    """The :func:`conventions_key` stored aggregates were built under (None: no aggregates)."""
+    stamp = aggregates.lazy().filter(pl.col("metric") == CONVENTIONS_ROW).select("category").collect()
+    return stamp.item(0, 0) if stamp.height else None
 
 
 # --- Reading the catalogue back from aggregates ---------------------------------------------------

@@ -63,7 +63,8 @@ def changed_days(new: pl.DataFrame, old: pl.DataFrame) -> pl.DataFrame:
 def stage_aggregates(engine: sa.Engine, staging, changed: dict[str, pl.DataFrame], settings) -> list[dict]:
     """Stage the statistics of the metric-days this run changes; returns those (metric, day) pairs."""
     old = warehouse.read_table(engine, "metric_aggregates")
-    if not any(f.height for f in changed.values()) and not old.is_empty():
+    current = aggregates.built_under(old) == aggregates.conventions_key(settings)
+    if not any(f.height for f in changed.values()) and current:
         return []  # nothing new: the stored statistics stand (as-of moves only with new rows)
     new = aggregates.build_aggregates(prepare(warehouse_after_merge(engine, changed)), settings=settings)
     days = changed_days(new, old)
@@ -89,9 +90,23 @@ def merge_aggregates(conn: sa.Connection, staged_rows: str, staged_days: list[di
 
 
 def read_aggregates(engine: sa.Engine, metrics: list[str] | None = None) -> pl.DataFrame:
-    """The stored statistics (of some metrics), typed as :data:`~carepulse.metrics.aggregates.AGGREGATE_SCHEMA`."""
-    where = None
+    """The stored statistics (of some metrics, plus the conventions row), each metric's rows together."""
+    where = ""
     if metrics:
-        where = "metric IN (" + ", ".join("'" + m.replace("'", "''") + "'" for m in metrics) + ")"
-    frame = warehouse.read_table(engine, "metric_aggregates", where=where)
-    return warehouse.cast_frame(frame, aggregates.AGGREGATE_SCHEMA)
+        names = [*metrics, aggregates.CONVENTIONS_ROW]
+        where = " WHERE metric IN (" + ", ".join("'" + m.replace("'", "''") + "'" for m in names) + ")"
+    columns = ", ".join(f'"{c}"' for c in aggregates.AGGREGATE_SCHEMA)
+    query = f"SELECT {columns} FROM metric_aggregates{where} ORDER BY metric, day"
+    frame = warehouse.read_query(engine, query, aggregates.AGGREGATE_SCHEMA)
+    if frame.is_empty():
+        return pl.DataFrame(schema=aggregates.AGGREGATE_SCHEMA)
+    return warehouse.cast_frame(frame, aggregates.AGGREGATE_SCHEMA).select(list(aggregates.AGGREGATE_SCHEMA))
+
+
+def usable(stored: pl.DataFrame, settings, by: list[str], filters: dict | None) -> bool:
+    """Whether stored aggregates can answer: built under the current conventions, and the grouping
+    and filters are on columns they keep (else the caller computes from rows)."""
+    asked = [*by, *(filters or {})]
+    return aggregates.built_under(stored) == aggregates.conventions_key(settings) and all(
+        c in aggregates.AGGREGATE_DIMENSIONS for c in asked
+    )

@@ -171,3 +171,10 @@ def test_ingest_keeps_the_aggregates_equal_to_the_rows(
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*), sum(n) FROM metric_aggregates").one() == kept
     _stored_equals_rows(engine)
+
+
+def test_aggregates_answer_only_under_the_conventions_they_were_built_with(built, settings):
+    assert aggregate_load.usable(built, settings, ["department"], {"site": ["x"]})
+    assert not aggregate_load.usable(built, settings, ["provider"], None)  # not kept: rows answer
+    other = settings.model_copy(update={"late_cancel_hours": 48})
+    assert not aggregate_load.usable(built, other, [], None)  # a changed definition: rows answer
