@@ -71,7 +71,7 @@ AGGREGATE_SCHEMA: dict[str, pl.DataType] = {
 
 
 #: A row naming the conventions (late-cancel window, grace minutes...) the statistics were built
-#: under: readers use the aggregates only when the current settings match.
+#: under (readers use the aggregates only when the current settings match), dated the data's as-of.
 CONVENTIONS_ROW = "_conventions"
 
 
@@ -146,11 +146,13 @@ def build_aggregates(
         if any(f not in prepared for f in definition.frames):
             continue
         queries.append(metric_statistics(definition, definition.units(context)))
+    as_of = context.as_of.date() if context.as_of is not None else None
     stamp = pl.DataFrame(
-        {"metric": [CONVENTIONS_ROW], "category": [conventions_key(settings)], "n": [0]}
+        {"metric": [CONVENTIONS_ROW], "day": [as_of], "category": [conventions_key(settings)], "n": [0]},
+        schema_overrides={"day": pl.Date},
     ).select(
         [
-            (pl.col(c) if c in ("metric", "category", "n") else pl.lit(None)).cast(t).alias(c)
+            (pl.col(c) if c in ("metric", "day", "category", "n") else pl.lit(None)).cast(t).alias(c)
             for c, t in AGGREGATE_SCHEMA.items()
         ]
     )
@@ -160,6 +162,12 @@ def build_aggregates(
 def conventions_key(settings) -> str:
     """The conventions the statistics were computed under, as text (stored with them)."""
     return json.dumps(dataclasses.asdict(Conventions.from_settings(settings)), sort_keys=True)
+
+
+def aggregates_as_of(aggregates: pl.DataFrame | pl.LazyFrame) -> dt.date | None:
+    """The as-of day of the data the aggregates were built from (None: no aggregates)."""
+    stamp = aggregates.lazy().filter(pl.col("metric") == CONVENTIONS_ROW).select("day").collect()
+    return stamp.item(0, 0) if stamp.height else None
 
 
 def built_under(aggregates: pl.DataFrame | pl.LazyFrame) -> str | None:

@@ -110,3 +110,27 @@ def usable(stored: pl.DataFrame, settings, by: list[str], filters: dict | None) 
     return aggregates.built_under(stored) == aggregates.conventions_key(settings) and all(
         c in aggregates.AGGREGATE_DIMENSIONS for c in asked
     )
+
+
+def rebuild_aggregates(engine: sa.Engine, settings) -> int:
+    """Recompute the aggregates from the warehouse's rows in one transaction (for a warehouse loaded
+    before aggregates existed, or changed outside a load); returns the metric-days rewritten.
+    Row-by-row inserts: meant for maintenance, not for the nightly path (that is the load's)."""
+    old = read_aggregates(engine)
+    new = aggregates.build_aggregates(prepare(warehouse_after_merge(engine, {})), settings=settings)
+    days = changed_days(new, old)
+    if days.is_empty():
+        return 0
+    rows = new.join(days, on=_KEY, how="semi", nulls_equal=True)
+    table = schema.metric_aggregates
+    with engine.begin() as conn:
+        dated = [d for d in days.to_dicts() if d["day"] is not None]
+        if dated:
+            conn.execute(
+                table.delete().where(table.c.metric == sa.bindparam("m"), table.c.day == sa.bindparam("d")),
+                [{"m": d["metric"], "d": d["day"]} for d in dated],
+            )
+        for metric in days.filter(pl.col("day").is_null()).get_column("metric").to_list():
+            conn.execute(table.delete().where(table.c.metric == metric, table.c.day.is_(None)))
+        conn.execute(table.insert(), rows.to_dicts())
+    return days.height
