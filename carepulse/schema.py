@@ -41,6 +41,31 @@ def _extract_table(extract: Extract) -> sa.Table:
 
 EXTRACT_TABLES: dict[str, sa.Table] = {name: _extract_table(e) for name, e in EXTRACTS.items()}
 
+# --- Metric aggregates (sufficient statistics, built by each load: carepulse.metrics.aggregates) ---
+
+#: One row per metric x day x department x site x provider x modality x payer class x category
+#: (x histogram bucket for times and scores). Rewritten for the days whose statistics a load changes,
+#: inside the load's transaction; the catalogue and the dashboard's metric pages read it.
+metric_aggregates = sa.Table(
+    "metric_aggregates",
+    metadata,
+    sa.Column("metric", sa.Text, nullable=False),
+    sa.Column("day", sa.Date),
+    sa.Column("department", sa.Text),
+    sa.Column("site", sa.Text),
+    sa.Column("provider", sa.Text),
+    sa.Column("modality", sa.Text),
+    sa.Column("payer_class", sa.Text),
+    sa.Column("category", sa.Text),
+    sa.Column("bucket", sa.Integer),
+    sa.Column("n", sa.BigInteger, nullable=False),
+    sa.Column("num", sa.Float),
+    sa.Column("den", sa.Float),
+    sa.Column("num_n", sa.BigInteger),
+    sa.Column("x_sum", sa.Float),
+    sa.Index("ix_metric_aggregates_metric_day", "metric", "day"),
+)
+
 # --- Loading ----------------------------------------------------------------------------------
 
 load_runs = sa.Table(

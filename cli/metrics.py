@@ -1,7 +1,9 @@
 """``carepulse metrics`` and ``carepulse spc``: the metric catalogue and its control charts, from the warehouse.
 
-A thin layer: read the warehouse tables the chosen metrics need (only the columns the metrics read,
-so no names or contact details leave the database), call :func:`carepulse.metrics.compute_catalogue` or
+A thin layer. The catalogue is read from the aggregates each load keeps (``metric_aggregates``) when
+they can answer; otherwise, and for ``spc``, it reads the warehouse tables the chosen metrics need
+(only the columns the metrics read, so no names or contact details leave the database), calls
+:func:`carepulse.metrics.compute_catalogue` or
 :func:`carepulse.metrics.compute` and :func:`carepulse.metrics.spc.spc`, print.
 """
 
@@ -12,6 +14,9 @@ import json
 from enum import Enum
 
 import typer
+
+from carepulse.cli._metric_reads import catalogue as _catalogue
+from carepulse.cli._metric_reads import read_metric_frames, supply_probe
 
 
 class CatalogueFormat(str, Enum):
@@ -39,19 +44,6 @@ def parse_filters(pairs: list[str] | None) -> dict[str, list[str]]:
             raise typer.BadParameter(f"{pair!r} is not COLUMN=VALUE", param_hint="--filter")
         filters.setdefault(column.strip(), []).append(value.strip())
     return filters
-
-
-def read_metric_frames(engine, metric_names: list[str]) -> dict:
-    """The warehouse tables the metrics need, restricted to the columns :func:`carepulse.metrics.prepare` reads."""
-    from carepulse import metrics, warehouse
-    from carepulse.metrics.prepare import CORE, REQUIRED_COLUMNS
-
-    needed = set(CORE)
-    for name in metric_names:
-        needed.update(metrics.get_metric(name).frames)
-    return {
-        name: warehouse.read_table(engine, name, columns=REQUIRED_COLUMNS[name]) for name in sorted(needed)
-    }
 
 
 def _validated_names(names: list[str] | None) -> list[str]:
@@ -202,8 +194,7 @@ def register(app: typer.Typer) -> None:
         import polars as pl
 
         from carepulse import metrics, warehouse
-        from carepulse.metrics.prepare import CORE
-        from carepulse.metrics.supply import not_supplied, not_supplied_records, supplied_extracts
+        from carepulse.metrics.supply import not_supplied, not_supplied_records
         from carepulse.settings import get_settings
 
         settings = get_settings()
@@ -212,20 +203,18 @@ def register(app: typer.Typer) -> None:
         by = list(by or [])
         with _status("Reading the warehouse and computing metrics..."):
             engine = warehouse.make_engine(settings)
-            frames = read_metric_frames(engine, names)
-            absent = not_supplied(frames, names)
+            absent = not_supplied(supply_probe(engine, names), names)
             supplied = [n for n in names if n not in absent]
-            present = supplied_extracts(frames)
-            frames = {n: f for n, f in frames.items() if n in CORE or n in present}
-            catalogue = metrics.compute_catalogue(
-                metrics.prepare(frames),
-                metrics=supplied if metric else None,
-                by=by,
-                period=period.value if period else None,
-                start=start,
-                end=end,
-                filters=filters or None,
-                settings=settings,
+            catalogue = _catalogue(
+                engine,
+                settings,
+                supplied,
+                True,  # only the supplied metrics, whether named or the whole catalogue
+                by,
+                period.value if period else None,
+                start,
+                end,
+                filters,
             )
             catalogue = catalogue.filter(~pl.col("metric").is_in(list(absent)))
             if suppress:

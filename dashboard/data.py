@@ -5,6 +5,10 @@ on the next click without a restart, and two warehouses in one process (tests) n
 The prepared extract frames are held with ``st.cache_resource`` (Polars frames are immutable, so
 sharing them is safe, and a million-row frame is not copied on every rerun as ``st.cache_data``
 would); small results -- metric frames, SPC points, option lists -- use ``st.cache_data``.
+Metric results come from the aggregates each load keeps (``metric_aggregates``, read once per load
+run and held with ``st.cache_resource``) whenever they can answer -- grouping and filters on the
+columns they keep, built under the current conventions -- so a page's cost does not grow with the
+warehouse; the row-level frames are read only when they cannot (and for drill-downs and the model).
 Nothing here computes a metric itself: it calls :mod:`carepulse.metrics`.
 """
 
@@ -62,12 +66,27 @@ def _prepared(url: str, load_run_id: int) -> dict[str, pl.LazyFrame]:
     return metrics.prepare(frames)
 
 
+@st.cache_resource(show_spinner="Reading the metric aggregates...", max_entries=2)
+def _aggregates(url: str, load_run_id: int) -> pl.DataFrame:
+    from carepulse.pipelines import aggregate_load
+
+    return aggregate_load.read_aggregates(_engine(url))
+
+
+def _answerable(url: str, load_run_id: int, by: list[str], filters: dict | None) -> pl.DataFrame | None:
+    """The load's aggregates if they can answer this grouping and these filters, else None."""
+    from carepulse.pipelines import aggregate_load
+
+    stored = _aggregates(url, load_run_id)
+    return stored if aggregate_load.usable(stored, get_settings(), by, filters) else None
+
+
 def warm_latest(url: str) -> int | None:
     """Read and prepare the latest load into the same caches the pages use (frames, filter options);
     returns its run id, or None when nothing is loaded. What :mod:`carepulse.dashboard.warmer` runs."""
     load_run_id = warehouse.latest_load_run_id(_engine(url))
     if load_run_id is not None:
-        _prepared(url, load_run_id)
+        _aggregates(url, load_run_id)
         _filter_bounds(url, load_run_id)
         _filter_labels(url, load_run_id)
     return load_run_id
@@ -93,7 +112,14 @@ def _compute(
     url: str, load_run_id: int, name: str, by: tuple, period: str | None, start, end, filters_key: tuple
 ):
     from carepulse import metrics
+    from carepulse.metrics import aggregates
 
+    category = metrics.get_metric(name).category
+    stored = _answerable(url, load_run_id, [b for b in by if b != category], _filters_arg(filters_key))
+    if stored is not None:
+        return aggregates.compute_from_aggregates(
+            name, stored, by=by, period=period, start=start, end=end, filters=_filters_arg(filters_key)
+        )
     return metrics.compute(
         name,
         _prepared(url, load_run_id),
@@ -122,20 +148,27 @@ def compute(
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _filter_bounds(url: str, load_run_id: int) -> tuple[dt.date, dt.date]:
-    prepared = _prepared(url, load_run_id)
-    first = prepared["appointments"].select(pl.col("scheduled_start").min()).collect().item()
-    as_of = prepared["_meta"].collect().item(0, "as_of")
+    from carepulse.metrics import aggregates
+
+    first = warehouse.read_query(
+        _engine(url), "SELECT min(scheduled_start) AS first FROM appointments", {"first": pl.Datetime("us")}
+    ).item()
+    as_of = aggregates.aggregates_as_of(_aggregates(url, load_run_id))
+    if as_of is None:  # a warehouse loaded before aggregates existed: the data's as-of from rows
+        meta = _prepared(url, load_run_id)["_meta"].collect().item(0, "as_of")
+        as_of = meta.date() if meta is not None else None
     if first is None or as_of is None:
         today = dt.date.today()
         return today - dt.timedelta(days=365), today
-    return first.date(), max(as_of.date(), first.date())
+    return first.date(), max(as_of, first.date())
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _filter_labels(url: str, load_run_id: int) -> dict[str, dict[str, str]]:
-    prepared = _prepared(url, load_run_id)
-    departments = prepared["departments"].collect().sort("site", "name")
-    providers = prepared["providers"].collect().sort("name")
+    eng = _engine(url)
+    departments = warehouse.read_table(eng, "departments", columns=["department_id", "name", "site"])
+    departments = departments.sort("site", "name")
+    providers = warehouse.read_table(eng, "providers", columns=["provider_id", "name"]).sort("name")
     return {
         "site": {s: s for s in departments.get_column("site").unique(maintain_order=True).to_list()},
         "dept": {
@@ -222,7 +255,19 @@ def _catalogue(
     filters_key: tuple,
 ):
     from carepulse import metrics
+    from carepulse.metrics import aggregates
 
+    stored = _answerable(url, load_run_id, list(by), _filters_arg(filters_key))
+    if stored is not None:
+        return aggregates.catalogue_from_aggregates(
+            stored,
+            metrics=list(names),
+            by=by,
+            period=period,
+            start=start,
+            end=end,
+            filters=_filters_arg(filters_key),
+        )
     prepared = _prepared(url, load_run_id)
     available = [n for n in names if all(f in prepared for f in metrics.get_metric(n).frames)]
     return metrics.compute_catalogue(

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from carepulse import schema
 from carepulse.contract import EXTRACTS
 from carepulse.errors import BatchRefused, CarePulseError
-from carepulse.pipelines import load, load_lock
+from carepulse.pipelines import aggregate_load, load, load_lock
 from carepulse.pipelines.extract import ExtractRead, find_extract_files, read_extract
 from carepulse.pipelines.quarantine_report import quarantine_reasons, share_refusal
 from carepulse.pipelines.sources.profile import SourceProfile
@@ -206,11 +206,13 @@ def _locked_ingest(
                     raise BatchRefused(message)
                 report.accepted_warnings = True
 
-            files = _stage_changes(reads, engine, staging, settings, run_id, step)
+            files, changed = _stage_changes(reads, engine, staging, settings, run_id, step)
+            aggregate_days = aggregate_load.stage_aggregates(engine, staging, changed, settings)
+            changed.clear()
             summary = LoadRunSummary(
                 run_id, "succeeded", files, warnings=warnings, quarantine_reasons=reasons.to_dicts()
             )
-            _merge(engine, staging, summary, report, started)
+            _merge(engine, staging, summary, report, started, aggregate_days)
             for name in reads:
                 step(name)
     except BatchRefused:
@@ -239,9 +241,11 @@ def _stage_changes(
     settings: Settings,
     run_id: int,
     step: Callable[[str], None],
-) -> list[FileSummary]:
-    """Archive each file, work out its new and changed rows, and stage them (and the quarantine)."""
+) -> tuple[list[FileSummary], dict[str, pl.DataFrame]]:
+    """Archive each file, work out its new and changed rows, and stage them (and the quarantine).
+    Returns the file summaries and the new and changed rows by extract (for the aggregates)."""
     files: list[FileSummary] = []
+    changed: dict[str, pl.DataFrame] = {}
     quarantine_frames = []
     with contextlib.closing(load.adbc_connect(engine)) as reader:  # closed before the merge
         for name, read in reads.items():
@@ -262,6 +266,7 @@ def _stage_changes(
             )
             _check_accounting(files[-1], loaded=read.frame.height)
             if change.rows.height:
+                changed[name] = change.rows
                 staging.write(name, change.rows.with_columns(pl.lit(run_id, pl.Int64).alias("_load_run_id")))
             if read.quarantine.height:
                 quarantine_frames.append(read.quarantine)
@@ -273,7 +278,7 @@ def _stage_changes(
             "quarantine",
             pl.concat(quarantine_frames).select(pl.lit(run_id, pl.Int64).alias("run_id"), *QUARANTINE_SCHEMA),
         )
-    return files
+    return files, changed
 
 
 def _merge(
@@ -282,8 +287,9 @@ def _merge(
     summary: LoadRunSummary,
     report: ValidationReport,
     started: float,
+    aggregate_days: list[dict[str, Any]],
 ) -> None:
-    """The one transaction that changes the warehouse."""
+    """The one transaction that changes the warehouse (extract rows, quarantine, aggregates, records)."""
     from carepulse import expectations
 
     with engine.connect() as conn:
@@ -296,6 +302,10 @@ def _merge(
                         )
                 if "quarantine" in staging:
                     load.insert_quarantine(conn, staging.table(conn, "quarantine"))
+                if aggregate_days:
+                    aggregate_load.merge_aggregates(
+                        conn, staging.table(conn, aggregate_load.STAGED_ROWS), aggregate_days
+                    )
                 conn.execute(
                     schema.load_files.insert(),
                     [

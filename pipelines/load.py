@@ -166,6 +166,10 @@ class Staging:
     two libraries must never have one file open at once, or closing one drops the other's locks.
     """
 
+    #: Staged tables sharing one SQLite file (SQLite attaches at most 10 databases to a connection;
+    #: nine extracts each have their own).
+    SHARED_FILES = {"quarantine": "system", "metric_aggregates": "system"}
+
     def __init__(self, engine: sa.Engine, run_id: int, data_dir: Path):
         self.engine, self.run_id = engine, run_id
         self.sqlite = engine.dialect.name == "sqlite"
@@ -186,12 +190,15 @@ class Staging:
         if self._cancelled.is_set():
             raise RuntimeError("staging cancelled")
         table = f"_stg_{self.run_id}_{name}"
-        conn = adbc_connect(self.engine, self.folder / f"{name}.sqlite" if self.sqlite else None)
+        conn = adbc_connect(self.engine, self._file(name) if self.sqlite else None)
         try:
             storable(frame, self.engine).write_database(table, conn, engine="adbc", if_table_exists="replace")
         finally:
             conn.close()
         return table
+
+    def _file(self, name: str) -> Path:
+        return self.folder / f"{self.SHARED_FILES.get(name, name)}.sqlite"
 
     def __contains__(self, name: str) -> bool:
         return name in self._pending
@@ -203,11 +210,14 @@ class Staging:
         table = self._pending[name].result()
         if not self.sqlite:
             return f'"{table}"'
-        alias = f"stg_{name}"
+        alias = f"stg_{self.SHARED_FILES.get(name, name)}"
         if alias not in self._attached:
+            for other, future in self._pending.items():  # a shared file: every table in it written first
+                if self._file(other) == self._file(name):
+                    future.result()
             if not self._attached:
                 conn.exec_driver_sql("PRAGMA main.cache_size=-262144")  # 256 MB for the merge's index work
-            conn.exec_driver_sql(f'ATTACH DATABASE ? AS "{alias}"', (str(self.folder / f"{name}.sqlite"),))
+            conn.exec_driver_sql(f'ATTACH DATABASE ? AS "{alias}"', (str(self._file(name)),))
             self._attached.append(alias)
         return f'"{alias}"."{table}"'
 

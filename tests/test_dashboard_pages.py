@@ -242,6 +242,11 @@ def test_a_new_load_shows_up_without_a_restart(private_wh):
     before = tiles(at)["No-show rate"]
     with private_wh.begin() as conn:
         conn.exec_driver_sql("update appointments set status = 'completed' where status = 'no_show'")
+    from carepulse.pipelines.aggregate_load import rebuild_aggregates
+    from carepulse.settings import get_settings
+
+    rebuild_aggregates(private_wh, get_settings())  # what a load does inside its transaction
+    with private_wh.begin() as conn:
         conn.execute(
             schema.load_runs.insert().values(
                 started_at=_dt.datetime(2026, 7, 1),
