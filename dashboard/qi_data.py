@@ -39,11 +39,15 @@ class SPCView:
         points = self.result.points
         counts = [c for c in ("numerator", "denominator", "n") if c in self.series.columns]
         shown = self.series.select(pl.col("period").alias("x"), *counts, pl.col("value").alias("_shown"))
-        # Limits come from every period; a period whose value is suppressed for this role is not drawn.
+        # Limits come from every period; a period whose value is suppressed for this role is not drawn,
+        # nor are its limits: a P chart's limits p̄ ± 3√(p̄(1 − p̄)/n) would give its n back.
+        hidden = pl.col("_shown").is_null()
         joined = (
             points.drop("n")
             .join(shown, on="x", how="left")
-            .with_columns(pl.when(pl.col("_shown").is_not_null()).then(pl.col("value")).alias("value"))
+            .with_columns(
+                pl.when(~hidden).then(pl.col(c)).alias(c) for c in ("value", "lcl", "ucl", "lcl_2s", "ucl_2s")
+            )
             .drop("_shown")
         )
         return spc_chart.spc(

@@ -150,26 +150,40 @@ def derivable_counts(
     a_ub = np.array(ub_rows) if ub_rows else None
     b_ub = np.array(ub_rhs) if ub_rhs else None
 
-    def span(c: np.ndarray) -> tuple[float, float] | None:
+    def pinned(c: np.ndarray, true: float) -> bool:
+        """Min and max of c·x both at the true value (the bounds always hold it): only a true value in
+        1..threshold can be a leak, and the max is solved only when the min is already pinned."""
+        if not (np.isfinite(true) and 1 <= true <= threshold):
+            return False
         lo = linprog(c, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
+        if lo.status != 0 or lo.fun < true - 0.5:
+            return False  # unbounded (no published total constrains it) or not pinned from below
         hi = linprog(-c, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
-        if lo.status != 0 or hi.status != 0:
-            return None  # unbounded (no published total constrains it) or infeasible
-        return float(lo.fun), float(-hi.fun)
+        return hi.status == 0 and _small_exact(float(lo.fun), float(-hi.fun), threshold)
 
+    # A few feasible vertices in random directions prove most quantities free at once (a solution
+    # where a quantity differs from its true value); only the rest need their own min and max.
+    rng = np.random.default_rng(0)
+    samples = []
+    for _ in range(6):
+        found = linprog(
+            rng.normal(size=width), A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs"
+        )
+        if found.status == 0:
+            samples.append(found.x)
+    sampled = np.array(samples) if samples else np.empty((0, width))
+
+    def free(c: np.ndarray, true: float) -> bool:
+        return bool(sampled.size) and bool((np.abs(sampled @ c - true) > 0.5).any())
+
+    eye = np.eye(width)
     leaks = []
     for j, r in enumerate(rows):
-        objectives = [np.eye(width)[j]]
+        checks = [(eye[j], float(n[r]))]
         if with_k:
-            objectives += [np.eye(width)[rows.size + j], np.eye(width)[j] - np.eye(width)[rows.size + j]]
-        for c in objectives:
-            bounds_found = span(c)
-            if bounds_found is None:
-                continue
-            lo, hi = bounds_found
-            if _small_exact(lo, hi, threshold):
-                leaks.append(int(r))
-                break
+            checks += [(eye[rows.size + j], float(k[r])), (eye[j] - eye[rows.size + j], float(n[r] - k[r]))]
+        if any(not free(c, true) and pinned(c, true) for c, true in checks):
+            leaks.append(int(r))
     return leaks
 
 
@@ -181,8 +195,16 @@ def _complete(
     hidden = hidden.copy()
     covered = np.concatenate(partitions) if partitions else np.array([], dtype=np.int64)
     disjoint = covered.size == np.unique(covered).size
-    audit = derivable_in_disjoint if disjoint else derivable_counts
-    while leaks := audit(ns, ks, hidden, partitions, threshold):
+
+    def audit(hidden_now: np.ndarray) -> list[int]:
+        # each partition alone in closed form first (a leak there is a leak whatever else is known);
+        # the linear programme only when partitions overlap (several margins) and none leaks alone
+        found = derivable_in_disjoint(ns, ks, hidden_now, partitions, threshold)
+        if found or disjoint:
+            return found
+        return derivable_counts(ns, ks, hidden_now, partitions, threshold)
+
+    while leaks := audit(hidden):
         served: set[int] = set()  # partitions that got a new hidden row this round
         for leak in leaks:
             holding = [i for i, part in enumerate(partitions) if leak in part]

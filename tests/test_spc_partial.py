@@ -118,3 +118,26 @@ def test_the_chart_draws_a_partial_period_hollow_and_labels_it():
     assert "partial period" in trace.hovertext[-1] and "partial" not in trace.hovertext[0]
     labels = [a.text for a in fig.layout.annotations]
     assert labels.count("partial") == 1
+
+
+def test_the_qi_chart_hides_a_suppressed_weeks_limits_too():
+    """A P chart's limits at a week give its n back (n = 9·p̄(1 − p̄)/(UCL − p̄)²): a week whose value
+    is suppressed for the role shows neither its point nor its limits."""
+    from types import SimpleNamespace
+
+    from carepulse.dashboard.qi_data import SPCView
+
+    raw = weekly([10, 3, 12, 11], n=[100, 20, 110, 90]).rename({"value": "numerator", "n": "denominator"})
+    raw = raw.with_columns((pl.col("numerator") / pl.col("denominator")).alias("value"))
+    result = spc(raw, y="numerator", n="denominator", chart="p")
+    shown = raw.with_columns(
+        pl.when(pl.col("numerator") == 3).then(None).otherwise(pl.col(c)).alias(c)
+        for c in ("numerator", "denominator", "value")
+    )
+    definition = SimpleNamespace(title="No-show rate", unit="share")
+    view = SPCView(definition, shown, result, pl.DataFrame(), "week", "all departments")
+    fig = view.figure()
+    upper = next(t for t in fig.data if t.name == "Upper limit")
+    assert upper.y[1] is None and all(v is not None for v in (upper.y[0], upper.y[2], upper.y[3]))
+    values = next(t for t in fig.data if t.name == "Value")
+    assert values.y[1] is None

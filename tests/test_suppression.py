@@ -238,3 +238,67 @@ def test_weekly_series_survives_the_attack(prepared, name):
         hidden=[str(v) for v in published.filter("suppressed")["period"].to_list()],
     )
     assert exact_small_values([part]) == []
+
+
+def test_department_by_week_table_with_both_margins_survives_the_attack():
+    # a two-way table whose departments add up per week and whose weeks add up per department
+    import numpy as np
+
+    rng = np.random.default_rng(11)
+    rows = []
+    for d in "ABCDE":
+        for w in range(8):
+            n = int(rng.choice([9, 60, 90, 150, 200, 300, 400]))
+            rows.append(
+                {
+                    "department": d,
+                    "period": dt.date(2026, 1, 5) + dt.timedelta(weeks=w),
+                    "n": n,
+                    "numerator": float(rng.binomial(n, 0.2)),
+                }
+            )
+    table = pl.DataFrame(rows)
+    published = suppress_table(table, margins=[("period",), ("department",)])
+    assert published["suppressed"].sum() > metrics.suppress_small_cells(table)["suppressed"].sum()
+    partitions = []
+    for key in ("period", "department"):
+        for group in table.partition_by(key, maintain_order=True):
+            flags = published.join(
+                group.select("department", "period"), on=["department", "period"], how="semi"
+            )
+            shown = flags.filter(~pl.col("suppressed"))
+            partitions.append(
+                Partition(
+                    n_total=float(group["n"].sum()),
+                    k_total=float(group["numerator"].sum()),
+                    shown_n=shown["n"].cast(pl.Float64).to_list(),
+                    shown_k=shown["numerator"].to_list(),
+                    hidden=[
+                        f"{r['department']}/{r['period']}"
+                        for r in flags.filter("suppressed").iter_rows(named=True)
+                    ],
+                )
+            )
+    assert exact_small_values(partitions) == []
+    # and primary suppression alone does leak here
+    primary = metrics.suppress_small_cells(table)
+    leaky = []
+    for key in ("period", "department"):
+        for group in table.partition_by(key, maintain_order=True):
+            flags = primary.join(
+                group.select("department", "period"), on=["department", "period"], how="semi"
+            )
+            shown = flags.filter(~pl.col("suppressed"))
+            leaky.append(
+                Partition(
+                    n_total=float(group["n"].sum()),
+                    k_total=float(group["numerator"].sum()),
+                    shown_n=shown["n"].cast(pl.Float64).to_list(),
+                    shown_k=shown["numerator"].to_list(),
+                    hidden=[
+                        f"{r['department']}/{r['period']}"
+                        for r in flags.filter("suppressed").iter_rows(named=True)
+                    ],
+                )
+            )
+    assert exact_small_values(leaky) != []
