@@ -96,11 +96,16 @@ def with_row_hash(frame: pl.DataFrame, extract: Extract) -> pl.DataFrame:
 
 
 def adbc_connect(engine: sa.Engine, sqlite_path: Path | None = None):
-    """One ADBC connection to the warehouse (or to a SQLite staging file): opening one costs ~0.1 s."""
+    """One ADBC connection to the warehouse (or to a SQLite staging file): opening one costs ~0.1 s.
+
+    The SQLite warehouse file itself gets a ``sqlite3`` connection instead: one SQLite library per
+    file per process (see :mod:`carepulse.warehouse`); staging files are ADBC's alone."""
     if engine.dialect.name == "sqlite":
+        if sqlite_path is None:
+            return warehouse.connect_sqlite(str(engine.url.database))
         import adbc_driver_sqlite.dbapi as driver
 
-        return driver.connect(str(sqlite_path or engine.url.database))
+        return driver.connect(str(sqlite_path))
     import adbc_driver_postgresql.dbapi as driver
 
     return driver.connect(warehouse.adbc_uri(engine))
