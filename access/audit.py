@@ -25,10 +25,12 @@ log = logging.getLogger(__name__)
 ACTIONS: dict[str, str] = {
     "signin": "A user signed in (detail: method password or sso).",
     "signin.failed": "A sign-in was refused (detail: reason; locked when this failure locked the account).",
+    "session.resume": "A reload or new tab resumed a signed-in session from its cookie (detail: method).",
     "signout": "A user signed out with the button (or was signed out because the account was disabled).",
     "signout.timeout": "Automatic log-off after inactivity.",
     "page.view": "A page showing patient data was viewed (target: page; rows: rows shown).",
     "access.denied": "A signed-in user asked for a page or export their role does not allow.",
+    "export.fetch": "A browser with a live session fetched a prepared download (target: file name; once).",
     "export": "A download (target: what; detail: format; rows: rows written).",
     "outreach.record": "A worklist outcome was recorded (target: appointment id; detail: outcome, whether a note).",
     "outreach.assign": "Worklist appointments were assigned to a coordinator (target: user; rows: appointments).",

@@ -260,6 +260,23 @@ users = sa.Table(
     sa.Column("last_login_at", sa.DateTime),
 )
 
+# Server-side sign-in sessions: the browser's cookie holds a signed random token whose SHA-256 is
+# ``token_hash``; revoking a row (sign-out, account disabled, time-out) ends that cookie at once.
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    sa.Column("session_id", sa.Text, primary_key=True),  # random, server-side only (never in a cookie)
+    sa.Column("username", sa.Text, nullable=False, index=True),
+    sa.Column("token_hash", sa.Text, unique=True),  # set when the cookie is issued
+    sa.Column("handoff_hash", sa.Text, unique=True),  # one-time token that issues the cookie
+    sa.Column("handoff_expires_at", sa.DateTime),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("last_seen_at", sa.DateTime, nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=False),  # absolute time-out
+    sa.Column("revoked_at", sa.DateTime),
+    sa.Column("revoked_reason", sa.Text),
+)
+
 audit_log = sa.Table(
     "audit_log",
     metadata,
