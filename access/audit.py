@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 import polars as pl
 import sqlalchemy as sa
 
+from carepulse.access import audit_chain
 from carepulse.access.phi import PHI_KEYS, REDACTED, redact_text
 from carepulse.schema import audit_log
 
@@ -98,11 +99,10 @@ def record(
         else json.dumps(scrub_detail(dict(detail)), sort_keys=True, default=str),
         "rows": None if rows is None else int(rows),
     }
-    stmt = sa.insert(audit_log).values(**values).returning(audit_log.c.audit_id)
     if isinstance(engine_or_conn, sa.Connection):
-        return int(engine_or_conn.execute(stmt).scalar_one())
+        return audit_chain.append(engine_or_conn, values)
     with engine_or_conn.begin() as conn:
-        return int(conn.execute(stmt).scalar_one())
+        return audit_chain.append(conn, values)
 
 
 def _like_prefix(text: str) -> str:
@@ -123,7 +123,8 @@ def list_audit(
 
     ``since`` is inclusive and ``until`` exclusive; a date means its midnight (UTC).
     """
-    query = sa.select(audit_log).order_by(audit_log.c.audit_id.desc())
+    shown = ("audit_id", "at", "username", "action", "target", "detail", "rows")
+    query = sa.select(*(audit_log.c[name] for name in shown)).order_by(audit_log.c.audit_id.desc())
     if username:
         query = query.where(audit_log.c.username == username)
     if action:

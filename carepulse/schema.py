@@ -289,6 +289,9 @@ audit_log = sa.Table(
     sa.Column("target", sa.Text),
     sa.Column("detail", sa.Text),  # JSON; never PHI
     sa.Column("rows", sa.BigInteger),
+    # Tamper evidence: SHA-256 of the previous row's hash and this row's values (access/audit_chain.py).
+    sa.Column("prev_hash", sa.Text),
+    sa.Column("row_hash", sa.Text),
 )
 
 # The audit trail is append-only in the database itself, not only by convention.
@@ -312,5 +315,12 @@ for _ddl in (
 
 
 def create_all(engine: sa.Engine) -> None:
-    """Create every table that does not exist yet (idempotent)."""
+    """Create every table that does not exist yet (idempotent), and add the audit chain's columns to
+    an audit_log made before they existed (its older rows stay unchained; new rows chain)."""
     metadata.create_all(engine)
+    columns = {c["name"] for c in sa.inspect(engine).get_columns("audit_log")}
+    missing = [name for name in ("prev_hash", "row_hash") if name not in columns]
+    if missing:
+        with engine.begin() as conn:
+            for name in missing:
+                conn.execute(sa.text(f"ALTER TABLE audit_log ADD COLUMN {name} TEXT"))
