@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from carepulse.access import audit, passwords, roles
+from carepulse.access import audit, passwords, roles, sessions
 from carepulse.errors import CarePulseError
 from carepulse.schema import users
 from carepulse.settings import Settings, get_settings
@@ -164,8 +164,14 @@ def _update(
         conn.execute(
             sa.update(users).where(users.c.username == username).values(**values, updated_at=audit.utcnow())
         )
+        if action in _ENDS_SESSIONS:  # at once, in the same transaction as the change itself
+            sessions.revoke_user(conn, username, reason=action)
         audit.record(conn, actor, action, target=username, detail=detail)
         return _user_from_row(_require_row(conn, username))
+
+
+#: Account changes that end every open session of the account (its cookie stops working at once).
+_ENDS_SESSIONS = frozenset({"user.disable", "user.reset_password"})
 
 
 def disable_user(engine: sa.Engine, username: str, *, actor: str) -> User:

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 import polars as pl
 import sqlalchemy as sa
 
+from carepulse.access import audit_chain
 from carepulse.access.phi import PHI_KEYS, REDACTED, redact_text
 from carepulse.schema import audit_log
 
@@ -25,10 +26,12 @@ log = logging.getLogger(__name__)
 ACTIONS: dict[str, str] = {
     "signin": "A user signed in (detail: method password or sso).",
     "signin.failed": "A sign-in was refused (detail: reason; locked when this failure locked the account).",
+    "session.resume": "A reload or new tab resumed a signed-in session from its cookie (detail: method).",
     "signout": "A user signed out with the button (or was signed out because the account was disabled).",
     "signout.timeout": "Automatic log-off after inactivity.",
     "page.view": "A page showing patient data was viewed (target: page; rows: rows shown).",
     "access.denied": "A signed-in user asked for a page or export their role does not allow.",
+    "export.fetch": "A browser with a live session fetched a prepared download (target: file name; once).",
     "export": "A download (target: what; detail: format; rows: rows written).",
     "outreach.record": "A worklist outcome was recorded (target: appointment id; detail: outcome, whether a note).",
     "outreach.assign": "Worklist appointments were assigned to a coordinator (target: user; rows: appointments).",
@@ -96,11 +99,10 @@ def record(
         else json.dumps(scrub_detail(dict(detail)), sort_keys=True, default=str),
         "rows": None if rows is None else int(rows),
     }
-    stmt = sa.insert(audit_log).values(**values).returning(audit_log.c.audit_id)
     if isinstance(engine_or_conn, sa.Connection):
-        return int(engine_or_conn.execute(stmt).scalar_one())
+        return audit_chain.append(engine_or_conn, values)
     with engine_or_conn.begin() as conn:
-        return int(conn.execute(stmt).scalar_one())
+        return audit_chain.append(conn, values)
 
 
 def _like_prefix(text: str) -> str:
@@ -121,7 +123,8 @@ def list_audit(
 
     ``since`` is inclusive and ``until`` exclusive; a date means its midnight (UTC).
     """
-    query = sa.select(audit_log).order_by(audit_log.c.audit_id.desc())
+    shown = ("audit_id", "at", "username", "action", "target", "detail", "rows")
+    query = sa.select(*(audit_log.c[name] for name in shown)).order_by(audit_log.c.audit_id.desc())
     if username:
         query = query.where(audit_log.c.username == username)
     if action:

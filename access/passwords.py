@@ -58,10 +58,54 @@ def verify_dummy(password: str) -> None:
         pass
 
 
+#: Runs a password may not be a piece of (either direction): alphabet, digits, keyboard rows and columns.
+_SEQUENCES = (
+    "abcdefghijklmnopqrstuvwxyz",
+    "01234567890123456789",
+    "qwertyuiopasdfghjklzxcvbnm",
+    "qwertzuiopasdfghjklyxcvbnm",
+    "azertyuiopqsdfghjklmwxcvbn",
+    "1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p",
+    "zaq1xsw2cde3vfr4bgt5nhy6mju7",
+    "!@#$%^&*()_+",
+)
+MIN_DISTINCT_CHARACTERS = 5
+
+
+def _repeated(text: str) -> bool:
+    """One short unit over and over ("aaaaaaaaaaaa", "abcabcabcabc"), or too few distinct characters."""
+    if len(set(text)) < MIN_DISTINCT_CHARACTERS:
+        return True
+    return any(
+        len(text) % n == 0 and text == text[:n] * (len(text) // n) for n in range(1, len(text) // 2 + 1)
+    )
+
+
+def _sequential(text: str) -> bool:
+    """A run along the alphabet, the digits or a keyboard row, forwards or backwards."""
+    lowered = text.lower()
+    return any(lowered in seq * 2 or lowered in (seq * 2)[::-1] for seq in _SEQUENCES)
+
+
 def check_password_strength(password: str) -> str:
-    """Return ``password`` if long enough, else raise a user error (length beats complexity rules)."""
+    """Return ``password`` if acceptable, else raise a user error saying why (never echoing it).
+
+    NIST SP 800-63B: at least 12 characters, no composition rules, and refuse what is blank,
+    repetitive, sequential or on the list of common and breached passwords."""
+    from carepulse.access.password_blocklist import common_passwords
+
+    if not password.strip():
+        raise CarePulseError("password refused: it is blank (only spaces)")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise CarePulseError(f"password too short: use at least {MIN_PASSWORD_LENGTH} characters")
+    if _repeated(password):
+        raise CarePulseError(
+            "password refused: it repeats a few characters; use a passphrase of unrelated words"
+        )
+    if _sequential(password):
+        raise CarePulseError("password refused: it is a run of letters, digits or keyboard keys")
+    if password.strip().lower() in common_passwords():
+        raise CarePulseError("password refused: it is on the list of common or breached passwords")
     return password
 
 

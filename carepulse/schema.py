@@ -283,6 +283,23 @@ users = sa.Table(
     sa.Column("last_login_at", sa.DateTime),
 )
 
+# Server-side sign-in sessions: the browser's cookie holds a signed random token whose SHA-256 is
+# ``token_hash``; revoking a row (sign-out, account disabled, time-out) ends that cookie at once.
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    sa.Column("session_id", sa.Text, primary_key=True),  # random, server-side only (never in a cookie)
+    sa.Column("username", sa.Text, nullable=False, index=True),
+    sa.Column("token_hash", sa.Text, unique=True),  # set when the cookie is issued
+    sa.Column("handoff_hash", sa.Text, unique=True),  # one-time token that issues the cookie
+    sa.Column("handoff_expires_at", sa.DateTime),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("last_seen_at", sa.DateTime, nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=False),  # absolute time-out
+    sa.Column("revoked_at", sa.DateTime),
+    sa.Column("revoked_reason", sa.Text),
+)
+
 audit_log = sa.Table(
     "audit_log",
     metadata,
@@ -295,6 +312,9 @@ audit_log = sa.Table(
     sa.Column("target", sa.Text),
     sa.Column("detail", sa.Text),  # JSON; never PHI
     sa.Column("rows", sa.BigInteger),
+    # Tamper evidence: SHA-256 of the previous row's hash and this row's values (access/audit_chain.py).
+    sa.Column("prev_hash", sa.Text),
+    sa.Column("row_hash", sa.Text),
 )
 
 # The audit trail is append-only in the database itself, not only by convention.
@@ -318,5 +338,12 @@ for _ddl in (
 
 
 def create_all(engine: sa.Engine) -> None:
-    """Create every table that does not exist yet (idempotent)."""
+    """Create every table that does not exist yet (idempotent), and add the audit chain's columns to
+    an audit_log made before they existed (its older rows stay unchained; new rows chain)."""
     metadata.create_all(engine)
+    columns = {c["name"] for c in sa.inspect(engine).get_columns("audit_log")}
+    missing = [name for name in ("prev_hash", "row_hash") if name not in columns]
+    if missing:
+        with engine.begin() as conn:
+            for name in missing:
+                conn.execute(sa.text(f"ALTER TABLE audit_log ADD COLUMN {name} TEXT"))

@@ -92,6 +92,9 @@ class Settings(BaseSettings):
 
     # Dashboard and access
     session_timeout_minutes: int = Field(15, description="Automatic log-off after inactivity.")
+    session_absolute_hours: int = Field(
+        12, description="A sign-in session ends this long after sign-in, active or not."
+    )
     max_failed_logins: int = Field(5, description="Failed sign-ins before an account locks.")
     lockout_minutes: int = Field(15, description="How long a locked account stays locked.")
     oidc_role_map: dict[str, str] = Field(

@@ -1,14 +1,21 @@
 """Connecting to the warehouse and reading it into Polars.
 
-Reads go through ADBC (6-19x faster than through SQLAlchemy for bulk frames); SQLAlchemy Core is
-used for the schema, for small writes and for transactions. Every reader returns frames typed as
-the schema says, whichever backend stored them (SQLite keeps datetimes as ISO text).
+One SQLite library per process: every connection to a SQLite warehouse file goes through Python's
+``sqlite3`` (SQLAlchemy's, and :func:`read_query`'s own). ADBC bundles a second copy of SQLite, and
+POSIX locks belong to the process, not to the library: when one copy closed its file the other's
+locks vanished, and in WAL mode the closing copy deleted the ``-wal``/``-shm`` files under the
+other's connections ("disk I/O error" at sign-in, issue 16; ``tests/test_faults_sqlite_path.py``).
+SQLite files run in WAL mode with a busy timeout, so readers keep reading during a load and see the
+previous load until it commits. PostgreSQL reads still go through ADBC (no shared-lock hazard there).
+Every reader returns frames typed as the schema says (SQLite keeps datetimes as ISO text).
 """
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from collections.abc import Iterable, Sequence
-from typing import cast
+from pathlib import Path
 
 import polars as pl
 import sqlalchemy as sa
@@ -27,24 +34,39 @@ _POLARS_FOR_SA: tuple[tuple[type, pl.DataType], ...] = (
 )
 
 
+#: Milliseconds a SQLite connection waits for a lock before "database is locked" (a load's commit).
+BUSY_TIMEOUT_MS = 30_000
+#: Rows fetched from SQLite per batch when reading a frame (bounds the Python objects alive at once).
+_FETCH_ROWS = 65_536
+
+
+def sqlite_pragmas(dbapi_conn: sqlite3.Connection) -> None:
+    """WAL (readers never block the writer nor wait for it), a busy timeout, normal sync."""
+    cur = dbapi_conn.cursor()
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def connect_sqlite(path: str | Path) -> sqlite3.Connection:
+    """A plain ``sqlite3`` connection with the warehouse's pragmas (the same library SQLAlchemy uses)."""
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+    sqlite_pragmas(conn)
+    return conn
+
+
 def make_engine(settings: Settings | None = None, url: str | None = None) -> sa.Engine:
     """An engine on the configured warehouse (creating the SQLite file's folder if needed)."""
     settings = settings or get_settings()
     url = url or settings.warehouse_url
     if url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url)
+        engine = sa.create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
 
         @sa.event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
-            cur = dbapi_conn.cursor()
-            # Not WAL: the ADBC driver bundles its own SQLite; when its connection closes it takes
-            # itself for the last one (POSIX locks are per process) and deletes the -shm file under
-            # our open connections -> "disk I/O error". A rollback journal has no shared-memory file.
-            cur.execute("PRAGMA journal_mode=DELETE")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.close()
+        def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: object) -> None:
+            sqlite_pragmas(dbapi_conn)
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
@@ -99,29 +121,47 @@ def cast_frame(frame: pl.DataFrame, dtypes: dict[str, pl.DataType]) -> pl.DataFr
 
 
 def read_query(engine: sa.Engine, query: str, dtypes: dict[str, pl.DataType] | None = None) -> pl.DataFrame:
-    """Run a SELECT through ADBC and return a frame (cast to ``dtypes`` where given)."""
+    """Run a SELECT (``sqlite3`` on SQLite, ADBC on PostgreSQL) into a frame cast to ``dtypes``."""
     if engine.url.get_backend_name() == "sqlite":
-        frame = _read_sqlite_one_batch(query, engine.url.database)
+        frame = _read_sqlite(query, str(engine.url.database), dtypes or {})
     else:
         frame = pl.read_database_uri(query, adbc_uri(engine), engine="adbc")
     return cast_frame(frame, dtypes) if dtypes else frame
 
 
-def _read_sqlite_one_batch(query: str, path: str | None) -> pl.DataFrame:
-    """The ADBC SQLite driver infers each column's type from its first batch (1024 rows): a column
-    null there (e.g. ``claims.original_claim_id``) becomes INT64 and a later text value fails with
-    "Type mismatch". One batch for the whole result makes the inference see every row."""
-    import adbc_driver_sqlite.dbapi as sqlite_dbapi
+def _stored_dtype(dtype: pl.DataType | None) -> pl.DataType | None:
+    """The dtype SQLite hands back for a schema dtype: dates as text, booleans as integers."""
+    if dtype is None:
+        return None
+    if dtype in (pl.Datetime("us"), pl.Date()):
+        return pl.String()
+    if dtype == pl.Boolean():
+        return pl.Int64()
+    return dtype
 
-    with sqlite_dbapi.connect(path) as conn:
-        cur = conn.cursor()
-        try:
-            cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(1_000_000_000)})
-            cur.execute(query)
-            table = cur.fetch_arrow_table()
-        finally:
-            cur.close()
-    return cast(pl.DataFrame, pl.from_arrow(table))  # an Arrow table gives a DataFrame
+
+def _read_sqlite(query: str, path: str, dtypes: dict[str, pl.DataType]) -> pl.DataFrame:
+    """A SELECT on a SQLite file through ``sqlite3``, batch by batch into Polars columns.
+
+    Each column is built with its stored dtype when the schema knows it (no inference: a column
+    null in the first rows, e.g. ``claims.original_claim_id``, still comes back as text)."""
+    with contextlib.closing(connect_sqlite(path)) as conn:
+        cur = conn.execute(query)
+        names = [d[0] for d in cur.description]
+        hints = [_stored_dtype(dtypes.get(name)) for name in names]
+        batches: list[pl.DataFrame] = []
+        typed = [(name, hint) for name, hint in zip(names, hints, strict=True) if hint is not None]
+        while rows := cur.fetchmany(_FETCH_ROWS):
+            if len(typed) == len(names):  # rows straight into typed columns: the fastest way from tuples
+                batches.append(pl.DataFrame(rows, schema=typed, orient="row"))
+            else:
+                batches.append(pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None))
+        cur.close()
+    if not batches:
+        return pl.DataFrame(
+            schema={name: hint or pl.String() for name, hint in zip(names, hints, strict=True)}
+        )
+    return pl.concat(batches, how="vertical_relaxed")
 
 
 def read_table(

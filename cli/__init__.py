@@ -23,6 +23,7 @@ app = typer.Typer(
 )
 
 from carepulse.cli import (  # noqa: E402  (registration order is the help order)
+    audit,
     demo,
     generate,
     ingest,
@@ -34,7 +35,7 @@ from carepulse.cli import (  # noqa: E402  (registration order is the help order
     validate,
 )
 
-for _module in (demo, generate, ingest, validate, profile, metrics, model, serve, users):
+for _module in (demo, generate, ingest, validate, profile, metrics, model, serve, users, audit):
     _module.register(app)
 
 err_console = Console(stderr=True)

@@ -8,14 +8,14 @@ import typer
 
 
 def dashboard_script() -> str:
-    """Path of the Streamlit router script.
+    """Path of the dashboard server script (``server.py``: the router ``app.py`` plus CarePulse's HTTP routes).
 
     Located as a package resource, not imported: the dashboard runs in its own Streamlit process,
     so the command line never loads the dashboard's code (the two front doors stay apart).
     """
     from importlib.resources import files
 
-    return str(files("carepulse.dashboard") / "app.py")
+    return str(files("carepulse.dashboard") / "server.py")
 
 
 def streamlit_command(host: str, port: int) -> list[str]:

@@ -2,7 +2,9 @@
 
 Pure functions, no Streamlit: the pages hand the bytes to a download button. A cell whose text
 starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is prefixed with a single quote
-(OWASP "CSV injection"), so Excel, LibreOffice and Google Sheets show it as text.
+(OWASP "CSV injection"), so Excel, LibreOffice and Google Sheets show it as text. The same holds
+after leading spaces and line breaks (some importers trim them), and for the full-width forms
+``＝＋－＠`` (which spreadsheets in East Asian locales read as the ASCII ones).
 """
 
 from __future__ import annotations
@@ -11,8 +13,11 @@ import io
 
 import polars as pl
 
-#: Leading characters that make a spreadsheet treat a cell as a formula.
-FORMULA_PREFIXES: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
+#: Leading characters that make a spreadsheet treat a cell as a formula (ASCII and full-width).
+FORMULA_PREFIXES: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+#: What may come before a formula character and still be trimmed by an importer.
+_LEADING_BLANKS = " \t\r\n\u00a0\u3000"
+_FORMULA_PATTERN = "^[ \\t\\r\\n\u00a0\u3000]*[=+\\-@\uff1d\uff0b\uff0d\uff20]|^[\\t\\r]"
 
 CSV_MIME = "text/csv"
 EXCEL_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -20,16 +25,17 @@ EXCEL_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def escape_formula(value: object) -> object:
     """``value`` with a leading single quote when it is text that would start a formula."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+    if isinstance(value, str) and (
+        value.startswith(FORMULA_PREFIXES) or value.lstrip(_LEADING_BLANKS).startswith(FORMULA_PREFIXES)
+    ):
         return "'" + value
     return value
 
 
 def escape_frame(frame: pl.DataFrame) -> pl.DataFrame:
     """Every text cell escaped; other columns unchanged (numbers stay numbers)."""
-    pattern = "^[=+\\-@\\t\\r]"
     exprs = [
-        pl.when(pl.col(name).str.contains(pattern))
+        pl.when(pl.col(name).str.contains(_FORMULA_PATTERN))
         .then(pl.lit("'") + pl.col(name))
         .otherwise(pl.col(name))
         .alias(name)

@@ -6,9 +6,13 @@ of the app runs for an anonymous visitor. Built-in accounts always work; single 
 (``st.login``, OIDC) is offered when ``.streamlit/secrets.toml`` configures a provider, and the
 identity's e-mail or groups map to a role through ``settings.oidc_role_map``.
 
-The signed-in user lives in the server-side session state only (no cookie of ours). Every rerun
-(a click) counts as activity; a sidebar fragment re-checks the clock every minute so an idle
-screen is cleared even without a click. Sign-in, failures and log-offs are audited.
+A password sign-in opens a server-side session (:mod:`carepulse.access.sessions`) and, under
+``carepulse serve``, sends the browser once through ``/carepulse/session/start`` for a signed
+HttpOnly, SameSite=Strict cookie: a reload then resumes the session instead of asking again. Every
+run re-checks the session row, so sign-out, a disabled account and the idle and absolute time-outs
+end it on the server at once. Every rerun (a click) counts as activity; a sidebar fragment
+re-checks the clock every minute so an idle screen is cleared even without a click. Sign-in,
+resumption, failures and log-offs are audited.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import sqlalchemy as sa
 import streamlit as st
 
 from carepulse import schema, warehouse
-from carepulse.access import accounts, audit, oidc, phi
+from carepulse.access import accounts, audit, oidc, phi, sessions
 from carepulse.access.accounts import AuthenticationError, User
 from carepulse.settings import get_settings
 
@@ -29,6 +33,9 @@ LAST_ACTIVITY_KEY = "carepulse_last_activity"
 NOTICE_KEY = "carepulse_signin_notice"
 _SSO_FAILURE_KEY = "carepulse_sso_failure_audited"
 _VIEWED_KEY = "carepulse_audited_views"
+SESSION_ID_KEY = "carepulse_session_id"
+_HANDOFF_KEY = "carepulse_session_handoff"
+_CLEAR_COOKIE_KEY = "carepulse_clear_cookie"
 
 
 def now():
@@ -74,6 +81,12 @@ def require_user() -> User:
         else:
             user = _refreshed(user)
             ended = user is None
+        if user is not None and not _session_live():
+            _end_session(user, "signout", {"reason": "session ended"})
+            st.session_state[NOTICE_KEY] = "Your session has ended. Please sign in again."
+            user, ended = None, True
+    if user is None and not ended:
+        user = _resumed()
     providers = oidc.configured_providers(_auth_section())
     if user is None and not ended and providers and _sso_logged_in():
         user = _sso_signin(settings)
@@ -82,8 +95,60 @@ def require_user() -> User:
         _signin_page(providers)
         st.stop()
     st.session_state[LAST_ACTIVITY_KEY] = now()
+    _issue_cookie()
     _sidebar(user)
     return user
+
+
+def _timeouts() -> tuple[timedelta, timedelta]:
+    settings = get_settings()
+    return timedelta(minutes=settings.session_timeout_minutes), timedelta(
+        hours=settings.session_absolute_hours
+    )
+
+
+def _session_live() -> bool:
+    """Whether this browser session's server-side session (if it has one) is still live."""
+    session_id = st.session_state.get(SESSION_ID_KEY)
+    if session_id is None:
+        return True  # single sign-on, or a session from before the table existed
+    return sessions.check(engine(), session_id, idle=_timeouts()[0], now=now()) is not None
+
+
+def _resumed() -> User | None:
+    """The user of a valid session cookie (a reload or a new tab), or None."""
+    idle, absolute = _timeouts()
+    found = sessions.resume(
+        engine(), st.context.cookies.get(sessions.COOKIE_NAME), idle=idle, absolute=absolute, now=now()
+    )
+    if found is None:
+        return None
+    current = accounts.get_user(engine(), found.username)
+    if current is None or current.disabled:
+        sessions.revoke(engine(), found.session_id, "account disabled")
+        return None
+    user = User(**{**current.__dict__, "method": "password"})
+    audit.record(engine(), user.username, "session.resume", detail={"method": "cookie"})
+    _start_session(user)
+    st.session_state[SESSION_ID_KEY] = found.session_id
+    return user
+
+
+def _go_to(path: str) -> None:
+    """Send the browser to one of the server's own routes (only under ``carepulse serve``)."""
+    st.html(f"<script>window.location.replace({path!r});</script>", unsafe_allow_javascript=True)
+
+
+def _issue_cookie() -> None:
+    """Right after a password sign-in: fetch the session cookie through the server's route, which
+    answers with Set-Cookie and sends the browser back to the page it was on."""
+    from carepulse.dashboard import routes
+
+    handoff = st.session_state.pop(_HANDOFF_KEY, None)
+    if handoff is not None and routes.installed["routes"]:
+        page = st.context.url.rstrip("/").rsplit("/", 1)[-1] if st.context.url else ""
+        next_path = "/" + page if page.replace("_", "").replace("-", "").isalnum() else "/"
+        _go_to(f"{routes.SESSION_START}?handoff={handoff}&next={next_path}")
 
 
 def _refreshed(user: User) -> User | None:
@@ -113,6 +178,9 @@ def _start_session(user: User) -> None:
 def _end_session(user: User, action: str, detail: dict | None = None) -> None:
     """Audit the log-off and forget everything the session held (filters, selections, notes)."""
     audit.record(engine(), user.username, action, detail={"method": user.method, **(detail or {})})
+    session_id = st.session_state.get(SESSION_ID_KEY)
+    if session_id is not None:
+        sessions.revoke(engine(), session_id, action)
     for key in list(st.session_state.keys()):
         with contextlib.suppress(Exception):
             del st.session_state[key]
@@ -126,6 +194,7 @@ def sign_out() -> None:
     user = st.session_state.get(USER_KEY)
     if user is not None:
         _end_session(user, "signout")
+        st.session_state[_CLEAR_COOKIE_KEY] = True
     st.rerun()
 
 
@@ -184,6 +253,10 @@ def _hide_navigation() -> None:
 def _signin_page(providers: list[str | None]) -> None:
     st.title("CarePulse")
     st.subheader("Sign in")
+    from carepulse.dashboard import routes
+
+    if st.session_state.pop(_CLEAR_COOKIE_KEY, False) and routes.installed["routes"]:
+        _go_to(routes.SESSION_END)  # the session is already revoked; this drops the dead cookie
     notice = st.session_state.pop(NOTICE_KEY, None)
     if notice:
         st.info(notice)
@@ -200,6 +273,10 @@ def _signin_page(providers: list[str | None]) -> None:
             st.error(str(exc))
         else:
             _start_session(user)
+            idle, absolute = _timeouts()
+            opened = sessions.open_session(engine(), user.username, absolute=absolute, now=now())
+            st.session_state[SESSION_ID_KEY] = opened.session_id
+            st.session_state[_HANDOFF_KEY] = opened.handoff
             st.rerun()
     for provider in providers:
         label = "Sign in with single sign-on" if provider is None else f"Sign in with {provider.title()}"

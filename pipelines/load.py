@@ -17,7 +17,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import sqlalchemy as sa
@@ -107,20 +107,26 @@ def with_row_hash(frame: pl.DataFrame, extract: Extract) -> pl.DataFrame:
     return frame.select(*cols, row_hash.reinterpret(signed=True).alias("_row_hash"))
 
 
-def adbc_connect(engine: sa.Engine, sqlite_path: Path | None = None) -> AdbcConnection:
-    """One ADBC connection to the warehouse (or to a SQLite staging file): opening one costs ~0.1 s."""
+def adbc_connect(engine: sa.Engine, sqlite_path: Path | None = None) -> Any:
+    """One ADBC connection to the warehouse (or to a SQLite staging file): opening one costs ~0.1 s.
+
+    The SQLite warehouse file itself gets a ``sqlite3`` connection instead: one SQLite library per
+    file per process (see :mod:`carepulse.warehouse`); staging files are ADBC's alone. Any: a DB-API
+    connection of either library."""
     if engine.dialect.name == "sqlite":
+        if sqlite_path is None:
+            return warehouse.connect_sqlite(str(engine.url.database))
         import adbc_driver_sqlite.dbapi as sqlite_driver
 
-        return sqlite_driver.connect(str(sqlite_path or engine.url.database))
+        return sqlite_driver.connect(str(sqlite_path))
     import adbc_driver_postgresql.dbapi as postgresql_driver
 
     connection: AdbcConnection = postgresql_driver.connect(warehouse.adbc_uri(engine))
     return connection
 
 
-def changes(reader: AdbcConnection, extract: Extract, frame: pl.DataFrame) -> Changes:
-    """Compare hashed rows with the warehouse (``reader``: an ADBC connection): keep only new and
+def changes(reader: Any, extract: Extract, frame: pl.DataFrame) -> Changes:
+    """Compare hashed rows with the warehouse (``reader``: a DB-API connection): keep only new and
     changed rows, count each kind."""
     key = extract.key
     hashed = with_row_hash(frame, extract)

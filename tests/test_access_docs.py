@@ -13,6 +13,7 @@ from carepulse.access.roles import PERMISSIONS, ROLES, can
 DOC = (Path(__file__).resolve().parents[1] / "docs" / "security.md").read_text()
 SETTINGS = [
     "session_timeout_minutes",
+    "session_absolute_hours",
     "max_failed_logins",
     "lockout_minutes",
     "oidc_role_map",

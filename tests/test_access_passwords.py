@@ -46,3 +46,45 @@ def test_generated_passwords_are_long_random_and_strong_enough():
     for pw in generated:
         assert len(pw) == 16
         passwords.check_password_strength(pw)
+
+
+@pytest.mark.parametrize(
+    ("password", "why"),
+    [
+        (" " * 12, "blank"),
+        ("\t" * 14, "blank"),
+        ("a" * 12, "repeats"),
+        ("abcabcabcabc", "repeats"),
+        ("abababababababab", "repeats"),
+        ("abcdefghijkl", "run of"),
+        ("LKJIHGFEDCBA", "run of"),
+        ("123456789012", "run of"),
+        ("qwertyuiopasdf", "run of"),
+        ("1qaz2wsx3edc", "run of"),
+        ("password1234", "common"),
+        ("Password2024", "common"),
+        ("iloveyou1234", "common"),
+        ("footballfootball", "repeats"),
+        ("hospital2019", "common"),
+        ("carepulse2026", "common"),
+    ],
+)
+def test_blank_repeated_sequential_and_common_passwords_are_refused(password, why):
+    with pytest.raises(CarePulseError, match=why) as refused:
+        passwords.check_password_strength(password)
+    assert password.strip() == "" or password not in str(refused.value)  # never echoed
+
+
+@pytest.mark.parametrize("password", ["correct horse battery", "Tram-lines at 7 dawn", "zebra quartz mellow"])
+def test_passphrases_pass(password):
+    assert passwords.check_password_strength(password) == password
+
+
+def test_the_shipped_blocklist_is_the_documented_rule():
+    from importlib.resources import files
+
+    from carepulse.access import password_blocklist
+
+    shipped = files("carepulse.access").joinpath(password_blocklist.FILE_NAME).read_text(encoding="utf-8")
+    assert shipped == password_blocklist.build()
+    assert len(password_blocklist.common_passwords()) > 5000

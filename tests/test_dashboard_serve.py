@@ -15,7 +15,7 @@ from carepulse.errors import CarePulseError
 def test_the_command_runs_the_router_headless_on_the_given_address():
     command = streamlit_command("0.0.0.0", 8765)
     assert command[1:4] == ["-m", "streamlit", "run"]
-    assert Path(command[4]) == Path(dashboard_script()) and Path(command[4]).name == "app.py"
+    assert Path(command[4]) == Path(dashboard_script()) and Path(command[4]).name == "server.py"
     options = dict(zip(command[5::2], command[6::2], strict=True))
     assert options["--server.address"] == "0.0.0.0"
     assert options["--server.port"] == "8765"
