@@ -232,7 +232,8 @@ annotations = sa.Table(
         autoincrement=True,
     ),
     sa.Column("metric", sa.Text, nullable=False, index=True),
-    sa.Column("department_id", sa.Text),  # null: system-wide
+    sa.Column("department_id", sa.Text),  # null: site-wide or system-wide
+    sa.Column("site", sa.Text),  # null: system-wide (or the department's own site)
     sa.Column("annotated_on", sa.Date, nullable=False),
     sa.Column("title", sa.Text, nullable=False),
     sa.Column("description", sa.Text),
@@ -295,5 +296,21 @@ for _ddl in (
 
 
 def create_all(engine: sa.Engine) -> None:
-    """Create every table that does not exist yet (idempotent)."""
+    """Create every table that does not exist yet, and add the nullable columns a newer version
+    added to an existing table (idempotent; nothing is ever dropped or changed)."""
     metadata.create_all(engine)
+    _add_missing_columns(engine)
+
+
+def _add_missing_columns(engine: sa.Engine) -> None:
+    inspector = sa.inspect(engine)
+    for table in metadata.sorted_tables:
+        if not inspector.has_table(table.name):
+            continue
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present or not column.nullable or column.primary_key:
+                continue
+            kind = column.type.compile(dialect=engine.dialect)
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}')

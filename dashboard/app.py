@@ -41,5 +41,8 @@ run = data.run_id()
 if run is not None and navigation.url_path != "admin":
     filters.render_sidebar(data.filter_options(run))
 
+if run is not None:
+    ui.freshness(run)  # every page: "Data through ..., loaded ..." in the site's time zone
+
 with ui.signed_in(user):
     navigation.run()

@@ -24,6 +24,14 @@ PAGES: tuple[PageSpec, ...] = (
         "views/overview.py", "Overview", ":material/dashboard:", "Performance", "page:overview", "overview"
     ),
     PageSpec(
+        "views/compare.py",
+        "Compare units",
+        ":material/leaderboard:",
+        "Performance",
+        "page:overview",
+        "compare",
+    ),
+    PageSpec(
         "views/access_flow.py",
         "Access and flow",
         ":material/schedule:",
