@@ -82,7 +82,7 @@ def trend_summary(frame: pl.DataFrame, *, title: str, unit: str, x: str = "perio
     first, last = shown.row(0, named=True), shown.row(-1, named=True)
     low = shown.sort("value").row(0, named=True)
     high = shown.sort("value").row(-1, named=True)
-    partial = " (partial period)" if last.get("partial") else ""
+    partial = ", partial period" if last.get("partial") else ""
     hidden = frame.height - shown.height
     text = (
         f"{title}, {_when(first[x])} to {_when(last[x])}: latest {format_value(last['value'], unit)} "
