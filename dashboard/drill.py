@@ -121,8 +121,8 @@ def _appointments(definition, run, view, user, filters, name: str, key: str) -> 
     record(
         data.engine(),
         getattr(user, "username", None),
-        "view.appointments",
-        target=definition.name,
+        "page.view",
+        target=f"appointments behind {definition.name}",
         detail={"filters": {k: list(v) for k, v in filters.items()}},
         rows=rows.height,
     )

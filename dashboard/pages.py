@@ -78,6 +78,14 @@ PAGES: tuple[PageSpec, ...] = (
         "page:data_quality",
         "data-quality",
     ),
+    PageSpec(
+        "views/row_export.py",
+        "Row-level export",
+        ":material/table_view:",
+        "System",
+        "export:rows_deidentified",
+        "row-export",
+    ),
     PageSpec("views/model.py", "No-show model", ":material/model_training:", "System", "page:model", "model"),
     PageSpec(
         "views/admin.py", "Administration", ":material/admin_panel_settings:", "System", "page:admin", "admin"

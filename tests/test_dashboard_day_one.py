@@ -102,3 +102,37 @@ def test_compare_units_scorecard_and_funnel(wh, role):
     assert any("outside the 95% limits" in c.value for c in at.caption)
     at.segmented_control(key="cmp.unit").set_value("site").run()
     assert problems(at) == [] and at.query_params["unit"] in ("site", ["site"])
+
+
+def test_analyst_row_export_is_deidentified_and_audited(wh, deferred_downloads):
+    from carepulse import warehouse
+    from carepulse.access import list_audit
+
+    at = signed_in_app(wh, "analyst")
+    at.switch_page("views/row_export.py").run()
+    assert problems(at) == []
+    assert "age" in at.dataframe[0].value["column"].tolist()
+    build = next(b for name, b in deferred_downloads.items() if name == "appointments_deidentified.csv")
+    before = list_audit(wh, action="export").height
+    text = build().decode("utf-8-sig")
+    header = text.splitlines()[0].split(",")
+    assert header[:2] == ["patient_key", "visit_key"] and "age" in header
+    assert not {"patient_id", "appointment_id", "mrn", "phone", "email", "birth_date", "postal_code"} & set(
+        header
+    )
+    patients = warehouse.read_table(wh, "patients", columns=["mrn", "phone", "last_name"]).head(50)
+    assert not [
+        v
+        for v in patients.get_column("mrn").to_list() + patients.get_column("phone").to_list()
+        if v and v in text
+    ]
+    audit = list_audit(wh, action="export")
+    assert audit.height == before + 1
+    row = audit.sort("audit_id").row(-1, named=True)
+    assert row["target"] == "appointments_deidentified" and row["rows"] == len(text.splitlines()) - 1 > 0
+
+
+def test_other_roles_cannot_open_the_row_export(wh):
+    at = signed_in_app(wh, "manager")
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("views/row_export.py")
