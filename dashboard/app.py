@@ -35,7 +35,10 @@ if not sections:
     st.error("Your account has no pages. Ask an administrator to give it a role.")
     st.stop()
 
-navigation = st.navigation(sections)
+# One flat list, in section order: Streamlit's sectioned sidebar puts the section headings inside the
+# <ul> of links, which screen readers (and axe-core's list rules) reject.
+navigation = st.navigation([page for pages in sections.values() for page in pages])
+ui.accessibility_styles()
 
 run = data.run_id()
 if run is not None and navigation.url_path != "admin":
