@@ -222,6 +222,20 @@ worklist_assignments = sa.Table(
     sa.Column("assigned_at", sa.DateTime, nullable=False),
 )
 
+saved_views = sa.Table(
+    "saved_views",
+    metadata,
+    sa.Column(
+        "view_id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    sa.Column("owner", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("params", sa.Text, nullable=False),  # JSON: the sidebar's URL parameters (ids, dates)
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime),
+    sa.UniqueConstraint("owner", "name", name="uq_saved_views_owner_name"),
+)
+
 annotations = sa.Table(
     "annotations",
     metadata,

@@ -28,12 +28,13 @@ from carepulse.cli import (  # noqa: E402  (registration order is the help order
     ingest,
     metrics,
     model,
+    pack,
     serve,
     users,
     validate,
 )
 
-for _module in (demo, generate, ingest, validate, metrics, model, serve, users):
+for _module in (demo, generate, ingest, validate, metrics, model, serve, pack, users):
     _module.register(app)
 
 err_console = Console(stderr=True)

@@ -47,9 +47,14 @@ def axe_violations(page) -> list[dict]:
 
     results = Axe().run(
         page,
-        # Disabled buttons are inactive components, exempt from contrast (WCAG 1.4.3); axe cannot tell
-        # from Streamlit's markup (the label sits in an aria-hidden span).
-        context={"exclude": [["button[disabled]"]]},
+        # Disabled widgets are inactive components, exempt from contrast (WCAG 1.4.3); axe cannot tell
+        # from Streamlit's markup (the label sits outside the disabled control).
+        context={
+            "exclude": [
+                ["button[disabled]"],
+                ['[data-testid="stElementContainer"]:has(input[disabled])'],
+            ]
+        },
         options={
             "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]}
         },
