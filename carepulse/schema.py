@@ -245,6 +245,20 @@ worklist_assignments = sa.Table(
     sa.Column("assigned_at", sa.DateTime, nullable=False),
 )
 
+saved_views = sa.Table(
+    "saved_views",
+    metadata,
+    sa.Column(
+        "view_id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    sa.Column("owner", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("params", sa.Text, nullable=False),  # JSON: the sidebar's URL parameters (ids, dates)
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime),
+    sa.UniqueConstraint("owner", "name", name="uq_saved_views_owner_name"),
+)
+
 annotations = sa.Table(
     "annotations",
     metadata,
@@ -255,7 +269,8 @@ annotations = sa.Table(
         autoincrement=True,
     ),
     sa.Column("metric", sa.Text, nullable=False, index=True),
-    sa.Column("department_id", sa.Text),  # null: system-wide
+    sa.Column("department_id", sa.Text),  # null: site-wide or system-wide
+    sa.Column("site", sa.Text),  # null: system-wide (or the department's own site)
     sa.Column("annotated_on", sa.Date, nullable=False),
     sa.Column("title", sa.Text, nullable=False),
     sa.Column("description", sa.Text),
@@ -338,12 +353,21 @@ for _ddl in (
 
 
 def create_all(engine: sa.Engine) -> None:
-    """Create every table that does not exist yet (idempotent), and add the audit chain's columns to
-    an audit_log made before they existed (its older rows stay unchained; new rows chain)."""
+    """Create every table that does not exist yet, and add the nullable columns a newer version
+    added to an existing table (idempotent; nothing is ever dropped or changed)."""
     metadata.create_all(engine)
-    columns = {c["name"] for c in sa.inspect(engine).get_columns("audit_log")}
-    missing = [name for name in ("prev_hash", "row_hash") if name not in columns]
-    if missing:
-        with engine.begin() as conn:
-            for name in missing:
-                conn.execute(sa.text(f"ALTER TABLE audit_log ADD COLUMN {name} TEXT"))
+    _add_missing_columns(engine)
+
+
+def _add_missing_columns(engine: sa.Engine) -> None:
+    inspector = sa.inspect(engine)
+    for table in metadata.sorted_tables:
+        if not inspector.has_table(table.name):
+            continue
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present or not column.nullable or column.primary_key:
+                continue
+            kind = column.type.compile(dialect=engine.dialect)
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}')

@@ -29,13 +29,14 @@ from carepulse.cli import (  # noqa: E402  (registration order is the help order
     ingest,
     metrics,
     model,
+    pack,
     profile,
     serve,
     users,
     validate,
 )
 
-for _module in (demo, generate, ingest, validate, profile, metrics, model, serve, users, audit):
+for _module in (demo, generate, ingest, validate, profile, metrics, model, serve, pack, users, audit):
     _module.register(app)
 
 err_console = Console(stderr=True)

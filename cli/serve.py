@@ -47,6 +47,14 @@ def streamlit_command(host: str, port: int) -> list[str]:
         # No unaudited copy of a table: exports go through CarePulse's own buttons (escaped, audited).
         "--client.disableDataExport",
         "true",
+        # Accessible accents: the Okabe-Ito blue the charts use (4.5:1 on white and on its own tint)
+        # instead of Streamlit's red, and plain black text so faded text keeps 4.5:1.
+        "--theme.base",
+        "light",
+        "--theme.primaryColor",
+        "#0b5394",
+        "--theme.textColor",
+        "#000000",
     ]
 
 

@@ -15,7 +15,7 @@ st.set_page_config(page_title="CarePulse", page_icon=":material/monitor_heart:",
 # off, also when the app is started with plain `streamlit run` (`carepulse serve` sets it too).
 st.set_option("client.disableDataExport", True)
 
-from carepulse.dashboard import data, filters, ui, warmer  # noqa: E402
+from carepulse.dashboard import data, filters, saved, ui, warmer  # noqa: E402
 from carepulse.dashboard.pages import allowed_pages  # noqa: E402
 from carepulse.dashboard.signin import require_user  # noqa: E402
 
@@ -35,11 +35,17 @@ if not sections:
     st.error("Your account has no pages. Ask an administrator to give it a role.")
     st.stop()
 
-navigation = st.navigation(sections)
+# One flat list, in section order: Streamlit's sectioned sidebar puts the section headings inside the
+# <ul> of links, which screen readers (and axe-core's list rules) reject.
+navigation = st.navigation([page for pages in sections.values() for page in pages])
+ui.accessibility_styles()
 
 run = data.run_id()
 if run is not None and navigation.url_path != "admin":
-    filters.render_sidebar(data.filter_options(run))
+    saved.sidebar(user, filters.render_sidebar(data.filter_options(run)))
+
+if run is not None:
+    ui.freshness(run)  # every page: "Data through ..., loaded ..." in the site's time zone
 
 with ui.signed_in(user):
     navigation.run()

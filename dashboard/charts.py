@@ -8,24 +8,25 @@ fewer cases than the small-cell threshold are drawn hollow and say so in the hov
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import plotly.graph_objects as go
 import polars as pl
 
+#: Okabe-Ito colours (distinguishable with the common colour-vision deficiencies); shapes and dash
+#: styles carry the same meaning, so no colour is the only cue.
 COLOURS = {
-    "line": "#1f4e79",
-    "band": "rgba(31, 78, 121, 0.15)",
+    "line": "#0072B2",
+    "band": "rgba(0, 114, 178, 0.15)",
     "centre": "#555555",
-    "limit": "#b22222",
-    "improving": "#1565c0",
-    "concerning": "#ef6c00",
-    "neutral": "#7b1fa2",
-    "target": "#2e7d32",
+    "limit": "#D55E00",
+    "improving": "#0072B2",
+    "concerning": "#E69F00",
+    "neutral": "#CC79A7",
+    "target": "#009E73",
     "annotation": "#6d4c41",
-    "bar": "#1f4e79",
-    "cumulative": "#ef6c00",
+    "bar": "#0072B2",
+    "cumulative": "#D55E00",
 }
 
 FONT = dict(family="Source Sans Pro, Arial, sans-serif", size=13)
@@ -115,6 +116,13 @@ def hover_lines(frame: pl.DataFrame, unit: str, small: int | None) -> list[str]:
     return lines
 
 
+def partial_mask(frame: pl.DataFrame) -> list[bool]:
+    """The rows of an incomplete period (``partial`` column, see ``carepulse.metrics.periods``)."""
+    if "partial" not in frame.columns:
+        return [False] * frame.height
+    return frame.get_column("partial").fill_null(False).to_list()
+
+
 def small_mask(frame: pl.DataFrame, small: int | None) -> list[bool]:
     if not small:
         return [False] * frame.height
@@ -168,15 +176,27 @@ def trend(
                 )
             )
         small_flags = small_mask(part, small)
+        partial = partial_mask(part)
         fig.add_trace(
             go.Scatter(
                 x=xs,
                 y=part.get_column("value").to_list(),
-                mode="lines+markers",
+                mode="lines+markers+text",
                 name=str(label),
                 line=dict(color=COLOURS["line"]) if group is None else None,
-                marker=dict(symbol=["circle-open" if s else "circle" for s in small_flags], size=8),
-                hovertext=hover_lines(part, unit, small),
+                marker=dict(
+                    symbol=[
+                        "circle-open" if s or p else "circle"
+                        for s, p in zip(small_flags, partial, strict=True)
+                    ],
+                    size=8,
+                ),
+                text=["partial" if p else "" for p in partial],
+                textposition="top center",
+                hovertext=[
+                    line + ("<br>partial period: the data ends before it does" if p else "")
+                    for line, p in zip(hover_lines(part, unit, small), partial, strict=True)
+                ],
                 hovertemplate="%{x}<br>%{hovertext}<extra>" + str(label) + "</extra>",
             )
         )
@@ -196,8 +216,13 @@ def bars(
     horizontal: bool = True,
     x_title: str | None = None,
 ) -> go.Figure:
-    """One bar per category (department, payer, provider), sorted, with the same hover as a trend."""
-    frame = frame.sort("value", descending=False, nulls_last=False)
+    """One bar per category (department, payer, provider), sorted, with the same hover as a trend.
+
+    Rows without a category are left out (they are no unit to compare); with nothing left the figure
+    says so instead of drawing empty default axes."""
+    frame = frame.filter(pl.col(category).is_not_null()).sort("value", descending=False, nulls_last=False)
+    if frame.is_empty():
+        return empty(title, "No values to compare for this breakdown.")
     cats = [(labels or {}).get(c, str(c)) for c in frame.get_column(category).to_list()]
     values = frame.get_column("value").to_list()
     small_flags = small_mask(frame, small)
@@ -207,6 +232,7 @@ def bars(
         y=cats if horizontal else values,
         orientation="h" if horizontal else "v",
         marker_color=colours,
+        customdata=[str(c) for c in frame.get_column(category).to_list()],
         hovertext=hover_lines(frame, unit, small),
         hovertemplate="%{" + ("y" if horizontal else "x") + "}<br>%{hovertext}<extra></extra>",
     )
@@ -224,6 +250,18 @@ def bars(
     if horizontal and is_percent(unit):
         fig.update_xaxes(tickformat=".0%")
         fig.update_yaxes(tickformat=None)
+    return fig
+
+
+def empty(title: str, message: str) -> go.Figure:
+    """A figure with no data that says why, with hidden axes (no meaningless -1..6 default range)."""
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    fig.update_layout(
+        title=dict(text=title, x=0, xanchor="left"), font=FONT, height=200, plot_bgcolor="white"
+    )
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
     return fig
 
 
@@ -336,34 +374,3 @@ def sparkline(
             "yaxis": {"visible": False, "title": {"text": axis_title(unit)}},
         },
     }
-
-
-def lines(
-    frame: pl.DataFrame,
-    *,
-    x: str,
-    ys: Sequence[tuple[str, str]],
-    title: str,
-    x_title: str,
-    y_title: str,
-    unit: str,
-    hover_n: str | None = None,
-) -> go.Figure:
-    """Several named series against one x (predicted vs observed, calibration)."""
-    fig = go.Figure()
-    for column, name in ys:
-        fig.add_trace(
-            go.Scatter(
-                x=frame.get_column(x).to_list(),
-                y=frame.get_column(column).to_list(),
-                mode="lines+markers",
-                name=name,
-                customdata=frame.get_column(hover_n).to_list() if hover_n else None,
-                hovertemplate="%{x}<br>"
-                + name
-                + ": %{y:.3f}"
-                + ("<br>n: %{customdata:,}" if hover_n else "")
-                + "<extra></extra>",
-            )
-        )
-    return layout(fig, title=title, x_title=x_title, y_title=y_title, unit=unit)

@@ -179,6 +179,35 @@ def _filter_labels(url: str, load_run_id: int) -> dict[str, dict[str, str]]:
     }
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def _freshness(url: str, load_run_id: int) -> tuple[dt.datetime | None, dt.datetime | None]:
+    as_of = _prepared(url, load_run_id)["_meta"].collect().item(0, "as_of")
+    runs = schema.load_runs
+    with _engine(url).connect() as conn:
+        loaded = conn.execute(sa.select(runs.c.finished_at).where(runs.c.run_id == load_run_id)).scalar()
+    return as_of, loaded
+
+
+def freshness(load_run_id: int) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """The latest event the data records (site-local) and when its load finished (UTC)."""
+    return _freshness(warehouse_url(), load_run_id)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _metric_dimensions(url: str, load_run_id: int, name: str) -> list[str]:
+    from carepulse import metrics
+    from carepulse.metrics.breakdowns import dimensions_with_values
+
+    frame = _prepared(url, load_run_id).get(metrics.get_metric(name).frame)
+    wanted = (*metrics.DIMENSIONS, "weekday")
+    return [] if frame is None else dimensions_with_values(frame, tuple(dict.fromkeys(wanted)))
+
+
+def metric_dimensions(name: str, load_run_id: int) -> list[str]:
+    """The dimensions metric ``name``'s rows carry values of (what it can be broken down by)."""
+    return _metric_dimensions(warehouse_url(), load_run_id, name)
+
+
 def filter_options(load_run_id: int):
     """The sidebar's options for the latest load (date span, sites, departments, providers)."""
     from carepulse.dashboard.filters import FilterOptions

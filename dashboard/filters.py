@@ -183,3 +183,37 @@ def render_sidebar(options: FilterOptions) -> Filters:
 def current() -> Filters | None:
     """The view chosen in the sidebar on this run (None before the router has drawn it)."""
     return st.session_state.get("filters")
+
+
+def from_params(params: dict, options: FilterOptions, *, rolling: bool = False) -> Filters:
+    """The view a saved view's (or a URL's) parameters describe, checked against the known options.
+    ``rolling``: keep the window's length but end it at the data's last day (for scheduled packs)."""
+    start = _parse_date(params.get("from"), options.default_start(), options)
+    end = _parse_date(params.get("to"), options.last_date, options)
+    if rolling:
+        length = end - start
+        end = options.last_date
+        start = max(options.first_date, end - length)
+    selected = []
+    for key, _, _ in MULTI_FILTERS:
+        raw = params.get(key) or []
+        known = set(options.values(key))
+        values = tuple(sorted(v for v in ([raw] if isinstance(raw, str) else raw) if v in known))
+        if values:
+            selected.append((key, values))
+    return Filters(start=start, end=end, selected=tuple(selected))
+
+
+def to_params(filters: Filters) -> dict[str, str | list[str]]:
+    """The URL / saved-view parameters of a view."""
+    out: dict[str, str | list[str]] = {"from": filters.start.isoformat(), "to": filters.end.isoformat()}
+    out.update({key: list(values) for key, values in filters.selected})
+    return out
+
+
+def open_params(params: dict) -> None:
+    """Make the sidebar show ``params`` on the next run (a saved view being opened)."""
+    st.query_params.clear()
+    for key, value in params.items():
+        st.query_params[key] = value
+    st.session_state[_READY] = False

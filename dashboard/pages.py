@@ -24,6 +24,14 @@ PAGES: tuple[PageSpec, ...] = (
         "views/overview.py", "Overview", ":material/dashboard:", "Performance", "page:overview", "overview"
     ),
     PageSpec(
+        "views/compare.py",
+        "Compare units",
+        ":material/leaderboard:",
+        "Performance",
+        "page:overview",
+        "compare",
+    ),
+    PageSpec(
         "views/access_flow.py",
         "Access and flow",
         ":material/schedule:",
@@ -69,6 +77,14 @@ PAGES: tuple[PageSpec, ...] = (
         "System",
         "page:data_quality",
         "data-quality",
+    ),
+    PageSpec(
+        "views/row_export.py",
+        "Row-level export",
+        ":material/table_view:",
+        "System",
+        "export:rows_deidentified",
+        "row-export",
     ),
     PageSpec("views/model.py", "No-show model", ":material/model_training:", "System", "page:model", "model"),
     PageSpec(

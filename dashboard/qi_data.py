@@ -85,11 +85,13 @@ def spc_view(
     raw = data.compute(definition.name, run, period=period, start=view.start, end=view.end, filters=filters)
     raw = raw.sort("period")
     series = ui.suppress(raw, user)
-    annotations = annotations_for(definition.name, view)
-    if group == "department" and group_value is not None:
-        annotations = annotations.filter(
-            pl.col("department_id").is_null() | (pl.col("department_id") == group_value)
-        )
+    annotations = annotations_for(
+        definition.name,
+        view,
+        run,
+        department=group_value if group == "department" else None,
+        site=group_value if group == "site" else None,
+    )
     phases = None
     if use_phases and not annotations.is_empty():
         # A department's change restarts the limits only on a chart of that department alone; on wider
@@ -97,7 +99,7 @@ def spc_view(
         charted = (
             {group_value} if group == "department" and group_value is not None else set(view.values("dept"))
         )
-        scoped = pl.col("department_id").is_null()
+        scoped = pl.col("department_id").is_null()  # system- and site-wide (in scope, so this site)
         if len(charted) == 1:
             scoped = scoped | pl.col("department_id").is_in(list(charted))
         starts = annotations.filter(pl.col("starts_phase") & scoped).get_column("annotated_on").to_list()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from carepulse.dashboard import charts, data, ui
+from carepulse.dashboard import charts, data, describe, ui
 
 #: Groupings offered on the family pages: column -> label.
 GROUPINGS: dict[str, str] = {
@@ -28,7 +28,8 @@ _LABEL_KEYS = {"department": "dept", "provider": "prov", "site": "site"}
 
 def family_page(permission: str, title: str, blurb: str, *, families: tuple[str, ...], key: str) -> None:
     """A whole family page: the role check, a metric picker and a grouping picker, then
-    :func:`metric_panel` (widget keys ``{key}.metric``, ``{key}.group`` and ``key``)."""
+    :func:`metric_panel` (widget keys ``{key}.metric``, ``{key}.group`` and ``key``). The chosen
+    metric and grouping are mirrored in the URL (``metric``, ``by``), so the view is a link."""
     user = ui.require(permission)
     run = ui.loaded_run_id()
     view = ui.current_filters()
@@ -39,7 +40,7 @@ def family_page(permission: str, title: str, blurb: str, *, families: tuple[str,
     with left:
         definition = metric_picker(families, key=f"{key}.metric")
     with right:
-        group = grouping_picker(definition, key=f"{key}.group")
+        group = grouping_picker(definition, key=f"{key}.group", run=run)
     metric_panel(definition, run, view, user, group=group, key=key)
 
 
@@ -51,13 +52,28 @@ def labels_for(column: str, run: int) -> dict[str, str]:
     return data._filter_labels(data.warehouse_url(), run).get(key, {})
 
 
-def annotations_for(metric: str, view) -> pl.DataFrame:
-    """Live annotations of ``metric`` that belong on charts of this view."""
-    from carepulse.records.annotations import list_annotations
+def annotations_for(
+    metric: str, view, run: int | None = None, *, department: str | None = None, site: str | None = None
+) -> pl.DataFrame:
+    """Live annotations of ``metric`` whose scope covers this chart (the view, or one ``department``
+    or ``site`` of it): system-wide ones always, a site's when the chart is limited to that site (or
+    to departments of it), a department's only when the chart is limited to that department."""
+    from carepulse.records.annotations import annotations_in_scope
 
-    departments = view.values("dept") or None
-    frame = list_annotations(data.engine(), metric, department_ids=list(departments) if departments else None)
+    departments = (department,) if department else tuple(view.values("dept"))
+    sites = {site} if site else set(view.values("site"))
+    if departments and run is not None:
+        names = labels_for("department", run)
+        sites |= {names.get(d, "").rsplit("(", 1)[-1].rstrip(")") for d in departments}
+    frame = annotations_in_scope(
+        data.engine(), metric, departments=departments, sites=tuple(s for s in sites if s)
+    )
     return frame.filter(pl.col("annotated_on").is_between(view.start, view.end))
+
+
+def _seed_from_url(key: str, param: str, options: list[str]) -> None:
+    if key not in st.session_state and st.query_params.get(param) in options:
+        st.session_state[key] = st.query_params.get(param)
 
 
 def metric_picker(family_names: tuple[str, ...], key: str):
@@ -68,21 +84,38 @@ def metric_picker(family_names: tuple[str, ...], key: str):
     if not choices:
         st.info("No metric of this family is registered.")
         st.stop()
+    _seed_from_url(key, "metric", choices)
     chosen = st.selectbox("Metric", choices, format_func=lambda name: metrics.get_metric(name).title, key=key)
+    st.query_params["metric"] = chosen
     return metrics.get_metric(chosen)
 
 
-def grouping_picker(definition, key: str, default: str = "department") -> str:
+def grouping_picker(definition, key: str, default: str = "department", run: int | None = None) -> str:
+    """The groupings this metric's rows carry (discharges have no department, so none is offered)."""
     options = list(GROUPINGS)
-    return st.selectbox(
-        "Compare by", options, index=options.index(default), format_func=GROUPINGS.__getitem__, key=key
+    if run is not None:
+        carried = data.metric_dimensions(definition.name, run)
+        options = [g for g in options if g in carried] or options
+    _seed_from_url(key, "by", options)
+    if st.session_state.get(key) not in options:
+        st.session_state.pop(key, None)
+    chosen = st.selectbox(
+        "Compare by",
+        options,
+        index=options.index(default) if default in options else 0,
+        format_func=GROUPINGS.get,
+        key=key,
     )
+    st.query_params["by"] = chosen
+    return chosen
 
 
 def headline(definition, frame: pl.DataFrame) -> None:
-    """The metric's value for the whole view, with its counts."""
+    """The metric's value for the whole view, with its counts (and which statistic, for times)."""
+    statistic = f"{definition.statistic} " if definition.kind in ("time", "score", "duration") else ""
+    label = f"{definition.title} ({statistic}{definition.unit})" if statistic else definition.title
     if frame.is_empty():
-        st.metric(definition.title, "n/a", help=ui.definition_text(definition))
+        st.metric(label, "n/a", help=ui.definition_text(definition))
         return
     row = frame.row(0, named=True)
     counts = (
@@ -91,27 +124,55 @@ def headline(definition, frame: pl.DataFrame) -> None:
         else (f"n = {row['n']:,}" if row.get("n") is not None else "suppressed (small count)")
     )
     st.metric(
-        definition.title,
-        charts.format_value(row.get("value"), definition.unit),
-        help=ui.definition_text(definition),
+        label, charts.format_value(row.get("value"), definition.unit), help=ui.definition_text(definition)
     )
     st.caption(counts)
 
 
+def _safe(
+    definition, run: int, view, user, grains: list[str], *, period: bool
+) -> tuple[str, pl.DataFrame, str]:
+    """The finest of ``grains`` whose suppressed frame hides nothing (aggregate roles), and a note
+    when it is not the first."""
+    from carepulse.metrics.breakdowns import choose_safe_view, safer_grain, safer_view_note, suppressed_rows
+
+    def frame_for(grain: str) -> pl.DataFrame:
+        kwargs = {"period": grain} if period else {"by": (grain,)}
+        raw = data.compute(
+            definition.name, run, start=view.start, end=view.end, filters=view.metric_filters(), **kwargs
+        )
+        return ui.suppress(raw if period else raw.filter(pl.col(grain).is_not_null()), user)
+
+    first = frame_for(grains[0])
+    coarser = safer_grain(grains[0])
+    if not ui.suppresses_small_cells(user) or suppressed_rows(first) == 0 or coarser not in grains:
+        return grains[0], first, ""
+    grain, frame = choose_safe_view([(grains[0], first), (coarser, frame_for(coarser))])
+    if grain == grains[0]:
+        return grain, frame, ""
+    threshold = data.settings().small_cell_threshold
+    return grain, frame, safer_view_note(grains[0], grain, suppressed_rows(first), threshold)
+
+
 def metric_panel(definition, run: int, view, user, *, group: str, key: str) -> None:
-    """Headline, monthly trend with 95% interval and annotations, breakdown by ``group``, table."""
+    """Headline, trend with 95% interval, partial period and annotations, breakdown by ``group``
+    (click a bar to drill into it), table. Aggregate roles get the nearest safe view (quarter for
+    month, site for department) where small cells would blank the finer one."""
+    from carepulse.dashboard import drill
+    from carepulse.metrics.periods import mark_partial
+
     small = data.settings().small_cell_threshold
     filters = view.metric_filters()
     with ui.friendly_errors(f"compute {definition.title.lower()}"):
         with st.spinner(f"Computing {definition.title.lower()}..."):
-            total = data.compute(definition.name, run, start=view.start, end=view.end, filters=filters)
-            monthly = data.compute(
-                definition.name, run, period="month", start=view.start, end=view.end, filters=filters
+            total = ui.suppress(
+                data.compute(definition.name, run, start=view.start, end=view.end, filters=filters), user
             )
-            by_group = data.compute(
-                definition.name, run, by=(group,), start=view.start, end=view.end, filters=filters
+            grain, trend_frame, trend_note = _safe(
+                definition, run, view, user, ["month", "quarter"], period=True
             )
-        total, monthly, by_group = (ui.suppress(f, user) for f in (total, monthly, by_group))
+            group_grains = [group, "site"] if group == "department" else [group]
+            shown_group, by_group, group_note = _safe(definition, run, view, user, group_grains, period=False)
         headline(definition, total)
         with st.expander("Definition: numerator, denominator, exclusions, source"):
             st.markdown(ui.definition_text(definition))
@@ -119,39 +180,63 @@ def metric_panel(definition, run: int, view, user, *, group: str, key: str) -> N
             _category_panel(definition, total, by_group, group, run, user, key)
             return
         target = data.settings().targets.get(definition.name)
+        through = data.filter_options(run).last_date
+        trend_frame = mark_partial(trend_frame, grain, through) if not trend_frame.is_empty() else trend_frame
         left, right = st.columns(2)
         with left:
+            title = f"{definition.title} by {grain}"
             fig = charts.trend(
-                monthly,
-                title=f"{definition.title} by month",
+                trend_frame,
+                title=title,
                 unit=definition.unit,
                 target=target,
                 small=small,
+                x_title=grain.capitalize(),
             )
-            charts.add_annotations(fig, annotations_for(definition.name, view))
-            st.plotly_chart(fig, key=f"trend_{key}")
+            charts.add_annotations(fig, annotations_for(definition.name, view, run))
+            ui.chart(
+                fig,
+                trend_frame,
+                describe.trend_summary(trend_frame, title=title, unit=definition.unit),
+                key=f"trend_{key}",
+            )
+            if trend_note:
+                st.info(trend_note, icon=":material/info:")
+        labels = labels_for(shown_group, run)
         with right:
-            labels = labels_for(group, run)
-            shown = by_group.filter(pl.col(group).is_not_null())
-            st.plotly_chart(
-                charts.bars(
-                    shown,
-                    category=group,
-                    title=f"{definition.title} by {GROUPINGS[group].lower()}",
-                    unit=definition.unit,
-                    labels=labels,
-                    small=small,
-                    x_title=GROUPINGS[group],
-                ),
+            title = f"{definition.title} by {GROUPINGS.get(shown_group, shown_group).lower()}"
+            fig = charts.bars(
+                by_group,
+                category=shown_group,
+                title=title,
+                unit=definition.unit,
+                labels=labels,
+                small=small,
+                x_title=GROUPINGS.get(shown_group),
+            )
+            summary = describe.bars_summary(
+                by_group, title=title, unit=definition.unit, category=shown_group, labels=labels
+            )
+            event = ui.chart(
+                fig,
+                by_group,
+                summary + " Choose a bar to see what is behind it.",
                 key=f"bars_{key}",
+                selectable=True,
             )
-        table = by_group
-        if group in _LABEL_KEYS:
-            labels = labels_for(group, run)
-            table = by_group.with_columns(
-                pl.col(group).replace_strict(labels, default=pl.col(group)).alias(f"{group}_name")
-            )
-        ui.table(table, f"{definition.name}_by_{group}", user, key=f"table_{key}")
+            if group_note:
+                st.info(group_note, icon=":material/info:")
+        chosen = drill.clicked(event, by_group, shown_group)
+        if chosen is not None and chosen != drill.current(shown_group):
+            drill.select(shown_group, chosen)
+        drilled = drill.current(shown_group)
+        if drilled is not None:
+            with st.container(border=True):
+                drill.panel(
+                    definition, run, view, user, group=shown_group, value=drilled, labels=labels, key=key
+                )
+        table = describe.readable_table(by_group, {shown_group: labels}) if labels else by_group
+        ui.table(table, f"{definition.name}_by_{shown_group}", user, key=f"table_{key}")
 
 
 def _category_panel(definition, total, by_group, group, run, user, key) -> None:

@@ -20,7 +20,7 @@ from carepulse.metrics.prepare import is_prepared, prepare
 if TYPE_CHECKING:  # pragma: no cover
     from carepulse.settings import Settings
 
-PERIODS = {"week": "1w", "month": "1mo"}
+PERIODS = {"week": "1w", "month": "1mo", "quarter": "1q"}
 
 #: Output columns of a catalogue row after the group keys, in order.
 CATALOGUE_VALUE_COLUMNS: dict[str, pl.DataType] = {
@@ -110,7 +110,9 @@ def metric_query(
 
     keys = list(by)
     if period is not None:
-        precomputed = {"week": "_week", "month": "_month"}[period]  # prepare's, when the rows kept them
+        precomputed = {"week": "_week", "month": "_month"}.get(
+            period, ""
+        )  # prepare's, when the rows kept them
         start_of = (
             pl.col(precomputed) if precomputed in schema else pl.col("_date").dt.truncate(PERIODS[period])
         )
@@ -208,8 +210,8 @@ def compute(
     by : sequence of str
         Group columns: any of ``DIMENSIONS`` or another column of the metric's rows
         (e.g. ``weekday``/``hour`` for appointment metrics, ``payer_name`` for claims).
-    period : None, "week" or "month"
-        Adds a ``period`` Date column: the Monday of the ISO week or the first of the month.
+    period : None, "week", "month" or "quarter"
+        Adds a ``period`` Date column: the Monday of the ISO week, the first of the month or quarter.
     start, end : date or ISO string, optional
         Inclusive range on the metric's date basis (``MetricDefinition.date_basis``).
     filters : dict of column to list of values

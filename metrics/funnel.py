@@ -26,7 +26,15 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
-__all__ = ["FunnelResult", "funnel", "funnel_limits", "KINDS", "OVERDISPERSION"]
+__all__ = [
+    "KINDS",
+    "OVERDISPERSION",
+    "FunnelResult",
+    "funnel",
+    "funnel_curve",
+    "funnel_limits",
+    "funnel_points",
+]
 
 KINDS = ("proportion", "rate")
 OVERDISPERSION = (None, "multiplicative", "additive")
@@ -208,3 +216,67 @@ def funnel(
             f"beyond_{label}": pl.Series(beyond.tolist(), dtype=pl.String),
         }
     return FunnelResult(**{**result.__dict__, "points": pl.DataFrame(columns)})
+
+
+def _position(result: FunnelResult) -> pl.Expr:
+    """Where a unit falls: beyond the 3-sigma limits first, then the 2-sigma ones, else within."""
+    return (
+        pl.when(pl.col("beyond_3") == "high")
+        .then(pl.lit("above 3 sigma"))
+        .when(pl.col("beyond_2") == "high")
+        .then(pl.lit("above 2 sigma"))
+        .when(pl.col("beyond_3") == "low")
+        .then(pl.lit("below 3 sigma"))
+        .when(pl.col("beyond_2") == "low")
+        .then(pl.lit("below 2 sigma"))
+        .otherwise(pl.lit("within"))
+    )
+
+
+def funnel_points(
+    frame: pl.DataFrame,
+    *,
+    unit: str,
+    numerator: str = "numerator",
+    denominator: str = "denominator",
+    adjust_overdispersion: bool = True,
+) -> tuple[pl.DataFrame, float, float]:
+    """The dashboard's view of :func:`funnel` on a proportion: each unit with its 2- and 3-sigma limits.
+
+    Returns ``(points, target, phi)``: ``points`` has ``unit``, ``numerator``, ``denominator``,
+    ``value``, ``z``, ``lower2``/``upper2``/``lower3``/``upper3`` and ``position`` ('above 3 sigma',
+    'above 2 sigma', 'within', 'below 2 sigma', 'below 3 sigma'); units without cases are left out.
+    ``phi`` is the multiplicative overdispersion factor applied to the limits (1 when none is).
+    """
+    usable = frame.filter(pl.col(denominator).is_not_null() & (pl.col(denominator) > 0))
+    if usable.is_empty():
+        raise ValueError("a funnel plot needs at least one unit with at least one case")
+    result = funnel(
+        usable,
+        unit=unit,
+        y=numerator,
+        n=denominator,
+        sigmas=(2.0, 3.0),
+        overdispersion="multiplicative" if adjust_overdispersion else None,
+    )
+    points = result.points.select(
+        pl.col("unit").alias(unit),
+        pl.col("y").alias("numerator"),
+        pl.col("n").alias("denominator"),
+        "value",
+        "z",
+        pl.col("lcl_2").alias("lower2"),
+        pl.col("ucl_2").alias("upper2"),
+        pl.col("lcl_3").alias("lower3"),
+        pl.col("ucl_3").alias("upper3"),
+        _position(result).alias("position"),
+    )
+    return points, result.target, result._phi_used
+
+
+def funnel_curve(target: float, max_n: float, phi: float = 1.0, steps: int = 120) -> pl.DataFrame:
+    """The funnel's 2- and 3-sigma limit lines for a proportion from ``n = 1`` to ``max_n`` (log-spaced)."""
+    grid = np.asarray(sorted({max(1.0, round(max_n ** (i / steps), 3)) for i in range(steps + 1)}))
+    lower2, upper2 = funnel_limits(target, grid, 2.0, phi=phi)
+    lower3, upper3 = funnel_limits(target, grid, 3.0, phi=phi)
+    return pl.DataFrame({"n": grid, "lower2": lower2, "upper2": upper2, "lower3": lower3, "upper3": upper3})

@@ -1,7 +1,8 @@
 """QI annotations: what the team changed and when ("SMS reminders started in Cardiology").
 
-Stored in the warehouse table ``annotations`` and drawn on every chart of their metric; one that
-``starts_phase`` makes the SPC limits restart from its date. Edits and deletions keep the row
+Stored in the warehouse table ``annotations`` with a scope -- the whole system, one site, or one
+department -- and drawn only on the charts of their metric that the scope covers
+(:func:`annotations_in_scope`); one that ``starts_phase`` makes the SPC limits restart from its date. Edits and deletions keep the row
 (``updated_at`` / ``deleted_at``) so the history stays auditable, and each change writes one audit row
 through :mod:`carepulse.access` in the same transaction.
 """
@@ -23,6 +24,7 @@ COLUMNS = [
     "annotation_id",
     "metric",
     "department_id",
+    "site",
     "annotated_on",
     "title",
     "description",
@@ -70,10 +72,12 @@ def add_annotation(
     title: str,
     description: str | None = "",
     department_id: str | None = None,
+    site: str | None = None,
     starts_phase: bool = False,
     created_by: str,
 ) -> int:
-    """Store a new annotation; returns its id."""
+    """Store a new annotation; returns its id. Scope: ``department_id`` (one department), else
+    ``site`` (one site), else the whole system."""
     if not metric:
         raise CarePulseError("An annotation belongs to a metric; choose one.")
     if not isinstance(annotated_on, dt.date):
@@ -81,6 +85,7 @@ def add_annotation(
     row = {
         "metric": metric,
         "department_id": department_id or None,
+        "site": None if department_id else (site or None),
         "annotated_on": annotated_on,
         "title": _clean_title(title),
         "description": _clean_description(description),
@@ -173,3 +178,35 @@ def list_annotations(
         rows = conn.execute(query).all()
     dtypes = warehouse.polars_schema_of(table, COLUMNS)
     return pl.DataFrame([tuple(r) for r in rows], schema=dtypes, orient="row")
+
+
+def scope_of(department_id: str | None, site: str | None) -> str:
+    """'department', 'site' or 'system': what an annotation applies to."""
+    return "department" if department_id else "site" if site else "system"
+
+
+def annotations_in_scope(
+    engine: sa.Engine,
+    metric: str,
+    *,
+    departments: tuple[str, ...] = (),
+    sites: tuple[str, ...] = (),
+) -> pl.DataFrame:
+    """Live annotations of ``metric`` that apply to a chart of ``departments`` (none: all of them)
+    within ``sites`` (none: all): system-wide ones always; a site's when the chart is limited to
+    that site; a department's only when the chart is limited to departments including it. Adds a
+    ``scope`` column ('system', 'site', 'department')."""
+    frame = list_annotations(engine, metric)
+    applies = pl.col("department_id").is_null() & pl.col("site").is_null()
+    if sites:
+        applies = applies | (pl.col("department_id").is_null() & pl.col("site").is_in(list(sites)))
+    if departments:
+        applies = applies | pl.col("department_id").is_in(list(departments))
+    return frame.filter(applies).with_columns(
+        pl.when(pl.col("department_id").is_not_null())
+        .then(pl.lit("department"))
+        .when(pl.col("site").is_not_null())
+        .then(pl.lit("site"))
+        .otherwise(pl.lit("system"))
+        .alias("scope")
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import polars as pl
 import pytest
 
 from carepulse.access import list_audit
@@ -94,3 +95,44 @@ def test_sql_metacharacters_are_stored_as_text(engine):
     title = "Robert'); DROP TABLE annotations;--"
     add(engine, title=title, description='"; DELETE FROM audit_log; --')
     assert notes.list_annotations(engine)["title"].to_list() == [title]
+
+
+def test_scope_system_site_department(engine):
+    add(engine, title="Everywhere")
+    add(engine, site="North", title="North only")
+    add(engine, department_id="D01", site="North", title="D01 only")  # a department scope wins
+    titles = lambda **kw: sorted(notes.annotations_in_scope(engine, "no_show_rate", **kw)["title"].to_list())  # noqa: E731
+    assert titles() == ["Everywhere"]
+    assert titles(sites=("North",)) == ["Everywhere", "North only"]
+    assert titles(sites=("South",)) == ["Everywhere"]
+    assert titles(departments=("D01",), sites=("North",)) == ["D01 only", "Everywhere", "North only"]
+    scopes = notes.annotations_in_scope(engine, "no_show_rate", departments=("D01",), sites=("North",))
+    assert dict(zip(scopes["title"], scopes["scope"], strict=True)) == {
+        "Everywhere": "system",
+        "North only": "site",
+        "D01 only": "department",
+    }
+    assert notes.list_annotations(engine).filter(pl.col("title") == "D01 only")["site"].to_list() == [None]
+
+
+def test_an_older_warehouse_gains_the_scope_column(tmp_path):
+    import sqlalchemy as sa
+
+    from carepulse import schema
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'old.sqlite'}")
+    with engine.begin() as conn:  # the annotations table as it was before sites could be a scope
+        conn.exec_driver_sql(
+            "CREATE TABLE annotations (annotation_id INTEGER PRIMARY KEY, metric TEXT NOT NULL, "
+            "department_id TEXT, annotated_on DATE NOT NULL, title TEXT NOT NULL, description TEXT, "
+            "starts_phase BOOLEAN NOT NULL, created_by TEXT NOT NULL, created_at DATETIME NOT NULL, "
+            "updated_at DATETIME, deleted_at DATETIME)"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO annotations (metric, annotated_on, title, starts_phase, created_by, created_at) "
+            "VALUES ('no_show_rate', '2026-01-05', 'Kept', 0, 'x', '2026-01-05 10:00:00')"
+        )
+    schema.create_all(engine)
+    schema.create_all(engine)  # idempotent
+    assert "site" in {c["name"] for c in sa.inspect(engine).get_columns("annotations")}
+    assert notes.annotations_in_scope(engine, "no_show_rate")["title"].to_list() == ["Kept"]

@@ -169,8 +169,8 @@ def test_a_department_phase_restarts_limits_only_on_that_departments_chart(wh):
     view = Filters(start=dt.date(2025, 7, 1), end=dt.date(2026, 6, 30))
     run = warehouse.latest_load_run_id(wh)
     whole = spc_view(get_metric(METRIC), run, view, user, period="week")
-    assert whole.result.summary.height == 1  # whole selection: a marker only
-    assert whole.annotations["title"].to_list() == ["Cardiology change"]
+    assert whole.result.summary.height == 1  # whole selection: no phase ...
+    assert whole.annotations.is_empty()  # ... and no marker: a department's note is not system-wide
     one = spc_view(get_metric(METRIC), run, view, user, period="week", group="department", group_value="D01")
     assert one.result.summary.height == 2
     assert one.result.summary["start"][1] >= dt.date(2026, 1, 5)
@@ -239,3 +239,46 @@ def test_spc_chart_names_the_missing_period_column():
 
     with pytest.raises(ValueError, match="an x, period or date column"):
         spc_chart.spc(pl.DataFrame({"value": [0.1, 0.2, 0.3]}), title="No-show rate", unit="%")
+
+
+def test_a_site_annotation_is_drawn_only_on_charts_of_that_site(wh):
+    from carepulse.access import accounts
+    from carepulse.dashboard.filters import Filters
+    from carepulse.dashboard.qi_data import spc_view
+    from carepulse.metrics import get_metric
+    from tests.dashboard_support import create_account
+
+    departments = warehouse.read_table(wh, "departments", columns=["department_id", "site"]).sort(
+        "department_id"
+    )
+    site = departments.item(0, "site")
+    inside = departments.filter(pl.col("site") == site).item(0, "department_id")
+    outside = departments.filter(pl.col("site") != site)
+    notes.add_annotation(
+        wh,
+        metric=METRIC,
+        annotated_on=dt.date(2026, 1, 5),
+        title="Site change",
+        site=site,
+        created_by="someone",
+    )
+    user = accounts.get_user(wh, create_account(wh, "coordinator"))
+    view = Filters(start=dt.date(2025, 7, 1), end=dt.date(2026, 6, 30))
+    run = warehouse.latest_load_run_id(wh)
+    definition = get_metric(METRIC)
+    assert spc_view(definition, run, view, user, period="week").annotations.is_empty()
+    by_site = spc_view(definition, run, view, user, period="week", group="site", group_value=site)
+    assert by_site.annotations.select("title", "scope").rows() == [("Site change", "site")]
+    one_dept = spc_view(definition, run, view, user, period="week", group="department", group_value=inside)
+    assert one_dept.annotations["title"].to_list() == ["Site change"]  # a department of that site
+    if outside.height:
+        elsewhere = spc_view(
+            definition,
+            run,
+            view,
+            user,
+            period="week",
+            group="department",
+            group_value=outside.item(0, "department_id"),
+        )
+        assert elsewhere.annotations.is_empty()

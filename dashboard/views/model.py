@@ -7,7 +7,7 @@ import json
 import polars as pl
 import streamlit as st
 
-from carepulse.dashboard import charts, data, ui
+from carepulse.dashboard import charts_compare, data, ui
 from carepulse.errors import CarePulseError
 
 user = ui.require("page:model")
@@ -67,7 +67,7 @@ with perf_tab, ui.friendly_errors("show the model's performance"):
         obs = next((c for c in curve.columns if "obs" in c), None)
         count = next((c for c in curve.columns if c in ("n", "count", "rows")), None)
         if pred and obs:
-            fig = charts.lines(
+            fig = charts_compare.lines(
                 curve.sort(pred),
                 x=pred,
                 ys=[(obs, "Observed no-show rate"), (pred, "Perfect calibration")],
@@ -112,7 +112,7 @@ with monitor_tab, ui.friendly_errors("show the monitoring"):
                 for c in ("predicted_rate", "observed_rate")
             )
         st.plotly_chart(
-            charts.lines(
+            charts_compare.lines(
                 shown.sort("week"),
                 x="week",
                 ys=[("predicted_rate", "Predicted"), ("observed_rate", "Observed")],

@@ -123,6 +123,8 @@ with ui.friendly_errors("compute the headline measures"), st.spinner("Computing 
                 help=ui.definition_text(definition),
             )
             label, colour, icon = RAG_BADGE[status]
+            if status == "none" and target is not None:  # a target, but no value to hold against it
+                label = "No value to compare"
             target_text = (
                 f"target {charts.format_value(target, definition.unit)}" if target is not None else ""
             )

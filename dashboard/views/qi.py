@@ -96,8 +96,9 @@ with ui.friendly_errors("draw the SPC chart"), st.spinner("Computing the control
 
 st.subheader("Annotations")
 st.caption(
-    "What the team changed and when. Each appears on every chart of this metric; one that starts a "
-    "phase makes the limits restart from its date."
+    "What the team changed and when. Each appears on the charts of this metric that its scope covers "
+    "(whole system, one site or one department); one that starts a phase makes the limits restart "
+    "from its date on those charts."
 )
 table = chart.annotations if chart is not None else pl.DataFrame()
 if table.is_empty():
@@ -106,7 +107,14 @@ else:
     st.dataframe(
         exports.escape_frame(
             table.select(
-                "annotated_on", "title", "description", "starts_phase", "department_id", "created_by"
+                "annotated_on",
+                "title",
+                "description",
+                "starts_phase",
+                "scope",
+                "site",
+                "department_id",
+                "created_by",
             )
         ),
         hide_index=True,
@@ -116,7 +124,9 @@ else:
             "title": "Title",
             "description": "Description",
             "starts_phase": st.column_config.CheckboxColumn("Starts a phase"),
-            "department_id": st.column_config.TextColumn("Department", help="Empty: system-wide"),
+            "scope": st.column_config.TextColumn("Applies to", help="system, site or department"),
+            "site": st.column_config.TextColumn("Site"),
+            "department_id": st.column_config.TextColumn("Department"),
             "created_by": "Added by",
         },
     )
@@ -134,8 +144,39 @@ if ui.can(user, "edit:annotations"):
         )
         description = st.text_area("Description", key="qi.ann.description", max_chars=notes.DESCRIPTION_MAX)
         starts_phase = st.checkbox("Recompute the limits from this date (new phase)", key="qi.ann.phase")
-        if department_scope:
-            st.caption(f"Applies to {scope}.")
+        dept_labels = sections.labels_for("department", run)
+        site_names = sorted(data.filter_options(run).values("site"))
+        scope_kind = st.radio(
+            "Applies to",
+            ["system", "site", "department"],
+            index=2 if department_scope else (1 if group == "site" and group_value else 0),
+            format_func={"system": "Whole system", "site": "One site", "department": "One department"}.get,
+            key="qi.ann.scope",
+            horizontal=True,
+            help="Drawn only on charts that cover it: a department's note is not a system-wide phase.",
+        )
+        scope_site = (
+            st.selectbox(
+                "Site (when one site)",
+                site_names,
+                index=site_names.index(group_value) if group == "site" and group_value in site_names else 0,
+                key="qi.ann.site",
+            )
+            if site_names
+            else None
+        )
+        dept_ids = list(dept_labels)
+        scope_dept = (
+            st.selectbox(
+                "Department (when one department)",
+                dept_ids,
+                index=dept_ids.index(department_scope) if department_scope in dept_ids else 0,
+                format_func=lambda d: dept_labels.get(d, d),
+                key="qi.ann.dept",
+            )
+            if dept_ids
+            else None
+        )
         if st.form_submit_button("Add annotation", key="qi.ann.add"):
             try:
                 notes.add_annotation(
@@ -144,7 +185,8 @@ if ui.can(user, "edit:annotations"):
                     annotated_on=when,
                     title=title,
                     description=description,
-                    department_id=department_scope,
+                    department_id=scope_dept if scope_kind == "department" else None,
+                    site=scope_site if scope_kind == "site" else None,
                     starts_phase=starts_phase,
                     created_by=user.username,
                 )

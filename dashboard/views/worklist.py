@@ -19,12 +19,20 @@ from carepulse.access import record
 from carepulse.dashboard import data, exports, ui
 from carepulse.dashboard.signin import record_view
 from carepulse.dashboard.worklist_effect import outreach_effect_section
+from carepulse.dashboard.worklist_work import work_panel
 from carepulse.metrics.worklist import (
     RISK_BANDS,
     WorklistFilters,
     build_worklist,
     with_contact,
     worklist_counts,
+)
+from carepulse.metrics.worklist_queue import (
+    QUEUE_STATES,
+    day_counts,
+    honour_sidebar,
+    todays_queue,
+    with_queue,
 )
 from carepulse.records import outreach
 
@@ -76,10 +84,24 @@ if flash:
     st.success(flash)
 
 dept_labels = dict(scored["departments"].select("department_id", "name").iter_rows())
+sidebar = ui.current_filters()  # the sidebar's site, department and provider choices narrow this list
+departments = honour_sidebar(
+    departments,
+    departments=sidebar.values("dept"),
+    sites=sidebar.values("site"),
+    department_sites=dict(scored["departments"].select("department_id", "site").iter_rows()),
+)
+if sidebar.values("dept") or sidebar.values("site") or sidebar.values("prov"):
+    st.caption(
+        ":material/filter_alt: The sidebar's site, department and provider filters apply to this list."
+    )
+if not departments:
+    st.info(
+        "None of your departments is in the sidebar's selection: clear the sidebar filters to see your list."
+    )
+    st.stop()
 providers = scored["providers"].filter(pl.col("department_id").is_in(list(departments)))
 prov_labels = dict(providers.select("provider_id", "name").iter_rows())
-
-sidebar = ui.current_filters()  # the sidebar's department / provider choice seeds the page's own filters
 with st.container(border=True):
     cols = st.columns([2, 2, 2, 2])
     dates = cols[0].date_input(
@@ -103,18 +125,25 @@ with st.container(border=True):
     )
     chosen_bands = cols[3].multiselect("Risk band", list(RISK_BANDS), placeholder="All", key="wl_band")
     toggles = st.columns([2, 2, 4])
-    not_yet_worked = toggles[0].toggle("Not yet worked only", value=True, key="wl_unworked")
+    not_yet_worked = toggles[0].toggle(
+        "Today's queue only",
+        value=True,
+        key="wl_unworked",
+        help="Retries due first (no answer or message left before today), then rows not yet worked",
+    )
     mine = toggles[1].toggle("My list only", value=False, key="wl_mine")
 
 outcomes = outreach.read_outcomes(engine)  # no notes: they are free text and not shown in the list
+today = outreach.local_now().date()
+sidebar_provs = tuple(p for p in sidebar.values("prov") if p in prov_labels)
 start, end = (tuple(dates) + (None, None))[:2] if isinstance(dates, (tuple, list)) else (dates, dates)
 view = WorklistFilters(
     start=start,
     end=end or start,
     departments=tuple(chosen_depts),
-    providers=tuple(chosen_provs),
+    providers=tuple(chosen_provs) or sidebar_provs,
     risk_bands=tuple(chosen_bands),
-    not_yet_worked=not_yet_worked,
+    not_yet_worked=False,  # the day's queue (with retries) is applied below
     assigned_to=user.username if mine else None,
 )
 
@@ -130,6 +159,8 @@ with ui.friendly_errors("build the worklist"):
         filters=view,
         today=as_of,
     )
+    everything = with_queue(worklist, today)
+    worklist = todays_queue(everything) if not_yet_worked else everything
     if shows_contact:  # read only for the rows on screen; the export reads its own at click time
         shown_rows = worklist.head(SHOWN_ROWS)
         shown_rows = with_contact(
@@ -140,11 +171,15 @@ with ui.friendly_errors("build the worklist"):
         shown_rows = worklist.head(SHOWN_ROWS)
 
     counts = worklist_counts(worklist)
-    tiles = st.columns(4)
-    tiles[0].metric("In this view", f"{counts['rows']:,}")
-    tiles[1].metric("High risk", f"{counts['high']:,}")
-    tiles[2].metric("Assigned", f"{counts['assigned']:,}")
-    tiles[3].metric("Calls a day (capacity)", f"{data.settings().outreach_capacity_per_day:,}")
+    day = day_counts(everything, outcomes, today, user.username)
+    tiles = st.columns(5)
+    tiles[0].metric("Left today", f"{day['left_today']:,}", help="Retries due plus rows not yet worked")
+    tiles[1].metric(
+        "Done today", f"{day['done_today']:,}", help=f"Of them by you: {day['done_today_by_me']:,}"
+    )
+    tiles[2].metric("Retries due", f"{day['retry_due']:,}", help="No answer or message left before today")
+    tiles[3].metric("High risk in view", f"{counts['high']:,}")
+    tiles[4].metric("Calls a day (capacity)", f"{data.settings().outreach_capacity_per_day:,}")
 
     if worklist.is_empty():
         if scored["scores"].is_empty():
@@ -171,10 +206,12 @@ with ui.friendly_errors("build the worklist"):
             )
             .alias("last_outreach"),
             pl.col("outcome").str.replace_all("_", " "),
+            pl.col("queue").replace_strict(QUEUE_STATES, default=None).alias("queue"),
         )
         # What to do first (risk, why, action), then whom to call, then the visit's context.
         shown = [
             "rank",
+            "queue",
             "scheduled_start",
             "risk_pct",
             "risk_band",
@@ -195,6 +232,9 @@ with ui.friendly_errors("build the worklist"):
             key="wl_table",
             column_config={
                 "rank": st.column_config.NumberColumn("#", width="small"),
+                "queue": st.column_config.TextColumn(
+                    "Queue", help="Retry due, to call, retry tomorrow, done"
+                ),
                 "scheduled_start": st.column_config.DatetimeColumn("Visit", format="ddd D MMM HH:mm"),
                 "patient_name": "Patient",
                 "phone": "Phone",
@@ -269,89 +309,16 @@ with ui.friendly_errors("build the worklist"):
                 on_click="ignore",
             )
 
-        # --- Work one appointment --------------------------------------------------------------
-        st.subheader("Work an appointment")
-        rows = {r["appointment_id"]: r for r in display.iter_rows(named=True)}
-
-        def _label(appointment_id: str) -> str:
-            # Stable per appointment (no rank): Streamlit matches the choice by this label, so a row
-            # that leaves the list resets the box to the new first row, on screen too.
-            r = rows[appointment_id]
-            who = r.get("patient_name") or f"appointment {appointment_id}"
-            return (
-                f"{r['scheduled_start']:%a %d %b %H:%M} · {who} · {r['department']} · "
-                f"{r['risk_pct']:.1f}% {r['risk_band']}"
-            )
-
-        picked = st.selectbox("Appointment", list(rows), format_func=_label, key="wl_pick")
-        row = rows[picked]
-        left, right = st.columns([3, 2])
-        with left:
-            reasons = [r for r in (row["reason_1"], row["reason_2"], row["reason_3"]) if r]
-            st.markdown("**Why at risk:** " + ("; ".join(reasons) if reasons else "no single strong reason"))
-            st.markdown(f"**Suggested action:** {row['suggested_action']}")
-            if row["last_outreach"]:
-                st.markdown(f"**Last outreach for this patient:** {row['last_outreach']}")
-            if row["outcome"]:
-                st.markdown(
-                    f"**Already worked:** {row['outcome']} by {row['outcome_by']} at {row['outcome_at']:%Y-%m-%d %H:%M}"
-                )
-        with right:
-            st.markdown(f"**Assigned to:** {row['assigned_to'] or 'nobody'}")
-            if may_record:
-                buttons = st.columns(3)
-                if row["assigned_to"] != user.username and buttons[0].button(
-                    "Assign to me", key="wl_assign_me"
-                ):
-                    outreach.assign(
-                        engine,
-                        [picked],
-                        assigned_to=user.username,
-                        assigned_by=user.username,
-                        departments=departments,
-                    )
-                    st.session_state[FLASH] = "Added to your list."
-                    st.rerun()
-                if row["assigned_to"] and buttons[1].button("Unassign", key="wl_unassign"):
-                    outreach.unassign(engine, [picked], unassigned_by=user.username, departments=departments)
-                    st.session_state[FLASH] = "Taken off the list."
-                    st.rerun()
-                if buttons[2].button(
-                    "Take the next 10",
-                    key="wl_take10",
-                    help="Assign to you the 10 best-ranked unassigned rows of this view",
-                ):
-                    free = worklist.filter(pl.col("assigned_to").is_null() & ~pl.col("worked")).head(10)
-                    n = outreach.assign(
-                        engine,
-                        free.get_column("appointment_id").to_list(),
-                        assigned_to=user.username,
-                        assigned_by=user.username,
-                        departments=departments,
-                    )
-                    st.session_state[FLASH] = f"{n} appointments added to your list."
-                    st.rerun()
-
-        if may_record:
-            with st.form("wl_outcome_form", clear_on_submit=True, border=True):
-                note = st.text_area("Note (optional)", max_chars=outreach.NOTE_MAX, key="wl_note", height=80)
-                st.caption("Record what happened: one click saves it with your name and the time.")
-                grid = st.columns(4)
-                clicked = None
-                for index, (code, label) in enumerate(outreach.OUTCOMES.items()):
-                    if grid[index % 4].form_submit_button(label, key=f"wl_out_{code}", width="stretch"):
-                        clicked = code
-            if clicked:
-                with ui.friendly_errors("record the outcome"):
-                    outreach.record_outcome(
-                        engine, picked, clicked, recorded_by=user.username, note=note, departments=departments
-                    )
-                    st.session_state[FLASH] = (
-                        f"Recorded '{outreach.OUTCOMES[clicked]}' for the visit on {row['scheduled_start']:%a %d %b %H:%M}."
-                    )
-                    st.rerun()
-        else:
-            st.caption("Your role may view this list but not record outcomes.")
+        work_panel(
+            display,
+            worklist,
+            user=user,
+            engine=engine,
+            departments=departments,
+            may_record=may_record,
+            shows_contact=shows_contact,
+            flash_key=FLASH,
+        )
 
 # --- Afterwards: the outreach effect -----------------------------------------------------------
 outreach_effect_section(run, score_run["score_run_id"], departments)
