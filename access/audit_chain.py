@@ -24,7 +24,7 @@ from carepulse.schema import audit_log
 _PG_LOCK_KEY = 1_684_825_702
 
 
-def row_digest(prev_hash: str | None, values: Mapping[str, object]) -> str:
+def row_digest(prev_hash: str | None, values: Mapping[str, object] | sa.RowMapping) -> str:
     """The hash a row must carry: SHA-256 over the previous hash and the row's values, canonically."""
     at = values["at"]
     payload = json.dumps(
@@ -43,7 +43,7 @@ def row_digest(prev_hash: str | None, values: Mapping[str, object]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def append(conn: sa.Connection, values: dict[str, object]) -> int:
+def append(conn: sa.Connection, values: Mapping[str, object]) -> int:
     """Insert one audit row chained to the last one; returns its id.
 
     The write lock is taken before the last hash is read (SQLite: a no-op DELETE starts the write

@@ -41,13 +41,22 @@ def catalogue(
     from carepulse.metrics import aggregates
     from carepulse.pipelines import aggregate_load
 
-    kwargs = dict(by=by, period=period, start=start, end=end, filters=filters or None)
+    chosen = names if explicit else None
     stored = aggregate_load.read_aggregates(engine, names)
     if aggregate_load.usable(stored, settings, by, filters):
-        return aggregates.catalogue_from_aggregates(stored, metrics=names if explicit else None, **kwargs)
+        return aggregates.catalogue_from_aggregates(
+            stored, metrics=chosen, by=by, period=period, start=start, end=end, filters=filters or None
+        )
     frames = read_metric_frames(engine, names)
     return metrics.compute_catalogue(
-        metrics.prepare(frames), metrics=names if explicit else None, settings=settings, **kwargs
+        metrics.prepare(frames),
+        metrics=chosen,
+        settings=settings,
+        by=by,
+        period=period,
+        start=start,
+        end=end,
+        filters=filters or None,
     )
 
 

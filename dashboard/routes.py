@@ -113,7 +113,7 @@ def _drop(file_name: str) -> None:
     with suppress(Exception):
         from streamlit.runtime import Runtime
 
-        Runtime.instance().media_file_mgr._storage.delete_file(file_name.rsplit(".", 1)[0])  # type: ignore[attr-defined]
+        Runtime.instance().media_file_mgr._storage.delete_file(file_name.rsplit(".", 1)[0])
 
 
 def media_verdict(cookies: dict[str, str], file_name: str) -> tuple[str | None, str | None]:

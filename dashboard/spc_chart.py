@@ -102,7 +102,7 @@ def _partial_flags(points: pl.DataFrame) -> list[bool]:
     return [bool(p) for p in points.get_column("partial").fill_null(False).to_list()]
 
 
-def _point_kinds(points: pl.DataFrame) -> list[str | None]:
+def _point_kinds(points: pl.DataFrame) -> list[str]:
     """'improving', 'concerning', 'neutral' or 'common' per point, from the SPC columns present."""
     if (
         "nhs_point_type" in points.columns

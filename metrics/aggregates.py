@@ -27,6 +27,7 @@ import functools
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -41,6 +42,9 @@ from carepulse.metrics._compute import (
 from carepulse.metrics._context import Conventions, MetricError
 from carepulse.metrics._registry import REGISTRY, MetricDefinition, get_metric
 from carepulse.metrics._stats import wilson_exprs
+
+if TYPE_CHECKING:  # pragma: no cover
+    from carepulse.settings import Settings
 
 #: The dimensions aggregates keep per day ("clinic" is the department in the extract contract). The
 #: provider is left out on purpose: a provider sees a handful of patients a day, so statistics per
@@ -134,7 +138,7 @@ def metric_statistics(definition: MetricDefinition, units: pl.LazyFrame) -> pl.L
 def build_aggregates(
     prepared: Mapping[str, pl.DataFrame | pl.LazyFrame],
     *,
-    settings=None,
+    settings: Settings | Conventions | None = None,
     metrics: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     """The statistics of every registered metric (or of ``metrics``) whose extracts are present."""
@@ -145,6 +149,7 @@ def build_aggregates(
         definition = get_metric(name)
         if any(f not in prepared for f in definition.frames):
             continue
+        assert definition.units is not None  # register() refuses a metric without one
         queries.append(metric_statistics(definition, definition.units(context)))
     as_of = context.as_of.date() if context.as_of is not None else None
     stamp = pl.DataFrame(
@@ -159,7 +164,7 @@ def build_aggregates(
     return pl.concat([*pl.collect_all(queries, engine="streaming"), stamp], how="vertical")
 
 
-def conventions_key(settings) -> str:
+def conventions_key(settings: Settings | Conventions | None) -> str:
     """The conventions the statistics were computed under, as text (stored with them)."""
     return json.dumps(dataclasses.asdict(Conventions.from_settings(settings)), sort_keys=True)
 
@@ -290,7 +295,7 @@ def _selected(
     period: str | None,
     start: dt.date | str | None,
     end: dt.date | str | None,
-    filters: Mapping[str, Iterable] | None,
+    filters: Mapping[str, Iterable[object]] | None,
 ) -> pl.LazyFrame:
     unknown = [c for c in [*by, *(filters or {})] if c not in AGGREGATE_DIMENSIONS]
     if unknown:
@@ -321,7 +326,7 @@ def catalogue_from_aggregates(
     period: str | None = None,
     start: dt.date | str | None = None,
     end: dt.date | str | None = None,
-    filters: Mapping[str, Iterable] | None = None,
+    filters: Mapping[str, Iterable[object]] | None = None,
 ) -> pl.DataFrame:
     """:func:`carepulse.metrics.compute_catalogue`'s frame, from aggregates (see the module docstring).
 
@@ -358,6 +363,7 @@ def _category_dtypes() -> dict[str, pl.DataType]:
     out = {}
     for definition in REGISTRY.values():
         if definition.category:
+            assert definition.units is not None  # register() refuses a metric without one
             out[definition.name] = definition.units(context).collect_schema()[definition.category]
     return out
 
@@ -370,7 +376,7 @@ def compute_from_aggregates(
     period: str | None = None,
     start: dt.date | str | None = None,
     end: dt.date | str | None = None,
-    filters: Mapping[str, Iterable] | None = None,
+    filters: Mapping[str, Iterable[object]] | None = None,
 ) -> pl.DataFrame:
     """:func:`carepulse.metrics.compute`'s frame for one metric, from aggregates."""
     definition = get_metric(name)

@@ -122,7 +122,8 @@ def funnel_limits(
 
 def _winsorized(z: np.ndarray, share: float) -> np.ndarray:
     low, high = np.quantile(z, [share, 1 - share])
-    return np.clip(z, low, high)
+    clipped: np.ndarray = np.clip(z, low, high)
+    return clipped
 
 
 def funnel(
@@ -209,7 +210,9 @@ def funnel(
     for s in result.sigmas:
         lo, hi = funnel_limits(theta, den, s, kind=kind, phi=result._phi_used, tau2=result._tau2_used)
         label = _label(s)
-        beyond = np.where(value > hi, "high", np.where(value < lo, "low", None))
+        beyond = np.full(value.shape, None, dtype=object)
+        beyond[value < lo] = "low"
+        beyond[value > hi] = "high"
         columns |= {
             f"lcl_{label}": pl.Series(lo).fill_nan(None),
             f"ucl_{label}": pl.Series(hi).fill_nan(None),

@@ -6,10 +6,11 @@ agree on what "amber" means.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:  # pragma: no cover
-    pass
+    from carepulse.metrics._registry import MetricDefinition
 
 Status = Literal["green", "amber", "red", "none"]
 
@@ -82,7 +83,13 @@ def top_movers(rows: list[dict[str, Any]], *, n: int = 5) -> list[dict[str, Any]
     return sorted(scored, key=lambda r: (-abs(r["relative_change"]), bool(r["improved"])))[:n]
 
 
-def spc_arguments(definition, *, target: float | None = None, phases=None, partial=None) -> dict:
+def spc_arguments(
+    definition: MetricDefinition,
+    *,
+    target: float | None = None,
+    phases: Iterable[object] | None = None,
+    partial: Iterable[object] | None = None,
+) -> dict[str, Any]:
     """Keyword arguments for :func:`carepulse.metrics.spc.spc` on a ``carepulse.metrics.compute(..., period=...)`` frame
     of ``definition``: a P chart on numerator/denominator for count rates, the metric's own chart on
     the headline value otherwise (dollar shares and counts without exposure fall back to an I chart

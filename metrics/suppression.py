@@ -132,7 +132,7 @@ def derivable_counts(
         a[inside] = 1
         eq_rows.append(a)
         eq_rhs.append(float(n[part].sum() - n[shown].sum()))
-        if with_k and not np.isnan(k[part]).any():  # a row without its k shown: no k total to use
+        if k is not None and not np.isnan(k[part]).any():  # a row without its k shown: no k total to use
             b = np.zeros(width)
             b[[rows.size + j for j in inside]] = 1
             eq_rows.append(b)
@@ -180,7 +180,7 @@ def derivable_counts(
     leaks = []
     for j, r in enumerate(rows):
         checks = [(eye[j], float(n[r]))]
-        if with_k:
+        if k is not None:
             checks += [(eye[rows.size + j], float(k[r])), (eye[j] - eye[rows.size + j], float(n[r] - k[r]))]
         if any(not free(c, true) and pinned(c, true) for c, true in checks):
             leaks.append(int(r))

@@ -14,6 +14,9 @@ only the writes are incremental. ``docs/architecture.md`` ("Scaling") describes 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
 import polars as pl
 import sqlalchemy as sa
 
@@ -21,6 +24,10 @@ from carepulse import schema, warehouse
 from carepulse.contract import EXTRACTS, PHI_COLUMNS
 from carepulse.metrics import aggregates
 from carepulse.metrics.prepare import prepare
+
+if TYPE_CHECKING:  # pragma: no cover
+    from carepulse.pipelines.load import Staging
+    from carepulse.settings import Settings
 
 _KEY = ["metric", "day"]
 STAGED_ROWS = "metric_aggregates"
@@ -60,7 +67,9 @@ def changed_days(new: pl.DataFrame, old: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([added, removed]).unique().sort(_KEY, nulls_last=True)
 
 
-def stage_aggregates(engine: sa.Engine, staging, changed: dict[str, pl.DataFrame], settings) -> list[dict]:
+def stage_aggregates(
+    engine: sa.Engine, staging: Staging, changed: dict[str, pl.DataFrame], settings: Settings
+) -> list[dict[str, Any]]:
     """Stage the statistics of the metric-days this run changes; returns those (metric, day) pairs."""
     old = warehouse.read_table(engine, "metric_aggregates")
     current = aggregates.built_under(old) == aggregates.conventions_key(settings)
@@ -73,7 +82,7 @@ def stage_aggregates(engine: sa.Engine, staging, changed: dict[str, pl.DataFrame
     return days.to_dicts()
 
 
-def merge_aggregates(conn: sa.Connection, staged_rows: str, staged_days: list[dict]) -> None:
+def merge_aggregates(conn: sa.Connection, staged_rows: str, staged_days: list[dict[str, Any]]) -> None:
     """Inside the load's transaction: drop the changed metric-days, insert their new statistics."""
     table = schema.metric_aggregates
     dated = [d for d in staged_days if d["day"] is not None]
@@ -103,7 +112,9 @@ def read_aggregates(engine: sa.Engine, metrics: list[str] | None = None) -> pl.D
     return warehouse.cast_frame(frame, aggregates.AGGREGATE_SCHEMA).select(list(aggregates.AGGREGATE_SCHEMA))
 
 
-def usable(stored: pl.DataFrame, settings, by: list[str], filters: dict | None) -> bool:
+def usable(
+    stored: pl.DataFrame, settings: Settings, by: list[str], filters: Mapping[str, object] | None
+) -> bool:
     """Whether stored aggregates can answer: built under the current conventions, and the grouping
     and filters are on columns they keep (else the caller computes from rows)."""
     asked = [*by, *(filters or {})]
@@ -112,7 +123,7 @@ def usable(stored: pl.DataFrame, settings, by: list[str], filters: dict | None) 
     )
 
 
-def rebuild_aggregates(engine: sa.Engine, settings) -> int:
+def rebuild_aggregates(engine: sa.Engine, settings: Settings) -> int:
     """Recompute the aggregates from the warehouse's rows in one transaction (for a warehouse loaded
     before aggregates existed, or changed outside a load); returns the metric-days rewritten.
     Row-by-row inserts: meant for maintenance, not for the nightly path (that is the load's)."""

@@ -68,7 +68,7 @@ class LoadRunSummary:
     warnings: list[str] = field(default_factory=list)
     message: str | None = None
     #: Every quarantine reason: extract, column_name, reason, rows, examples (``file:line``).
-    quarantine_reasons: list[dict] = field(default_factory=list)
+    quarantine_reasons: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -159,7 +159,12 @@ def _locked_ingest(
             tasks = {
                 name: bars.add_task(label, total=4) if bars else None for name, (label, _) in readers.items()
             }
-            step = (lambda name: bars.advance(tasks[name])) if bars else (lambda name: None)
+
+            def step(name: str) -> None:
+                """One stage of ``name`` done: advance its bar (no bars: nothing)."""
+                if bars and (task := tasks[name]) is not None:
+                    bars.advance(task)
+
             reads: dict[str, ExtractRead] = {}
             for name, (_, read) in readers.items():
                 reads[name] = read()

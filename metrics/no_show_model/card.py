@@ -36,7 +36,7 @@ def _overall_table(overall: dict[str, Any]) -> list[str]:
     return lines
 
 
-def suppressed_subgroups(subgroups: list[dict], small_cell: int) -> list[dict]:
+def suppressed_subgroups(subgroups: list[dict[str, Any]], small_cell: int) -> list[dict[str, Any]]:
     """The subgroup rows with complementary suppression: each subgroup's values add up to the overall
     n and no-shows shown above them, so hiding only the small rows would give them back by
     subtraction (and a shown rate × n gives the no-shows). See :mod:`carepulse.metrics.suppression`."""
@@ -53,7 +53,7 @@ def suppressed_subgroups(subgroups: list[dict], small_cell: int) -> list[dict]:
     return shown.to_dicts()
 
 
-def _subgroup_table(subgroups: list[dict], small_cell: int) -> list[str]:
+def _subgroup_table(subgroups: list[dict[str, Any]], small_cell: int) -> list[str]:
     lines = [
         "| Subgroup | Value | n | Observed | Predicted | AUROC | ECE | Flag |",
         "|---|---|---:|---:|---:|---:|---:|---|",

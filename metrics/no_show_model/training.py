@@ -320,7 +320,8 @@ def train_model(
     dataset = labelled_dataset(frames, cutoff, centre)
     if dataset.is_empty():
         raise CarePulseError("no past completed or missed appointments to learn from")
-    w = choose_windows(dataset["scheduled_start"].min(), cutoff, settings, split_options)
+    first = cast(dt.datetime, dataset["scheduled_start"].min())  # non-empty; rows before cutoff: not null
+    w = choose_windows(first, cutoff, settings, split_options)
     train, valid, test = split(dataset, w)
     check_windows({"training": train, "validation": valid, "test": test}, w)
     hgb, baseline = fit_models(to_model_input(train), train["no_show"].to_numpy(), params)

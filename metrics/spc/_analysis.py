@@ -103,14 +103,14 @@ def _ihi(
     return row, flags
 
 
-def _no_runs_analysis() -> dict:
+def _no_runs_analysis() -> dict[str, Any]:
     keys = ("n_useful", "longest_run", "longest_run_max", "crossings", "crossings_min")
     return dict.fromkeys(keys) | {"runs_signal": False}
 
 
 def _dispersion_row(
     chart: str, num: np.ndarray, den: np.ndarray | None, base: np.ndarray, screen_mr: bool
-) -> dict:
+) -> dict[str, float | bool | None]:
     """Overdispersion of the plain chart behind a P, U, P' or U' chart (None for other charts)."""
     if chart not in ATTRIBUTE_CHARTS or den is None:
         return {"sigma_z": None, "dispersion_ratio": None, "overdispersed": None}
@@ -143,6 +143,7 @@ def analyse_phase(
     elif chart != "run":
         flags["outside_limits"] = _rules.outside_limits(v, lim.lcl, lim.ucl)
         flags["two_of_three_beyond_2s"] = _rules.two_of_three_beyond(v, lim.lcl_2s, lim.ucl_2s)
+    lengths: list[int]
     if chart == "mr":
         anhoej, lengths = _no_runs_analysis(), []
     else:

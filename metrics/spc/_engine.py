@@ -240,7 +240,8 @@ def spc(
             assert rule_flags is not None  # result.flags holds the rules_for(chart) only
             rule_flags[rows] = phase_flags
         runs_signal[rows] = result.runs_signal
-        point_types[rows] = np.where(incomplete[rows], None, result.point_types)
+        point_types[rows] = result.point_types
+        point_types[rows[incomplete[rows]]] = None  # no NHS type for a partial period
         where = {"phase": int(p), "chart": chart, "start": xs[int(rows[0])], "end": xs[int(rows[-1])]}
         counts = {"n_excluded": int(excluded[rows].sum()), "n_partial": int(incomplete[rows].sum())}
         summaries.append(where | counts | result.summary)
@@ -285,22 +286,22 @@ def spc(
 
 
 def _points_frame(
-    frame,
-    xs,
-    y,
-    n,
-    num,
-    den,
-    value,
-    phase,
-    baseline,
-    excluded,
-    incomplete,
-    columns,
-    flags,
-    runs_signal,
-    point_types,
-    target,
+    frame: pl.DataFrame,
+    xs: pl.Series,
+    y: str,
+    n: str | None,
+    num: np.ndarray,
+    den: np.ndarray | None,
+    value: np.ndarray,
+    phase: np.ndarray,
+    baseline: np.ndarray,
+    excluded: np.ndarray,
+    incomplete: np.ndarray,
+    columns: dict[str, np.ndarray],
+    flags: dict[str, np.ndarray | None],
+    runs_signal: np.ndarray,
+    point_types: np.ndarray,
+    target: float | None,
 ) -> pl.DataFrame:
     size = frame.height
     names_per_point = [

@@ -69,7 +69,9 @@ class ResourceRows:
     files: list[Path] = field(default_factory=list)
 
     def frame(self, view: View) -> pl.DataFrame:
-        schema = {c.name: (pl.List(pl.String) if c.collection else pl.String) for c in view.columns}
+        schema: dict[str, pl.DataType | type[pl.DataType]] = {
+            c.name: (pl.List(pl.String) if c.collection else pl.String) for c in view.columns
+        }
         schema |= {"_file": pl.String, "_line": pl.Int64}
         return pl.concat(self.frames) if self.frames else pl.DataFrame(schema=schema)
 
@@ -187,7 +189,7 @@ class SourceRead(ExtractRead):
     def quarantined_rows(self) -> int:
         if not self.quarantine.height:
             return 0
-        return self.quarantine.select(pl.struct("file_name", "line").n_unique()).item()
+        return int(self.quarantine.select(pl.struct("file_name", "line").n_unique()).item())
 
 
 def read_fhir(source_dir: Path | str, *, timezone: str) -> dict[str, ExtractRead]:
@@ -236,7 +238,8 @@ def _typed(raw: pl.DataFrame, name: str, timezone: str) -> tuple[pl.DataFrame, p
         )
         goods.append(good.with_columns(pl.col("_line") + offset))
         bads.append(bad)
-        offset += int(part["_line"].max() or 0)
+        last_line = part["_line"].max()
+        offset += last_line if isinstance(last_line, int) else 0
     if not goods:
         good, bad = typed_rows(raw.drop("_file"), EXTRACTS[name], file_name="", timezone=timezone)
         empty = pl.DataFrame(schema={"_line": pl.Int64, "origin_file": pl.String, "origin_line": pl.Int64})

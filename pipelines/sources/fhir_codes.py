@@ -157,7 +157,9 @@ def _timestamp_text(expr: pl.Expr) -> pl.Expr:
 
 
 def _minutes(start: pl.Expr, end: pl.Expr) -> pl.Expr:
-    parse = lambda e: e.str.to_datetime(time_unit="us", time_zone="UTC", strict=False)  # noqa: E731
+    def parse(e: pl.Expr) -> pl.Expr:
+        return e.str.to_datetime(time_unit="us", time_zone="UTC", strict=False)
+
     return (parse(end) - parse(start)).dt.total_minutes().cast(pl.String)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -156,7 +156,7 @@ class SourceProfile(_Strict):
         return self
 
 
-def parse_profile(data: dict, origin: str = "profile") -> SourceProfile:
+def parse_profile(data: dict[str, Any], origin: str = "profile") -> SourceProfile:
     """Validate a profile's data; a :class:`ProfileError` naming every bad key."""
     try:
         return SourceProfile.model_validate(data)

@@ -62,7 +62,8 @@ def compile_path(path: str, *, direct: bool = True) -> Evaluator:
     from fhirpathpy import compile as fhirpath_compile
     from fhirpathpy.models import models
 
-    return fhirpath_compile(path, models["r4"])
+    compiled = fhirpath_compile(path, models["r4"])
+    return lambda resource: compiled(resource, None)  # no FHIRPath %variables: the context is empty
 
 
 @dataclass(frozen=True)
