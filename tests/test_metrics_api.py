@@ -152,7 +152,7 @@ def test_unknown_metric_suggests_names(prepared):
 
 def test_bad_period_and_date(prepared):
     with pytest.raises(MetricError, match="period"):
-        metrics.compute("no_show_rate", prepared, period="quarter")
+        metrics.compute("no_show_rate", prepared, period="fortnight")
     with pytest.raises(MetricError, match="start must be a date"):
         metrics.compute("no_show_rate", prepared, start="March")
 
