@@ -121,3 +121,32 @@ def test_a_feed_loads_and_malformed_messages_are_quarantined_with_their_control_
 def test_mllp_frames_and_line_numbers() -> None:
     text = "junk\n\x0bMSH|a\rSCH|b\r\x1c\r\n\x0bMSH|c\r\x1c\r"
     assert [(line, m.split("\r")[0]) for line, m in split_messages(text)] == [(2, "MSH|a"), (5, "MSH|c")]
+
+
+#: Metrics an SIU feed can carry exactly (the others read "not supplied" or differ, docs/sources.md).
+SAME_THROUGH_HL7 = ("no_show_rate", "no_show_rate_excl_cancellations", "cancellation_rate", "lead_time_days")
+
+
+def test_round_trip_csv_and_hl7v2_agree_on_attendance(
+    synthetic_dir, loaded_sqlite_url, tmp_path, monkeypatch
+) -> None:
+    from carepulse.pipelines.synthetic.hl7_writer import write_hl7v2
+    from carepulse.settings import get_settings
+
+    assert write_hl7v2(synthetic_dir, tmp_path / "feed", timezone=get_settings().timezone) > 1000
+    runner = CliRunner()
+    monkeypatch.setenv("CAREPULSE_DATABASE_URL", f"sqlite:///{tmp_path / 'hl7.sqlite'}")
+    get_settings.cache_clear()
+    loaded = runner.invoke(
+        app, ["ingest", str(tmp_path / "feed"), "--profile", "hl7v2-siu", "--no-progress", "--format", "json"]
+    )
+    assert loaded.exit_code == 0, loaded.output
+    assert json.loads(loaded.output)["counts"]["quarantined"] == 0
+    via_hl7 = {r["metric"]: r for r in json.loads(runner.invoke(app, ["metrics", "--format", "json"]).output)}
+    monkeypatch.setenv("CAREPULSE_DATABASE_URL", loaded_sqlite_url)
+    get_settings.cache_clear()
+    via_csv = {r["metric"]: r for r in json.loads(runner.invoke(app, ["metrics", "--format", "json"]).output)}
+    for name in SAME_THROUGH_HL7:
+        keys = ("numerator", "denominator", "value", "n")
+        assert {k: via_csv[name].get(k) for k in keys} == {k: via_hl7[name].get(k) for k in keys}, name
+    assert via_hl7["initial_denial_rate"]["status"] == "not supplied"
