@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
         format_: str = typer.Option(
             "csv",
             "--format",
-            help="csv (the extract contract) or fhir (FHIR R4 Bulk Data NDJSON, for the FHIR importer).",
+            help="csv (the extract contract), fhir (FHIR R4 Bulk Data NDJSON) or hl7v2 (an SIU feed).",
         ),
         as_of: str = typer.Option(
             None,
@@ -40,13 +40,14 @@ def register(app: typer.Typer) -> None:
             as_of_date = dt.date.fromisoformat(as_of) if as_of else dt.date.today() - dt.timedelta(days=1)
         except ValueError:
             raise CarePulseError(f"--as-of {as_of!r} is not a date; use YYYY-MM-DD") from None
-        if format_ not in ("csv", "fhir"):
-            raise CarePulseError(f"--format {format_!r} is not one of: csv, fhir")
+        if format_ not in ("csv", "fhir", "hl7v2"):
+            raise CarePulseError(f"--format {format_!r} is not one of: csv, fhir, hl7v2")
         console = stdout_console()
-        if format_ == "fhir":
-            _generate_fhir(out, patients=patients, months=months, seed=seed, as_of=as_of_date)
+        if format_ in ("fhir", "hl7v2"):
+            _generate_other(out, format_, patients=patients, months=months, seed=seed, as_of=as_of_date)
+            profile = "fhir-r4-bulk" if format_ == "fhir" else "hl7v2-siu"
             console.print(
-                f"FHIR R4 Bulk Data NDJSON in {out}; load it with `carepulse ingest {out} --profile fhir-r4-bulk`"
+                f"{format_} files in {out}; load them with `carepulse ingest {out} --profile {profile}`"
             )
             return
         summary = generate_health_system(
@@ -70,13 +71,16 @@ def register(app: typer.Typer) -> None:
         )
 
 
-def _generate_fhir(out: Path, *, patients: int, months: int, seed: int, as_of: dt.date) -> dict[str, int]:
-    """Generate the contract CSVs in a scratch folder, convert them to NDJSON in ``out``, keep truth/."""
+def _generate_other(
+    out: Path, format_: str, *, patients: int, months: int, seed: int, as_of: dt.date
+) -> None:
+    """Generate the contract CSVs in a scratch folder, convert them (FHIR or HL7 v2) into ``out``, keep truth/."""
     import shutil
     import tempfile
 
     from carepulse.pipelines.synthetic import generate_health_system
     from carepulse.pipelines.synthetic.fhir_writer import write_fhir
+    from carepulse.pipelines.synthetic.hl7_writer import write_hl7v2
     from carepulse.settings import get_settings
 
     out.mkdir(parents=True, exist_ok=True)
@@ -84,8 +88,10 @@ def _generate_fhir(out: Path, *, patients: int, months: int, seed: int, as_of: d
         generate_health_system(
             Path(scratch), patients=patients, months=months, seed=seed, as_of=as_of, progress=True
         )
-        counts = write_fhir(scratch, out, timezone=get_settings().timezone)
+        if format_ == "fhir":
+            write_fhir(scratch, out, timezone=get_settings().timezone)
+        else:
+            write_hl7v2(scratch, out, timezone=get_settings().timezone)
         if (Path(scratch) / "truth").is_dir():
             shutil.rmtree(out / "truth", ignore_errors=True)
             shutil.move(str(Path(scratch) / "truth"), out / "truth")
-    return counts

@@ -134,6 +134,10 @@ def extract_readers(
         from carepulse.pipelines.sources.fhir import read_fhir
 
         reads = read_fhir(source_dir, timezone=settings.timezone)
+    elif profile.format == "hl7v2-siu":
+        from carepulse.pipelines.sources.hl7v2 import read_hl7v2
+
+        reads = read_hl7v2(source_dir, timezone=settings.timezone)
     else:
         reads = read_profiled(source_dir, profile, timezone=settings.timezone)
     return {name: (f"{read.path.name} -> {name}", partial(lambda r: r, read)) for name, read in reads.items()}

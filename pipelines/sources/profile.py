@@ -112,8 +112,10 @@ class SourceProfile(_Strict):
 
     name: str
     description: str = ""
-    format: Literal["csv", "fhir-r4-bulk"] = Field(
-        "csv", description="csv: files mapped by ``extracts``; fhir-r4-bulk: NDJSON through ViewDefinitions."
+    format: Literal["csv", "fhir-r4-bulk", "hl7v2-siu"] = Field(
+        "csv",
+        description="csv: files mapped by ``extracts``; fhir-r4-bulk: NDJSON through ViewDefinitions; "
+        "hl7v2-siu: SIU scheduling messages.",
     )
     source_timezone: str | None = Field(
         None, description="IANA zone of naive source timestamps; default: the site timezone (settings)."

@@ -5,10 +5,12 @@ Each ``fhir_views/<Resource>.json`` is a ViewDefinition (``resource``, ``select[
 column is empty is quarantined naming that FHIRPath). Paths are compiled once.
 
 Evaluation: `fhirpathpy <https://github.com/beda-software/fhirpath-py>`_ (maintained, R4 model for
-choice types such as ``value``) for every path with functions; plain member paths (``period.start``,
-``name.family.first()``), most columns, take a direct walk over the parsed JSON with the same
-FHIRPath semantics (collections flatten, absent is empty), ~50x faster: fhirpathpy costs ~1 ms per
-resource and view on this machine, too slow alone for a million appointments. ``pysof`` (the Rust
+choice types such as ``value``) for any path beyond the subset below. Member paths
+(``period.start``), choice elements (``value``), ``where(member.path = 'literal')`` filters and a
+final ``first()``, i.e. every column of the shipped views, take a direct walk over the parsed JSON
+with the same FHIRPath semantics (collections flatten, absent is empty, ``=`` compares the whole
+collection), ~50x faster: fhirpathpy costs ~1 ms per resource and view on this machine, too slow
+alone for a million appointments. ``pysof`` (the Rust
 SQL-on-FHIR runner) was measured first: its 0.2.6 wheel has no compiled extension on this platform.
 ``tests/test_sources_fhir.py`` checks the direct walk against fhirpathpy on every sample resource.
 """
@@ -54,11 +56,85 @@ def _walker(path: str) -> Evaluator:
     return evaluate
 
 
+_WHERE = re.compile(rf"^where\(({_MEMBER}(?:\.{_MEMBER})*) = '([^']*)'\)$")
+
+
+def _steps(path: str) -> list[str] | None:
+    """Top-level steps of a path, or None when it uses more than members, ``where(p = 'x')``, ``first()``."""
+    steps, depth, current = [], 0, ""
+    for ch in path:
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "." and depth == 0:
+            steps.append(current)
+            current = ""
+        else:
+            current += ch
+    steps.append(current)
+    for i, step in enumerate(steps):
+        if step == "first()" and i == len(steps) - 1:
+            continue
+        if not re.fullmatch(_MEMBER, step) and not _WHERE.match(step):
+            return None
+    return steps
+
+
+def _member(node: Any, step: str) -> list[Any]:
+    if not isinstance(node, dict):
+        return []
+    if step in _CHOICE and step not in node:  # value[x]: the one key valueString, valueCoding, ...
+        keys = [k for k in node if k.startswith(step) and k[len(step) : len(step) + 1].isupper()]
+        value = node[keys[0]] if keys else None
+    else:
+        value = node.get(step)
+    if isinstance(value, list):
+        return [v for v in value if v is not None]
+    return [] if value is None else [value]
+
+
+def _fast(path: str, steps: list[str]) -> Evaluator:
+    """Members, ``where(member.path = 'literal')`` (FHIRPath ``=``: the whole collection equals it)
+    and a final ``first()``, walked over the parsed JSON."""
+    plan: list[tuple[str, Any]] = []
+    for step in steps:
+        where = _WHERE.match(step)
+        if where:
+            plan.append(("where", (where.group(1).split("."), where.group(2))))
+        elif step == "first()":
+            plan.append(("first", None))
+        else:
+            plan.append(("member", step))
+
+    def walk(nodes: list[Any], members: list[str]) -> list[Any]:
+        for m in members:
+            nodes = [v for n in nodes for v in _member(n, m)]
+        return nodes
+
+    def evaluate(resource: dict[str, Any]) -> list[Any]:
+        current: list[Any] = [resource]
+        for kind, arg in plan:
+            if kind == "member":
+                current = [v for n in current for v in _member(n, arg)]
+            elif kind == "where":
+                members, literal = arg
+                current = [n for n in current if walk([n], members) == [literal]]
+            else:
+                current = current[:1]
+            if not current:
+                return []
+        return current
+
+    return evaluate
+
+
 def compile_path(path: str, *, direct: bool = True) -> Evaluator:
     """A FHIRPath as a function resource -> collection (list); ``direct=False`` forces fhirpathpy."""
     plain = _PLAIN.match(path) and not set(path.removesuffix(".first()").split(".")) & _CHOICE
     if direct and plain:
         return _walker(path)
+    steps = _steps(path) if direct else None
+    if steps is not None:
+        return _fast(path, steps)
     from fhirpathpy import compile as fhirpath_compile
     from fhirpathpy.models import models
 
