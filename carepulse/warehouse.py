@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import polars as pl
@@ -70,6 +70,20 @@ def make_engine(settings: Settings | None = None, url: str | None = None) -> sa.
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
+
+
+@contextlib.contextmanager
+def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A transaction that takes SQLite's write lock before its first read (``BEGIN IMMEDIATE``).
+
+    In WAL mode a transaction that reads, then writes after another process committed, fails at once
+    with "database is locked" (its snapshot is stale; the busy timeout does not apply). Taking the
+    lock first makes it wait its turn instead, so concurrent writers queue and nothing is lost.
+    On PostgreSQL this is a plain transaction."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        yield conn
 
 
 def adbc_uri(engine: sa.Engine) -> str:

@@ -56,13 +56,26 @@ def main() -> None:
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except Exception as exc:  # click usage errors
-        import click
+    except Exception as exc:
+        from carepulse.errors import storage_failure
 
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+        explained = storage_failure(exc)
+        if explained is None:
+            _usage_or_raise(exc)
+            raise
+        err_console.print(
+            f"[bold red]error:[/] {escape(explained)}", highlight=False, markup=True, soft_wrap=True
+        )
+        sys.exit(CarePulseError.exit_code)
+
+
+def _usage_or_raise(exc: Exception) -> None:
+    """Click usage errors print their message and exit; anything else returns to be re-raised."""
+    import click
+
+    if isinstance(exc, click.ClickException):
+        exc.show()
+        sys.exit(exc.exit_code)
 
 
 if __name__ == "__main__":

@@ -16,8 +16,8 @@ st.set_page_config(page_title="CarePulse", page_icon=":material/monitor_heart:",
 st.set_option("client.disableDataExport", True)
 
 from carepulse.dashboard import data, filters, saved, ui, warmer  # noqa: E402
-from carepulse.dashboard.pages import allowed_pages  # noqa: E402
-from carepulse.dashboard.signin import require_user  # noqa: E402
+from carepulse.dashboard.pages import allowed_pages, refused_page, requested_path  # noqa: E402
+from carepulse.dashboard.signin import refusal_page, require_user  # noqa: E402
 
 warmer.start()  # prepares each new load in the background (once per server process)
 
@@ -30,6 +30,19 @@ for index, spec in enumerate(allowed_pages(user.role)):
         HERE / spec.script, title=spec.title, icon=spec.icon, url_path=spec.url_path, default=index == 0
     )
     sections.setdefault(spec.section, []).append(page)
+
+# An address the role may not open (typed, bookmarked, a stale link) gets a hidden page that refuses
+# it and audits the attempt, instead of Streamlit quietly showing the default page.
+refused = refused_page(user.role, requested_path(st.context.url))
+if refused is not None:
+    sections.setdefault(refused.section, []).append(
+        st.Page(
+            refusal_page(user, refused.title, refused.url_path),
+            title=refused.title,
+            url_path=refused.url_path,
+            visibility="hidden",
+        )
+    )
 
 if not sections:
     st.error("Your account has no pages. Ask an administrator to give it a role.")

@@ -98,3 +98,26 @@ def allowed_pages(role: str | None) -> list[PageSpec]:
     from carepulse.access import can
 
     return [page for page in PAGES if can(role, page.permission)]
+
+
+def refused_page(role: str | None, url_path: str | None) -> PageSpec | None:
+    """The page at ``url_path`` if it exists and ``role`` may not open it (a typed address or a stale
+    link): the router then serves a refusal there instead of quietly showing the default page."""
+    from carepulse.access import can
+
+    for page in PAGES:
+        if page.url_path == url_path:
+            return None if can(role, page.permission) else page
+    return None
+
+
+def requested_path(url: str | None) -> str | None:
+    """The page part of the browser's address (``https://host/worklist?x=1`` -> ``worklist``), if it is
+    a plain page name; None for the root or anything else."""
+    import re
+    from urllib.parse import urlparse
+
+    if not url:
+        return None
+    segment = urlparse(url).path.rstrip("/").rsplit("/", 1)[-1]
+    return segment if re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", segment) else None

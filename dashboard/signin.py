@@ -95,7 +95,7 @@ def require_user() -> User:
         _signin_page(providers)
         st.stop()
     st.session_state[LAST_ACTIVITY_KEY] = now()
-    _issue_cookie()
+    _issue_cookie(user)
     _sidebar(user)
     return user
 
@@ -139,15 +139,18 @@ def _go_to(path: str) -> None:
     st.html(f"<script>window.location.replace({path!r});</script>", unsafe_allow_javascript=True)
 
 
-def _issue_cookie() -> None:
+def _issue_cookie(user: User) -> None:
     """Right after a password sign-in: fetch the session cookie through the server's route, which
     answers with Set-Cookie and sends the browser back to the page it was on."""
     from carepulse.dashboard import routes
+    from carepulse.dashboard.pages import allowed_pages, requested_path
 
     handoff = st.session_state.pop(_HANDOFF_KEY, None)
     if handoff is not None and routes.installed["routes"]:
-        page = st.context.url.rstrip("/").rsplit("/", 1)[-1] if st.context.url else ""
-        next_path = "/" + page if page.replace("_", "").replace("-", "").isalnum() else "/"
+        page = requested_path(st.context.url)
+        pages = allowed_pages(user.role)
+        # Streamlit serves the default (first) page at "/" only: its own name would be "not found".
+        next_path = "/" if page is None or (pages and page == pages[0].url_path) else "/" + page
         _go_to(f"{routes.SESSION_START}?handoff={handoff}&next={next_path}")
 
 
@@ -239,15 +242,41 @@ def _no_page() -> None:
 
 
 def _hide_navigation() -> None:
-    """Replace the menu a previous run drew (after sign-out or log-off) with an empty, hidden one,
-    so no page name or link is left on the screen. Every page's address is kept (as a blank
-    stand-in) so a bookmarked or shared link lands on the sign-in rather than on "page not found"."""
-    from carepulse.dashboard.pages import PAGES
+    """Replace the menu a previous run drew (after sign-out or log-off) with one hidden sign-in page,
+    so no page name or address reaches a signed-out browser. The address the browser asked for (it
+    knows it already) gets the same sign-in, so a bookmark lands on the form, not on "page not found"."""
+    from carepulse.dashboard.pages import requested_path
 
-    stand_ins = [st.Page(_no_page, title="Sign in", url_path=spec.url_path) for spec in PAGES]
-    st.navigation(
-        [st.Page(_no_page, title="Sign in", url_path="signin", default=True), *stand_ins], position="hidden"
-    )
+    asked = requested_path(st.context.url)
+    pages = [st.Page(_no_page, title="Sign in", url_path="signin", default=True)]
+    if asked is not None and asked != "signin":
+        pages.append(st.Page(_no_page, title="Sign in", url_path=asked))
+    st.navigation(pages, position="hidden")
+
+
+def refusal_page(user: User, title: str, url_path: str):
+    """A page that says the role may not open ``title`` and audits the attempt (``access.denied``),
+    once per browser session and page."""
+
+    def refused() -> None:
+        st.title(title)
+        st.error(
+            f"Your role ({user.role}) does not allow this page. "
+            "Ask an administrator if you need it; this attempt has been recorded."
+        )
+        seen: set = st.session_state.setdefault("carepulse_audited_denials", set())
+        if url_path not in seen:
+            audit.record(
+                engine(),
+                user.username,
+                "access.denied",
+                target=url_path,
+                detail={"via": "address", "role": user.role},
+            )
+            seen.add(url_path)
+
+    refused.__name__ = f"refused_{url_path.replace('-', '_')}"
+    return refused
 
 
 def _signin_page(providers: list[str | None]) -> None:

@@ -100,7 +100,7 @@ def record_outcome(
     if not recorded_by:
         raise CarePulseError("An outcome needs the user who recorded it.")
     clean = _clean_note(note)
-    with engine.begin() as conn:
+    with warehouse.write_transaction(engine) as conn:  # concurrent coordinators queue, none is lost
         appt = _appointment(conn, appointment_id, departments)
         values = {
             "appointment_id": appt.appointment_id,

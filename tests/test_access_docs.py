@@ -47,3 +47,17 @@ def test_every_audited_action_in_the_code_is_documented():
             used.setdefault(action, str(path.relative_to(ROOT)))
     assert {"signin", "export", "outreach.record", "annotation.create"} <= set(used)  # the scan works
     assert {a: p for a, p in used.items() if a not in ACTIONS} == {}
+
+
+def test_every_threat_model_row_names_tests_that_exist():
+    import re
+
+    section = DOC.split("## Threat model (STRIDE)", 1)[1]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| Asset")]
+    rows = [line for line in rows if not set(line) <= set("|- ")]
+    assert len(rows) >= 15
+    for line in rows:
+        named = re.findall(r"`(tests/test_[a-z_]+\.py)`", line.rsplit("|", 2)[-2])
+        assert named, line
+        for path in named:
+            assert (ROOT / path).exists(), path
