@@ -65,13 +65,15 @@ def sqlite_store(facts: dict[str, pl.DataFrame], folder: Path) -> dict:
                 stored = frame.with_columns(pl.col(pl.Datetime).dt.cast_time_unit("us").cast(pl.String))
                 stored.write_database(name, conn, engine="adbc", if_table_exists="replace")
 
+    from carepulse.warehouse import _read_sqlite_one_batch  # the warehouse's own reader (type inference)
+
     def read() -> int:
-        with driver.connect(str(path)) as conn:
-            return sum(pl.read_database(f"SELECT * FROM {n}", conn).height for n in facts)
+        return sum(_read_sqlite_one_batch(f"SELECT * FROM {n}", str(path)).height for n in facts)
 
     def ask() -> int:
-        with driver.connect(str(path)) as conn:
-            return pl.read_database(QUESTION.format(month="substr(scheduled_start, 1, 7)"), conn).height
+        return _read_sqlite_one_batch(
+            QUESTION.format(month="substr(scheduled_start, 1, 7)"), str(path)
+        ).height
 
     return {"write": _timed(write)[0], "size": _size(path), "read": _timed(read)[0], "ask": _timed(ask)}
 
