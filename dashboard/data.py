@@ -82,11 +82,15 @@ def _answerable(url: str, load_run_id: int, by: list[str], filters: dict | None)
 
 
 def warm_latest(url: str) -> int | None:
-    """Read and prepare the latest load into the same caches the pages use (frames, filter options);
-    returns its run id, or None when nothing is loaded. What :mod:`carepulse.dashboard.warmer` runs."""
+    """Read the latest load into the same caches the pages use (its aggregates, or the prepared frames
+    when it has none usable; filter options); returns its run id, or None when nothing is loaded.
+    What :mod:`carepulse.dashboard.warmer` runs."""
+    from carepulse.pipelines import aggregate_load
+
     load_run_id = warehouse.latest_load_run_id(_engine(url))
     if load_run_id is not None:
-        _aggregates(url, load_run_id)
+        if not aggregate_load.usable(_aggregates(url, load_run_id), get_settings(), [], None):
+            _prepared(url, load_run_id)
         _filter_bounds(url, load_run_id)
         _filter_labels(url, load_run_id)
     return load_run_id

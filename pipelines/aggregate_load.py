@@ -24,6 +24,7 @@ from carepulse import schema, warehouse
 from carepulse.contract import EXTRACTS, PHI_COLUMNS
 from carepulse.metrics import aggregates
 from carepulse.metrics.prepare import prepare
+from carepulse.pipelines import load
 
 if TYPE_CHECKING:  # pragma: no cover
     from carepulse.pipelines.load import Staging
@@ -56,6 +57,8 @@ def warehouse_after_merge(engine: sa.Engine, changed: dict[str, pl.DataFrame]) -
 
 def changed_days(new: pl.DataFrame, old: pl.DataFrame) -> pl.DataFrame:
     """The (metric, day) pairs whose statistics differ between two aggregate frames."""
+    if old.is_empty():  # a first build: every metric-day is new (no comparison to make)
+        return new.select(_KEY).unique().sort(_KEY, nulls_last=True)
     columns = list(aggregates.AGGREGATE_SCHEMA)
     # Sums of floats depend on the order they were added in (and on a float round trip through the
     # database): compare them to 6 decimals, so only real changes count.
@@ -85,6 +88,17 @@ def stage_aggregates(
 def merge_aggregates(conn: sa.Connection, staged_rows: str, staged_days: list[dict[str, Any]]) -> None:
     """Inside the load's transaction: drop the changed metric-days, insert their new statistics."""
     table = schema.metric_aggregates
+    columns = ", ".join(f'"{c}"' for c in aggregates.AGGREGATE_SCHEMA)
+    if conn.exec_driver_sql("SELECT 1 FROM metric_aggregates LIMIT 1").first() is None:
+        # A first build: insert, then index (one sort instead of a B-tree insert per row), as the
+        # extract merge does for a big first load; all inside the load's transaction.
+        load.begin_sqlite_transaction(conn)
+        for index in table.indexes:
+            conn.exec_driver_sql(f'DROP INDEX IF EXISTS "{index.name}"')
+        conn.exec_driver_sql(f"INSERT INTO metric_aggregates ({columns}) SELECT {columns} FROM {staged_rows}")
+        for index in table.indexes:
+            index.create(conn)
+        return
     dated = [d for d in staged_days if d["day"] is not None]
     undated = sorted({d["metric"] for d in staged_days if d["day"] is None})
     if dated:
@@ -94,7 +108,6 @@ def merge_aggregates(conn: sa.Connection, staged_rows: str, staged_days: list[di
         )
     for metric in undated:
         conn.execute(table.delete().where(table.c.metric == metric, table.c.day.is_(None)))
-    columns = ", ".join(f'"{c}"' for c in aggregates.AGGREGATE_SCHEMA)
     conn.exec_driver_sql(f"INSERT INTO metric_aggregates ({columns}) SELECT {columns} FROM {staged_rows}")
 
 
@@ -105,11 +118,16 @@ def read_aggregates(engine: sa.Engine, metrics: list[str] | None = None) -> pl.D
         names = [*metrics, aggregates.CONVENTIONS_ROW]
         where = " WHERE metric IN (" + ", ".join("'" + m.replace("'", "''") + "'" for m in names) + ")"
     columns = ", ".join(f'"{c}"' for c in aggregates.AGGREGATE_SCHEMA)
-    query = f"SELECT {columns} FROM metric_aggregates{where} ORDER BY metric, day"
-    frame = warehouse.read_query(engine, query, aggregates.AGGREGATE_SCHEMA)
+    # In table order, not ORDER BY: walking the (metric, day) index costs a random read per row
+    # (measured: 55 s instead of seconds for 3.1M rows); a load writes each metric's rows together.
+    frame = warehouse.read_query(engine, f"SELECT {columns} FROM metric_aggregates{where}")
     if frame.is_empty():
         return pl.DataFrame(schema=aggregates.AGGREGATE_SCHEMA)
-    return warehouse.cast_frame(frame, aggregates.AGGREGATE_SCHEMA).select(list(aggregates.AGGREGATE_SCHEMA))
+    frame = warehouse.cast_frame(frame, aggregates.AGGREGATE_SCHEMA).select(list(aggregates.AGGREGATE_SCHEMA))
+    runs = frame.select(pl.col("metric").rle_id().max()).item() + 1
+    if runs != frame.select(pl.col("metric").n_unique()).item():  # rewritten days sit apart: regroup
+        frame = frame.sort("metric", maintain_order=True)
+    return frame
 
 
 def usable(

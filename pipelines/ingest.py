@@ -1,8 +1,9 @@
 """Ingest a folder of extract files into the warehouse: read -> check -> stage -> merge, all or nothing.
 
 :func:`ingest` wires :mod:`carepulse.pipelines.extract` (file -> typed rows + quarantine),
-:mod:`carepulse.expectations` (batch checks) and :mod:`carepulse.pipelines.load` (staging, one-transaction merge, run
-records, archive). A user error (bad file, refused batch) raises a
+:mod:`carepulse.expectations` (batch checks), :mod:`carepulse.pipelines.load` (staging, one-transaction merge, run
+records, archive) and :mod:`carepulse.pipelines.aggregate_load` (the metric statistics, rewritten for
+the metric-days the run changes, in the same transaction). A user error (bad file, refused batch) raises a
 :class:`~carepulse.errors.CarePulseError` after recording the run as ``failed`` or ``refused``; the
 extract tables and the quarantine are then exactly as before.
 """

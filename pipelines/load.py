@@ -261,7 +261,7 @@ class Staging:
 REBUILD_INDEXES_ABOVE = 50_000
 
 
-def _begin_sqlite_transaction(conn: sa.Connection) -> None:
+def begin_sqlite_transaction(conn: sa.Connection) -> None:
     """Open the SQLite transaction before any DDL: pysqlite begins one implicitly only at the first
     INSERT/UPDATE/DELETE, so a DROP INDEX run before that would be committed at once, not undoable
     (e.g. a run whose first changed extract is a big first load)."""
@@ -280,7 +280,7 @@ def merge_extract(conn: sa.Connection, extract: Extract, staged: str, staged_row
     table = schema.EXTRACT_TABLES[extract.name]
     empty = conn.exec_driver_sql(f'SELECT 1 FROM "{extract.name}" LIMIT 1').first() is None
     if empty and staged_rows > REBUILD_INDEXES_ABOVE:
-        _begin_sqlite_transaction(conn)
+        begin_sqlite_transaction(conn)
         for index in table.indexes:
             conn.exec_driver_sql(f'DROP INDEX "{index.name}"')
         conn.exec_driver_sql(f'INSERT INTO "{extract.name}" ({col_sql}) SELECT {col_sql} FROM {staged}')

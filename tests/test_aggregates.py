@@ -178,3 +178,20 @@ def test_aggregates_answer_only_under_the_conventions_they_were_built_with(built
     assert not aggregate_load.usable(built, settings, ["provider"], None)  # not kept: rows answer
     other = settings.model_copy(update={"late_cancel_hours": 48})
     assert not aggregate_load.usable(built, other, [], None)  # a changed definition: rows answer
+
+
+def test_a_failed_first_load_leaves_no_aggregates_and_keeps_the_index(
+    engine, settings, synthetic_dir, monkeypatch
+):
+    from carepulse.pipelines import load
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("power cut")
+
+    monkeypatch.setattr(load, "finish_run", fail)  # after the aggregates were inserted and indexed
+    with pytest.raises(RuntimeError):
+        ingest(synthetic_dir, engine=engine, settings=settings)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM metric_aggregates").scalar() == 0
+    indexes = {i["name"] for i in sa.inspect(engine).get_indexes("metric_aggregates")}
+    assert "ix_metric_aggregates_metric_day" in indexes

@@ -24,22 +24,38 @@ def empty_caches():
 
 
 def no_warehouse_reads(monkeypatch) -> None:
-    """From here on, any read of an extract table fails the test."""
+    """From here on, any read of a warehouse table fails the test."""
 
     def refuse(*args, **kwargs):
         raise AssertionError("the page read the warehouse: the warm-up did not fill the cache")
 
     monkeypatch.setattr(warehouse, "read_table", refuse)
+    monkeypatch.setattr(warehouse, "read_query", refuse)
+
+
+def pages_metric_reads(run: int) -> None:
+    """What the metric pages read: a catalogue, one metric per week, the sidebar's options."""
+    catalogue = data.catalogue(("no_show_rate", "cycle_time_minutes"), run, by=("department",))
+    assert set(catalogue.get_column("metric")) == {"no_show_rate", "cycle_time_minutes"}
+    assert data.compute("no_show_rate", run, period="week").height > 0
+    options = data.filter_options(run)
+    assert options.first_date <= options.last_date and options.labels["dept"]
 
 
 def test_warm_latest_fills_the_caches_the_pages_read(loaded_wh, empty_caches, monkeypatch):
     run = data.warm_latest(data.warehouse_url())
     assert run == warehouse.latest_load_run_id(loaded_wh)
     no_warehouse_reads(monkeypatch)
-    prepared = data.frames(run)
-    assert prepared["appointments"].collect().height > 0
-    options = data.filter_options(run)
-    assert options.first_date <= options.last_date and options.labels["dept"]
+    pages_metric_reads(run)  # from the load's aggregates, read once by the warm-up
+
+
+def test_warm_latest_prepares_rows_for_a_warehouse_without_aggregates(loaded_wh, empty_caches, monkeypatch):
+    with loaded_wh.begin() as conn:  # loaded before aggregates existed
+        conn.exec_driver_sql("DELETE FROM metric_aggregates")
+    run = data.warm_latest(data.warehouse_url())
+    no_warehouse_reads(monkeypatch)
+    assert data.frames(run)["appointments"].collect().height > 0
+    pages_metric_reads(run)
 
 
 def test_warm_latest_without_a_load_is_none(sqlite_engine, empty_caches):
@@ -79,7 +95,7 @@ def test_the_watcher_prepares_each_new_load_without_a_page_run(loaded_wh, empty_
         thread.join(timeout=10)
     assert not thread.is_alive()
     no_warehouse_reads(monkeypatch)
-    assert data.frames(second)["appointments"].collect().height > 0
+    pages_metric_reads(second)
 
 
 def test_the_watcher_survives_a_failing_warm_up(monkeypatch, caplog, empty_caches):
