@@ -8,37 +8,40 @@ feeding SPC leave out the incomplete last week (``partial``) so it cannot raise 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import polars as pl
 
-from carepulse.metrics._registry import get_metric
+from carepulse.metrics._registry import MetricDefinition, get_metric
 from carepulse.metrics.kpis import change, rag_status, spc_arguments
 from carepulse.metrics.periods import is_partial_period
 
-SCORECARD_SCHEMA: dict[str, pl.DataType] = {
-    "unit_id": pl.String,
-    "metric": pl.String,
-    "value": pl.Float64,
-    "previous": pl.Float64,
-    "change": pl.Float64,
-    "target": pl.Float64,
-    "status": pl.String,
-    "variation": pl.String,
-    "assurance": pl.String,
-    "direction": pl.String,
-    "numerator": pl.Float64,
-    "denominator": pl.Float64,
-    "n": pl.Float64,
+SCORECARD_SCHEMA: dict[str, pl.DataType] = {  # instances, so the values are DataType
+    "unit_id": pl.String(),
+    "metric": pl.String(),
+    "value": pl.Float64(),
+    "previous": pl.Float64(),
+    "change": pl.Float64(),
+    "target": pl.Float64(),
+    "status": pl.String(),
+    "variation": pl.String(),
+    "assurance": pl.String(),
+    "direction": pl.String(),
+    "numerator": pl.Float64(),
+    "denominator": pl.Float64(),
+    "n": pl.Float64(),
 }
 
 
-def _index(frame: pl.DataFrame, unit: str) -> dict[tuple[str, str], dict]:
+def _index(frame: pl.DataFrame, unit: str) -> dict[tuple[str, str], dict[str, Any]]:
     if frame.is_empty():
         return {}
     return {(str(r[unit]), r["metric"]): r for r in frame.iter_rows(named=True) if r[unit] is not None}
 
 
-def _variation(series: pl.DataFrame, definition, target: float | None) -> tuple[str | None, str, str | None]:
+def _variation(
+    series: pl.DataFrame, definition: MetricDefinition, target: float | None
+) -> tuple[str | None, str, str | None]:
     """(variation, assurance, direction 'high'/'low' of the last point against the centre)."""
     from carepulse.metrics.spc import spc
 

@@ -74,7 +74,9 @@ def save_view(engine: sa.Engine, *, owner: str, name: str, params: dict[str, obj
         result = conn.execute(
             sa.insert(table).values(owner=owner, name=name, params=payload, created_at=_now())
         )
-        return int(result.inserted_primary_key[0])
+        key = result.inserted_primary_key
+        assert key is not None  # an INSERT reports its key
+        return int(key[0])
 
 
 def _row(row: sa.Row) -> SavedView:

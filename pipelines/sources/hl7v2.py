@@ -42,7 +42,8 @@ def split_messages(text: str) -> Iterator[tuple[int, str]]:
         for match in re.finditer(r"\x0b(.*?)\x1c", text, re.S):
             yield text.count("\n", 0, match.start()) + 1, match.group(1).strip("\n").replace("\n", "\r")
         return
-    start, lines = None, []
+    start: int | None = None
+    lines: list[str] = []
     for number, line in enumerate(text.split("\n"), start=1):
         if line.startswith("MSH"):
             if lines:
@@ -113,7 +114,8 @@ def read_messages(source_dir: Path) -> tuple[pl.DataFrame, list[dict[str, Any]],
     files = sorted({p for pattern in _PATTERNS for p in Path(source_dir).glob(pattern) if p.is_file()})
     if not files:
         raise ExtractError(f"no HL7 v2 files (*.hl7, *.txt, *.mllp) in {source_dir}")
-    events, bad = [], []
+    events: list[dict[str, Any]] = []
+    bad: list[dict[str, Any]] = []
     for path in files:
         text = path.read_bytes().decode("utf-8", "replace")
         for line, message in split_messages(text):
@@ -156,7 +158,10 @@ def read_messages(source_dir: Path) -> tuple[pl.DataFrame, list[dict[str, Any]],
 def fold(events: pl.DataFrame) -> pl.DataFrame:
     """One row per appointment from its events in time order (the latest value of each field wins)."""
     ordered = events.sort("appointment_id", "message_time", "_order", nulls_last=True)
-    latest = lambda c: pl.col(c).drop_nulls().last()  # noqa: E731
+
+    def latest(c: str) -> pl.Expr:
+        return pl.col(c).drop_nulls().last()
+
     cancel = pl.col("trigger").is_in(list(CANCELLING))
     return ordered.group_by("appointment_id", maintain_order=True).agg(
         pl.col("message_time").filter(pl.col("trigger") == "S12").first().alias("booked_at"),
