@@ -220,7 +220,7 @@ def metric_panel(definition, run: int, view, user, *, group: str, key: str) -> N
             event = ui.chart(
                 fig,
                 by_group,
-                summary + " Choose a bar to see what is behind it.",
+                summary + (" Choose a bar to see what is behind it." if "no values" not in summary else ""),
                 key=f"bars_{key}",
                 selectable=True,
             )
