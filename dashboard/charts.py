@@ -144,6 +144,10 @@ def trend(
     x_title: str = "Month",
 ) -> go.Figure:
     """Value over time (one line per group), with the 95% interval as a band when there is one."""
+    if "value" not in frame.columns or frame.get_column("value").null_count() == frame.height:
+        return empty(
+            title, "No values to show: no cases, or every period has fewer than the small-cell threshold."
+        )
     fig = go.Figure()
     # (group value, its rows): the value is whatever scalar the group column holds
     groups: list[tuple[Any, pl.DataFrame]] = (
@@ -221,8 +225,10 @@ def bars(
     Rows without a category are left out (they are no unit to compare); with nothing left the figure
     says so instead of drawing empty default axes."""
     frame = frame.filter(pl.col(category).is_not_null()).sort("value", descending=False, nulls_last=False)
-    if frame.is_empty():
-        return empty(title, "No values to compare for this breakdown.")
+    if frame.is_empty() or frame.get_column("value").null_count() == frame.height:
+        return empty(
+            title, "No values to compare: no cases, or every unit has fewer than the small-cell threshold."
+        )
     cats = [(labels or {}).get(c, str(c)) for c in frame.get_column(category).to_list()]
     values = frame.get_column("value").to_list()
     small_flags = small_mask(frame, small)

@@ -99,13 +99,9 @@ def grouping_picker(definition, key: str, default: str = "department", run: int 
     _seed_from_url(key, "by", options)
     if st.session_state.get(key) not in options:
         st.session_state.pop(key, None)
-    chosen = st.selectbox(
-        "Compare by",
-        options,
-        index=options.index(default) if default in options else 0,
-        format_func=GROUPINGS.get,
-        key=key,
-    )
+    if key not in st.session_state:  # a default only when neither the URL nor the user chose one
+        st.session_state[key] = default if default in options else options[0]
+    chosen = st.selectbox("Compare by", options, format_func=GROUPINGS.get, key=key)
     st.query_params["by"] = chosen
     return chosen
 
@@ -220,7 +216,7 @@ def metric_panel(definition, run: int, view, user, *, group: str, key: str) -> N
             event = ui.chart(
                 fig,
                 by_group,
-                summary + " Choose a bar to see what is behind it.",
+                summary + (" Choose a bar to see what is behind it." if "no values" not in summary else ""),
                 key=f"bars_{key}",
                 selectable=True,
             )

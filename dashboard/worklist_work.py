@@ -67,8 +67,6 @@ def work_panel(
         + ", ".join(f"{i} {label}" for i, label in enumerate(outreach.OUTCOMES.values(), start=1))
         + ")."
     )
-    if st.session_state.get(PICK) not in rows:
-        st.session_state.pop(PICK, None)
     picked = st.selectbox("Appointment", ids, format_func=_label, key=PICK)
     row = rows[picked]
     left, right = st.columns([3, 2])

@@ -61,7 +61,11 @@ def main() -> None:
         for role in ROLES:
             for width, height in WIDTHS.items():
                 with chromium_page(width=width, height=height) as page:
-                    sign_in(page, url, f"shot_{role}")
+                    try:
+                        sign_in(page, url, f"shot_{role}")
+                    except Exception:
+                        page.screenshot(path=Path(tempfile.gettempdir()) / f"carepulse-signin-{role}.png")
+                        raise
                     for index, spec in enumerate(allowed_pages(role)):
                         if index:
                             open_page(page, spec.title)

@@ -4,6 +4,7 @@ records an outcome with one click, and the outcome is in the warehouse (who, whe
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import polars as pl
 import pytest
@@ -76,7 +77,8 @@ def test_coordinator_records_an_outcome_and_it_is_persisted(served, page):
     page.screenshot(path=ARTIFACTS / "worklist-01-queue.png", full_page=True)
 
     page.get_by_label("Note (optional)").fill("Confirmed by phone")
-    page.get_by_role("button", name="Confirmed", exact=True).click()
+    # the button's name also carries its keyboard shortcut ("4")
+    page.get_by_role("button", name=re.compile(r"^Confirmed\b")).click()
     page.get_by_text("Recorded 'Confirmed'").wait_for(timeout=60_000)
     settle(page)
     page.screenshot(path=ARTIFACTS / "worklist-02-recorded.png", full_page=True)

@@ -39,7 +39,15 @@ def test_bars_without_any_unit_say_so_instead_of_empty_axes() -> None:
     fig = charts.bars(frame, category="department", title="Follow-up by department", unit="share")
     assert fig.data == ()
     assert fig.layout.xaxis.visible is False
-    assert fig.layout.annotations[0].text == "No values to compare for this breakdown."
+    assert fig.layout.annotations[0].text.startswith("No values to compare: no cases")
+    suppressed = frame.with_columns(department=pl.lit("D1"), value=pl.lit(None, pl.Float64))
+    assert charts.bars(suppressed, category="department", title="T", unit="share").data == ()
+    assert (
+        charts.trend(
+            suppressed.with_columns(period=pl.lit(dt.date(2026, 1, 1))), title="T", unit="share"
+        ).data
+        == ()
+    )
     assert describe.bars_summary(frame, title="T", unit="share", category="department") == (
         "T: no values to compare for this selection."
     )
