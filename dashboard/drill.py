@@ -86,7 +86,11 @@ def panel(
         return
     by = (
         st.segmented_control(
-            "Break down by", options, default=options[0], format_func=DIMENSION_LABELS.get, key=f"{key}.by"
+            "Break down by",
+            options,
+            default=options[0],
+            format_func=lambda d: DIMENSION_LABELS.get(d, d),
+            key=f"{key}.by",
         )
         or options[0]
     )

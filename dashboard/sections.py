@@ -11,6 +11,7 @@ import polars as pl
 import streamlit as st
 
 from carepulse.dashboard import charts, data, describe, ui
+from carepulse.metrics import MetricDefinition
 
 #: Groupings offered on the family pages: column -> label.
 GROUPINGS: dict[str, str] = {
@@ -90,7 +91,9 @@ def metric_picker(family_names: tuple[str, ...], key: str):
     return metrics.get_metric(chosen)
 
 
-def grouping_picker(definition, key: str, default: str = "department", run: int | None = None) -> str:
+def grouping_picker(
+    definition: MetricDefinition, key: str, default: str = "department", run: int | None = None
+) -> str:
     """The groupings this metric's rows carry (discharges have no department, so none is offered)."""
     options = list(GROUPINGS)
     if run is not None:
@@ -101,7 +104,9 @@ def grouping_picker(definition, key: str, default: str = "department", run: int 
         st.session_state.pop(key, None)
     if key not in st.session_state:  # a default only when neither the URL nor the user chose one
         st.session_state[key] = default if default in options else options[0]
-    chosen = st.selectbox("Compare by", options, format_func=GROUPINGS.get, key=key)
+    chosen: str = (
+        st.selectbox("Compare by", options, format_func=lambda g: GROUPINGS.get(g, g), key=key) or options[0]
+    )
     st.query_params["by"] = chosen
     return chosen
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -33,7 +34,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
-def clean_params(params: dict[str, object]) -> dict[str, str | list[str]]:
+def clean_params(params: Mapping[str, object]) -> dict[str, str | list[str]]:
     """Only the sidebar's keys, as strings (dates) or lists of strings (ids)."""
     out: dict[str, str | list[str]] = {}
     for key in _ALLOWED_KEYS:
@@ -57,7 +58,7 @@ def _clean_name(name: str) -> str:
     return name
 
 
-def save_view(engine: sa.Engine, *, owner: str, name: str, params: dict[str, object]) -> int:
+def save_view(engine: sa.Engine, *, owner: str, name: str, params: Mapping[str, object]) -> int:
     """Store (or replace) ``owner``'s view ``name``; returns its id."""
     name = _clean_name(name)
     payload = json.dumps(clean_params(params), sort_keys=True)

@@ -24,7 +24,7 @@ UNITS = {"department": "Departments", "site": "Sites", "provider": "Providers"}
 if "cmp.unit" not in st.session_state and st.query_params.get("unit") in UNITS:
     st.session_state["cmp.unit"] = st.query_params.get("unit")
 unit = st.segmented_control(
-    "Compare", list(UNITS), format_func=UNITS.get, default="department", key="cmp.unit"
+    "Compare", list(UNITS), format_func=lambda u: UNITS.get(u, u), default="department", key="cmp.unit"
 )
 unit = unit or "department"
 st.query_params["unit"] = unit
@@ -116,7 +116,8 @@ with funnel_tab, ui.friendly_errors("draw the funnel plot"):
         st.info("No unit has enough cases in this view for a funnel plot.")
     else:
         points, p0, phi = funnel_points(frame, unit=unit)
-        curve = funnel_curve(p0, max(points.get_column("denominator").max() * 1.2, 10), phi)
+        largest = float(points.get_column("denominator").cast(pl.Float64).to_numpy().max())  # never empty here
+        curve = funnel_curve(p0, max(largest * 1.2, 10.0), phi)
         title = f"{definition.title}: {UNITS[unit].lower()} against the overall rate"
         fig = charts_compare.funnel(
             points, curve, p0, unit=unit, title=title, x_title="Denominator (log scale)", labels=labels
