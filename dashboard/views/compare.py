@@ -116,7 +116,9 @@ with funnel_tab, ui.friendly_errors("draw the funnel plot"):
         st.info("No unit has enough cases in this view for a funnel plot.")
     else:
         points, p0, phi = funnel_points(frame, unit=unit)
-        largest = float(points.get_column("denominator").cast(pl.Float64).to_numpy().max())  # never empty here
+        largest = float(
+            points.get_column("denominator").cast(pl.Float64).to_numpy().max()
+        )  # never empty here
         curve = funnel_curve(p0, max(largest * 1.2, 10.0), phi)
         title = f"{definition.title}: {UNITS[unit].lower()} against the overall rate"
         fig = charts_compare.funnel(
