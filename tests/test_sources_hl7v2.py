@@ -11,9 +11,11 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import polars as pl
+import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from carepulse import warehouse
+from carepulse import metrics, warehouse
 from carepulse.cli import app
 from carepulse.pipelines.sources.hl7v2 import fold, read_messages, split_messages
 
@@ -124,7 +126,7 @@ def test_mllp_frames_and_line_numbers() -> None:
 
 
 #: Metrics an SIU feed can carry exactly (the others read "not supplied" or differ, docs/sources.md).
-SAME_THROUGH_HL7 = ("no_show_rate", "no_show_rate_excl_cancellations", "cancellation_rate", "lead_time_days")
+SAME_THROUGH_HL7 = ("no_show_rate_excl_cancellations", "cancellation_rate", "lead_time_days")
 
 
 def test_round_trip_csv_and_hl7v2_agree_on_attendance(
@@ -149,4 +151,19 @@ def test_round_trip_csv_and_hl7v2_agree_on_attendance(
     for name in SAME_THROUGH_HL7:
         keys = ("numerator", "denominator", "value", "n")
         assert {k: via_csv[name].get(k) for k in keys} == {k: via_hl7[name].get(k) for k in keys}, name
+    # SIU carries no cancelling party: a late cancellation by the provider or the clinic, which the
+    # CSV's no-show rate leaves out of its denominator, stays in it through HL7 v2. The HL7 figure is
+    # therefore the CSV's with the cancelling party unknown, exactly.
+    assert via_csv["no_show_rate"]["numerator"] == via_hl7["no_show_rate"]["numerator"]
+    engine = sa.create_engine(loaded_sqlite_url)
+    frames = {
+        name: warehouse.read_table(engine, name) for name in ("departments", "patients", "appointments")
+    }
+    engine.dispose()
+    unknown_party = frames | {
+        "appointments": frames["appointments"].with_columns(pl.lit(None, pl.String).alias("cancelled_by"))
+    }
+    expected = metrics.compute("no_show_rate", metrics.prepare(unknown_party)).row(0, named=True)
+    assert via_hl7["no_show_rate"]["denominator"] == expected["denominator"]
+    assert via_hl7["no_show_rate"]["denominator"] > via_csv["no_show_rate"]["denominator"]
     assert via_hl7["initial_denial_rate"]["status"] == "not supplied"
