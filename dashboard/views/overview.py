@@ -67,10 +67,20 @@ with ui.friendly_errors("compute the headline measures"), st.spinner("Computing 
     now, then = _rows(current), _rows(before)
     targets = data.settings().targets
     small = data.settings().small_cell_threshold
-    summary_rows = []
+    summary_rows: list[dict[str, object]] = []
     columns = st.columns(3)
+    absent = data.not_supplied(run)
     for index, name in enumerate(KPI_METRICS):
         definition = metrics.get_metric(name)
+        reason = absent.get(name)
+        if reason is not None:  # the data cannot support it: say why, never a 0 or an empty sparkline
+            summary_rows.append(
+                {"metric": name, "title": definition.title, "unit": definition.unit, "status": "not supplied"}
+            )
+            with columns[index % 3].container(border=True, key=f"tile_{name}"):
+                st.metric(definition.title, "Not supplied", help=ui.definition_text(definition))
+                st.caption(f"Not supplied: {reason}")
+            continue
         row = now.get(name, {})
         value, prior = row.get("value"), then.get(name, {}).get("value")
         delta = change(value, prior)
