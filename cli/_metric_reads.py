@@ -61,35 +61,7 @@ def catalogue(
 
 
 def supply_probe(engine: sa.Engine, names: list[str]) -> dict[str, pl.DataFrame]:
-    """Enough of the warehouse to tell which metrics are supplied, without reading fact rows.
+    """See :func:`carepulse.pipelines.supply_probe.supply_probe` (shared with the dashboard)."""
+    from carepulse.pipelines.supply_probe import supply_probe as probe
 
-    One row per non-empty extract the metrics need, holding the first non-null value of each source
-    column (null when the column is empty everywhere): what :func:`carepulse.metrics.supply.not_supplied`
-    asks of the frames, answered by ``LIMIT 1`` queries instead of a full read.
-    """
-    import polars as pl
-    import sqlalchemy as sa
-
-    from carepulse import metrics, schema
-
-    columns: dict[str, set[str]] = {}
-    for name in names:
-        definition = metrics.get_metric(name)
-        for extract in (*definition.frames, "appointments"):
-            columns.setdefault(extract, set()).update(definition.source_columns)
-    probe: dict[str, pl.DataFrame] = {}
-    with engine.connect() as conn:
-        for extract, wanted in sorted(columns.items()):
-            table = schema.metadata.tables.get(extract)
-            if (
-                table is None
-                or conn.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first() is None
-            ):
-                continue
-            row: dict[str, object] = {"_present": 1}
-            for column in sorted(c for c in wanted if c in table.c):
-                row[column] = conn.execute(
-                    sa.select(table.c[column]).where(table.c[column].is_not(None)).limit(1)
-                ).scalar()
-            probe[extract] = pl.DataFrame([row], infer_schema_length=None)
-    return probe
+    return probe(engine, names)

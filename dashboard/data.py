@@ -329,3 +329,16 @@ def catalogue(
     return _catalogue(
         warehouse_url(), load_run_id, tuple(names), tuple(by), period, start, end, _filters_key(filters)
     )
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _not_supplied(url: str, load_run_id: int) -> dict[str, str]:
+    from carepulse.pipelines.supply_probe import warehouse_not_supplied
+
+    return warehouse_not_supplied(_engine(url))
+
+
+def not_supplied(load_run_id: int) -> dict[str, str]:
+    """Metric name -> why this load's data cannot support it (``LIMIT 1`` probes, once per load run):
+    the pages show "Not supplied: <reason>" for these instead of a 0 or an empty chart."""
+    return _not_supplied(warehouse_url(), load_run_id)

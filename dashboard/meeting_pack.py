@@ -72,6 +72,12 @@ def _kpi_table(pack: MeetingPack) -> str:
     )
     rows = []
     for k in pack.kpis:
+        if k.get("not_supplied"):
+            rows.append(
+                f"<tr><td>{_e(k.get('title'))}</td>"
+                f"<td colspan='8'>Not supplied: {_e(k['not_supplied'])}</td></tr>"
+            )
+            continue
         unit = k.get("unit", "")
         delta = k.get("change")
         delta_text = (
@@ -178,10 +184,21 @@ def collect(run: int, view, user) -> MeetingPack:
         generated_at=dt.datetime.now(),
         generated_by=getattr(user, "username", "unknown"),
     )
+    absent = data.not_supplied(run)
     for name in KPI_METRICS:
         if name not in metrics.REGISTRY:
             continue
         definition = metrics.get_metric(name)
+        if name in absent:  # the data cannot support it: the reason, no 0 and no empty chart
+            pack.kpis.append(
+                {
+                    "metric": name,
+                    "title": definition.title,
+                    "unit": definition.unit,
+                    "not_supplied": absent[name],
+                }
+            )
+            continue
         row = now_rows.get(name, {})
         target = settings.targets.get(name)
         chart = None
@@ -220,6 +237,7 @@ def collect(run: int, view, user) -> MeetingPack:
                 "previous": before_rows.get(n, {}).get("value"),
             }
             for n in now_rows
+            if n not in absent
         ]
     )
     pack.quality = quality_status()

@@ -130,6 +130,17 @@ def headline(definition, frame: pl.DataFrame) -> None:
     st.caption(counts)
 
 
+def not_supplied_note(definition: MetricDefinition, run: int) -> bool:
+    """Show "Not supplied: <reason>" when this load's data cannot support the metric (no extract, or
+    its source column empty everywhere), instead of a 0 or an empty chart; True when it did."""
+    reason = data.not_supplied(run).get(definition.name)
+    if reason is None:
+        return False
+    st.metric(definition.title, "Not supplied", help=ui.definition_text(definition))
+    st.info(f"Not supplied: {reason}", icon=":material/block:")
+    return True
+
+
 def _safe(
     definition, run: int, view, user, grains: list[str], *, period: bool
 ) -> tuple[str, pl.DataFrame, str]:
@@ -162,6 +173,8 @@ def metric_panel(definition, run: int, view, user, *, group: str, key: str) -> N
     from carepulse.dashboard import drill
     from carepulse.metrics.periods import mark_partial
 
+    if not_supplied_note(definition, run):
+        return
     small = data.settings().small_cell_threshold
     filters = view.metric_filters()
     with ui.friendly_errors(f"compute {definition.title.lower()}"):

@@ -10,6 +10,10 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:  # pragma: no cover
+    from datetime import date
+
+    import polars as pl
+
     from carepulse.metrics._registry import MetricDefinition
 
 Status = Literal["green", "amber", "red", "none"]
@@ -108,3 +112,25 @@ def spc_arguments(
     if chart == "u":  # counts without an exposure column: a run chart of the count
         return args | {"y": "value", "chart": "run"}
     return args | {"y": "value", "chart": chart if chart in ("i", "run") else "i"}
+
+
+def tile_variation(
+    weekly: pl.DataFrame, definition: MetricDefinition, *, target: float | None, as_of: date | None
+) -> tuple[str | None, str]:
+    """A KPI tile's NHS variation icon and assurance from ``definition``'s weekly series (a
+    ``compute(..., period="week")`` frame): the weeks ending after ``as_of`` are passed as partial, so
+    a half-counted current week neither moves the limits nor signals. ``(None, "none")`` when there
+    are fewer than three weeks with values or no chart can be drawn."""
+    import polars as pl
+
+    from carepulse.metrics.spc import incomplete_periods, spc
+
+    usable = weekly.filter(pl.col("value").is_not_null()).sort("period")
+    if usable.height < 3:
+        return None, "none"
+    partial = incomplete_periods(usable["period"], "week", as_of)
+    try:
+        result = spc(usable, **spc_arguments(definition, target=target, partial=partial))
+    except Exception:  # too few complete weeks, or no usable limits: no icon rather than a broken tile
+        return None, "none"
+    return result.last_phase.get("nhs_variation"), result.last_phase["assurance"]

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+import polars as pl
 import pytest
 
 from carepulse import metrics
-from carepulse.metrics.kpis import KPI_METRICS, change, change_is_good, rag_status, spc_arguments, top_movers
+from carepulse.metrics.kpis import (
+    KPI_METRICS,
+    change,
+    change_is_good,
+    rag_status,
+    spc_arguments,
+    tile_variation,
+    top_movers,
+)
 from carepulse.settings import Settings
 
 
@@ -84,3 +95,40 @@ def test_spc_arguments_follow_the_metric_definition(name, chart, y, n):
     args = spc_arguments(metrics.get_metric(name), target=0.1, phases=["2026-01-05"])
     assert (args["chart"], args["y"], args.get("n")) == (chart, y, n)
     assert args["phases"] == ["2026-01-05"] and args["target"] == 0.1
+
+
+def _weekly_with_extreme_last_week() -> tuple[pl.DataFrame, dt.date]:
+    """Twenty steady weeks of a no-show rate near 10 %, then a current week (two days counted) at 60 %."""
+    first = dt.date(2026, 1, 5)  # a Monday
+    numerators = [20, 22, 18, 21, 19, 20, 23, 17, 20, 21, 19, 22, 18, 20, 21, 19, 20, 22, 18, 20, 30]
+    denominators = [200] * 20 + [50]
+    frame = pl.DataFrame(
+        {
+            "period": [first + dt.timedelta(weeks=i) for i in range(len(numerators))],
+            "numerator": numerators,
+            "denominator": denominators,
+        }
+    ).with_columns((pl.col("numerator") / pl.col("denominator")).alias("value"))
+    as_of = frame["period"][-1] + dt.timedelta(days=1)  # the last week is only two days old
+    return frame, as_of
+
+
+def test_tile_variation_ignores_an_incomplete_last_week():
+    weekly, as_of = _weekly_with_extreme_last_week()
+    definition = metrics.get_metric("no_show_rate")
+    variation, assurance = tile_variation(weekly, definition, target=0.07, as_of=as_of)
+    assert variation == "common_cause"
+    assert assurance != "none"
+    # The same series with the last week complete: the extreme week is a special cause, so the
+    # icon above is quiet because the partial week was set aside, not because nothing would show.
+    complete = as_of + dt.timedelta(days=6)
+    assert tile_variation(weekly, definition, target=0.07, as_of=complete)[0] == "special_cause_concerning"
+
+
+def test_tile_variation_needs_three_weeks_with_values():
+    weekly, as_of = _weekly_with_extreme_last_week()
+    short = weekly.head(2)
+    assert tile_variation(short, metrics.get_metric("no_show_rate"), target=None, as_of=as_of) == (
+        None,
+        "none",
+    )

@@ -18,33 +18,41 @@ st.caption(f"Survey answers about the visits in the selection (CG-CAHPS scoring)
 filters = view.metric_filters()
 
 top_box = tuple(m.name for m in metrics.list_metrics("experience") if m.name.endswith("_top_box"))
-with ui.friendly_errors("compute the survey scores"), st.spinner("Computing survey scores..."):
-    items = ui.suppress(data.catalogue(top_box, run, start=view.start, end=view.end, filters=filters), user)
-    items = items.with_columns(
-        pl.col("metric")
-        .replace_strict({n: metrics.get_metric(n).title for n in top_box}, default=None)
-        .alias("item")
-    ).select(
-        "item",
-        "numerator",
-        "denominator",
-        "value",
-        "ci_low",
-        "ci_high",
-        *(["suppressed"] if "suppressed" in items.columns else []),
-    )
-    st.plotly_chart(
-        charts.bars(
-            items,
-            category="item",
-            title="Top-box share by survey item and composite",
-            unit="share",
-            small=data.settings().small_cell_threshold,
-            x_title="Item",
-        ),
-        key="exp.items",
-    )
-    ui.table(items, "experience_items", user, key="exp.items_table")
+absent = data.not_supplied(run)
+supplied = tuple(name for name in top_box if name not in absent)
+if not supplied:  # no surveys: say so, never a 0 % top box
+    reason = absent.get(top_box[0], "no surveys extract was loaded") if top_box else "no survey items"
+    st.info(f"Not supplied: {reason}", icon=":material/block:")
+else:
+    with ui.friendly_errors("compute the survey scores"), st.spinner("Computing survey scores..."):
+        items = ui.suppress(
+            data.catalogue(supplied, run, start=view.start, end=view.end, filters=filters), user
+        )
+        items = items.with_columns(
+            pl.col("metric")
+            .replace_strict({n: metrics.get_metric(n).title for n in top_box}, default=None)
+            .alias("item")
+        ).select(
+            "item",
+            "numerator",
+            "denominator",
+            "value",
+            "ci_low",
+            "ci_high",
+            *(["suppressed"] if "suppressed" in items.columns else []),
+        )
+        st.plotly_chart(
+            charts.bars(
+                items,
+                category="item",
+                title="Top-box share by survey item and composite",
+                unit="share",
+                small=data.settings().small_cell_threshold,
+                x_title="Item",
+            ),
+            key="exp.items",
+        )
+        ui.table(items, "experience_items", user, key="exp.items_table")
 
 st.subheader("By department and provider")
 left, right = st.columns(2)

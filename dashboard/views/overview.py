@@ -8,7 +8,7 @@ import polars as pl
 import streamlit as st
 
 from carepulse.dashboard import charts, data, ui
-from carepulse.metrics.kpis import KPI_METRICS, change, rag_status, spc_arguments
+from carepulse.metrics.kpis import KPI_METRICS, change, rag_status, tile_variation
 
 user = ui.require("page:overview")
 run = ui.loaded_run_id()
@@ -62,33 +62,34 @@ with ui.friendly_errors("compute the headline measures"), st.spinner("Computing 
     shown_weekly = ui.suppress(weekly, user)
 
     from carepulse import metrics
-    from carepulse.metrics.spc import spc
 
     now, then = _rows(current), _rows(before)
     targets = data.settings().targets
     small = data.settings().small_cell_threshold
-    summary_rows = []
+    summary_rows: list[dict[str, object]] = []
     columns = st.columns(3)
+    absent = data.not_supplied(run)
+    through = min(view.end, data.filter_options(run).last_date)  # weeks ending later are partial
     for index, name in enumerate(KPI_METRICS):
         definition = metrics.get_metric(name)
+        reason = absent.get(name)
+        if reason is not None:  # the data cannot support it: say why, never a 0 or an empty sparkline
+            summary_rows.append(
+                {"metric": name, "title": definition.title, "unit": definition.unit, "status": "not supplied"}
+            )
+            with columns[index % 3].container(border=True, key=f"tile_{name}"):
+                st.metric(definition.title, "Not supplied", help=ui.definition_text(definition))
+                st.caption(f"Not supplied: {reason}")
+            continue
         row = now.get(name, {})
         value, prior = row.get("value"), then.get(name, {}).get("value")
         delta = change(value, prior)
         target = targets.get(name)
         status = rag_status(value, target, definition.better)
         series = shown_weekly.filter(pl.col("metric") == name).sort("period")
-        variation: str | None = None
-        assurance = "none"
-        usable = weekly.filter((pl.col("metric") == name) & pl.col("value").is_not_null()).sort("period")
-        if usable.height >= 3:
-            try:
-                result = spc(usable, **spc_arguments(definition, target=target))
-                variation, assurance = (
-                    result.last_phase.get("nhs_variation"),
-                    result.last_phase["assurance"],  # every phase summary has one
-                )
-            except Exception:
-                variation = None
+        variation, assurance = tile_variation(
+            weekly.filter(pl.col("metric") == name), definition, target=target, as_of=through
+        )
         summary_rows.append(
             {
                 "metric": name,
