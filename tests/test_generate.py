@@ -2,7 +2,7 @@
 
 Statistical checks use a 3,000-patient system (module-scoped, under a second to generate) and
 bounds loose enough that a correct generator passes for any seed, tight enough that losing the
-effect fails. Anchors: /work/shared/reference-figures.md.
+effect fails. Anchors: ../shared/reference-figures.md.
 """
 
 from __future__ import annotations

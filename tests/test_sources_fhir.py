@@ -1,6 +1,6 @@
 """FHIR R4 Bulk Data: the Synthea sample and generated systems load; bad lines are quarantined.
 
-The Synthea sample is read in place from ``/work/shared/data/synthea-bulk-fhir-10`` (never copied).
+The Synthea sample is read in place from ``../shared/data/synthea-bulk-fhir-10`` beside the checkout (never copied).
 The round trip loads one generated system as CSV and as FHIR and compares the metric catalogues:
 equal, except the metrics whose data FHIR does not carry here (``docs/sources.md``), which read
 "not supplied".
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -22,9 +23,10 @@ from carepulse.pipelines.sources.views import load_view, view_resources
 from carepulse.pipelines.synthetic.fhir_writer import write_fhir
 from carepulse.settings import get_settings
 
-SYNTHEA = Path(__file__).parents[1].parent.parent / "shared" / "data" / "synthea-bulk-fhir-10"
-if not SYNTHEA.is_dir():  # the worktree lives at /work/wt/iN; the data at /work/shared/data
-    SYNTHEA = Path("/work/shared/data/synthea-bulk-fhir-10")
+#: The team's shared folder sits beside the checkout (``../shared``), for developers and CI alike.
+SYNTHEA = Path(__file__).resolve().parents[2] / "shared" / "data" / "synthea-bulk-fhir-10"
+if not SYNTHEA.is_dir() and os.environ.get("CI"):
+    raise RuntimeError(f"the Synthea bulk FHIR sample is missing under CI: {SYNTHEA}")
 needs_sample = pytest.mark.skipif(not SYNTHEA.is_dir(), reason="Synthea bulk FHIR sample not present")
 
 
