@@ -72,6 +72,39 @@ DATA_DICTIONARY: dict[str, tuple[str, str]] = {
 }
 
 
+#: What the export reads from the warehouse: the columns it de-identifies and keeps (no direct identifiers).
+APPOINTMENT_COLUMNS = [
+    "appointment_id",
+    "patient_id",
+    "department_id",
+    "provider_id",
+    "visit_type",
+    "modality",
+    "booked_at",
+    "scheduled_start",
+    "duration_min",
+    "status",
+    "cancelled_at",
+    "cancel_reason",
+    "cancelled_by",
+    "reminder",
+    "insurance_verified",
+    "checkin_at",
+    "roomed_at",
+    "provider_start_at",
+    "checkout_at",
+]
+PATIENT_COLUMNS = [
+    "patient_id",
+    "birth_date",
+    "sex",
+    "race",
+    "ethnicity",
+    "preferred_language",
+    "payer_class",
+]
+
+
 def _digest(key: bytes, value: str) -> str:
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
 

@@ -11,39 +11,14 @@ import streamlit as st
 
 from carepulse import warehouse
 from carepulse.access import record
-from carepulse.access.deidentify import DATA_DICTIONARY, data_dictionary, deidentify_appointments
+from carepulse.access.deidentify import (
+    APPOINTMENT_COLUMNS,
+    DATA_DICTIONARY,
+    PATIENT_COLUMNS,
+    data_dictionary,
+    deidentify_appointments,
+)
 from carepulse.dashboard import data, exports, ui
-
-APPOINTMENT_COLUMNS = [
-    "appointment_id",
-    "patient_id",
-    "department_id",
-    "provider_id",
-    "visit_type",
-    "modality",
-    "booked_at",
-    "scheduled_start",
-    "duration_min",
-    "status",
-    "cancelled_at",
-    "cancel_reason",
-    "cancelled_by",
-    "reminder",
-    "insurance_verified",
-    "checkin_at",
-    "roomed_at",
-    "provider_start_at",
-    "checkout_at",
-]
-PATIENT_COLUMNS = [
-    "patient_id",
-    "birth_date",
-    "sex",
-    "race",
-    "ethnicity",
-    "preferred_language",
-    "payer_class",
-]
 
 user = ui.require("export:rows_deidentified")
 run = ui.loaded_run_id()
