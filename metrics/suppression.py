@@ -310,12 +310,33 @@ def metric_margins(frame: pl.DataFrame) -> list[tuple[str, ...]]:
     return [tuple(fixed + [c for c in free if c != summed]) for summed in free]
 
 
-def suppress_metric_frame(frame: pl.DataFrame, threshold: int = 10) -> pl.DataFrame:
+def suppress_metric_frame(
+    frame: pl.DataFrame, threshold: int = 10, *, parents: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """:func:`suppress_table` on a metric frame, with :func:`metric_margins`: what every
-    manager-visible table, chart and export of the catalogue goes through."""
+    manager-visible table, chart and export of the catalogue goes through.
+
+    ``parents`` (two columns: a key column of ``frame`` and the unit it nests in, e.g. the
+    departments extract's ``department_id``/``site`` renamed to ``department``/``site``) is for a
+    table shown beside the coarser one: a department table next to the by-site table. Each site's
+    departments then add up to a published total too, so a hidden department with one shown
+    sibling (and a partner in another site) would come back as the site minus the sibling; the
+    parent becomes one more margin and the partner is taken from the same site.
+    """
     if "n" not in frame.columns:
         return suppress_small_cells(frame, threshold)
     numerator = "numerator_n" if "numerator_n" in frame.columns else "numerator"
-    return suppress_table(
-        frame, threshold=threshold, margins=metric_margins(frame), n="n", numerator=numerator
-    )
+    margins = metric_margins(frame)
+    if parents is not None:
+        child, parent = parents.columns
+        if child not in frame.columns or parent in frame.columns:
+            raise ValueError(
+                f"parents must map a key column of the frame to a new one; got {child!r} -> {parent!r}"
+            )
+        # a margin that sums over the child, kept within each parent: the parent's row is published
+        margins += [(*m, parent) for m in margins if child not in m]
+        linked = frame.join(parents.unique(child), on=child, how="left", maintain_order="left")
+        return suppress_table(linked, threshold=threshold, margins=margins, n="n", numerator=numerator).drop(
+            parent
+        )
+    return suppress_table(frame, threshold=threshold, margins=margins, n="n", numerator=numerator)

@@ -205,3 +205,62 @@ def test_department_with_department_by_month_survives_a_joint_attack(prepared):
     # the department table's hidden cells are variables the department x month rows add up to
     leaks, hidden = attack(screen(prepared, list(KPI_METRICS), ("department", "period"), **QUARTER))
     assert leaks == [] and hidden > 0
+
+
+# ---- departments nest in sites: the by-site table is a margin of the by-department table ---------
+NESTED = pl.DataFrame(
+    {
+        "department": ["A", "B", "C", "D"],
+        "site": ["S1", "S1", "S2", "S2"],
+        "n": [41, 150, 380, 100],
+        "numerator": [38.0, 120.0, 300.0, 85.0],  # A: 38 of 41, complement 3 (the issue's example)
+    }
+)
+
+
+def department_and_site_screen(departments: pl.DataFrame, sites: pl.DataFrame) -> list[Partition]:
+    """Both tables add up to the tile, and each site's departments add up to the site's row."""
+
+    def part(pub: pl.DataFrame, key: str, n: float, k: float, minus: Sequence[str] = ()) -> Partition:
+        shown = pub.filter(~pl.col("suppressed"))
+        return Partition(
+            n_total=n,
+            k_total=k,
+            shown_n=shown["n"].cast(pl.Float64).to_list(),
+            shown_k=shown["numerator"].to_list(),
+            hidden=[f"{key}={v}" for v in pub.filter("suppressed")[key].to_list()],
+            minus=list(minus),
+        )
+
+    total_n, total_k = float(NESTED["n"].sum()), float(NESTED["numerator"].sum())
+    parts = [part(departments, "department", total_n, total_k), part(sites, "site", total_n, total_k)]
+    for site in sites.iter_rows(named=True):
+        mine = departments.filter(
+            pl.col("department").is_in(NESTED.filter(pl.col("site") == site["site"])["department"].to_list())
+        )
+        if site["suppressed"]:
+            parts.append(part(mine, "department", 0.0, 0.0, [f"site={site['site']}"]))
+        else:
+            parts.append(part(mine, "department", float(site["n"]), float(site["numerator"])))
+    return parts
+
+
+def test_department_table_beside_the_site_table_needs_the_sites_as_a_margin():
+    sites = suppress_metric_frame(
+        NESTED.group_by("site", maintain_order=True).agg(pl.col("n", "numerator").sum())
+    )
+    assert not sites["suppressed"].any()
+    alone = suppress_metric_frame(NESTED.drop("site"))
+    # suppressed alone, A's partner is D (the smallest), in the other site: S1 minus B gives A back
+    assert alone["suppressed"].to_list() == [True, False, False, True]
+    assert ("department=A", "n-k", 3) in exact_small_values(department_and_site_screen(alone, sites))
+    linked = suppress_metric_frame(NESTED.drop("site"), parents=NESTED.select("department", "site"))
+    assert linked.columns == alone.columns
+    # A's partners: B in its own site (else S1 - B = A) and D for the overall total
+    assert linked["suppressed"].to_list() == [True, True, False, True]
+    assert exact_small_values(department_and_site_screen(linked, sites)) == []
+
+
+def test_parents_must_name_a_key_column():
+    with pytest.raises(ValueError, match="parents"):
+        suppress_metric_frame(NESTED.drop("site"), parents=pl.DataFrame({"unit": ["A"], "site": ["S1"]}))
