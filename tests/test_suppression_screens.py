@@ -218,7 +218,9 @@ NESTED = pl.DataFrame(
 )
 
 
-def department_and_site_screen(departments: pl.DataFrame, sites: pl.DataFrame) -> list[Partition]:
+def department_and_site_screen(
+    departments: pl.DataFrame, sites: pl.DataFrame, nested: pl.DataFrame = NESTED
+) -> list[Partition]:
     """Both tables add up to the tile, and each site's departments add up to the site's row."""
 
     def part(pub: pl.DataFrame, key: str, n: float, k: float, minus: Sequence[str] = ()) -> Partition:
@@ -232,11 +234,11 @@ def department_and_site_screen(departments: pl.DataFrame, sites: pl.DataFrame) -
             minus=list(minus),
         )
 
-    total_n, total_k = float(NESTED["n"].sum()), float(NESTED["numerator"].sum())
+    total_n, total_k = float(nested["n"].sum()), float(nested["numerator"].sum())
     parts = [part(departments, "department", total_n, total_k), part(sites, "site", total_n, total_k)]
     for site in sites.iter_rows(named=True):
         mine = departments.filter(
-            pl.col("department").is_in(NESTED.filter(pl.col("site") == site["site"])["department"].to_list())
+            pl.col("department").is_in(nested.filter(pl.col("site") == site["site"])["department"].to_list())
         )
         if site["suppressed"]:
             parts.append(part(mine, "department", 0.0, 0.0, [f"site={site['site']}"]))
@@ -264,3 +266,25 @@ def test_department_table_beside_the_site_table_needs_the_sites_as_a_margin():
 def test_parents_must_name_a_key_column():
     with pytest.raises(ValueError, match="parents"):
         suppress_metric_frame(NESTED.drop("site"), parents=pl.DataFrame({"unit": ["A"], "site": ["S1"]}))
+
+
+def test_a_small_site_is_not_the_total_minus_the_shown_departments():
+    # S1 = 9 is hidden in the site table, but its departments are the only hidden ones: the
+    # overall figure minus the shown departments would give 9 back
+    nested = pl.DataFrame(
+        {
+            "department": list("ABCDEF"),
+            "site": ["S1", "S1", "S2", "S2", "S3", "S3"],
+            "n": [5, 4, 100, 200, 150, 300],
+            "numerator": [1.0, 2.0, 50.0, 100.0, 70.0, 200.0],
+        }
+    )
+    sites = suppress_metric_frame(
+        nested.group_by("site", maintain_order=True).agg(pl.col("n", "numerator").sum())
+    )
+    assert sites["suppressed"].to_list() == [True, True, False]
+    alone = suppress_metric_frame(nested.drop("site"))
+    assert ("site=S1", "n", 9) in exact_small_values(department_and_site_screen(alone, sites, nested))
+    linked = suppress_metric_frame(nested.drop("site"), parents=nested.select("department", "site"))
+    assert linked["suppressed"].to_list() == [True, True, True, False, False, False]  # C: smallest other
+    assert exact_small_values(department_and_site_screen(linked, sites, nested)) == []
