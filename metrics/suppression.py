@@ -229,6 +229,7 @@ def suppress_table(
     numerator: str | None = "numerator",
     hide: Sequence[str] = (),
     labels: Sequence[str] = (),
+    also_hidden: Sequence[bool] | np.ndarray | None = None,
 ) -> pl.DataFrame:
     """Primary then complementary suppression of a table whose rows add up to published totals.
 
@@ -249,6 +250,8 @@ def suppress_table(
         Further columns to null on a suppressed row (anything that, shown, gives a count back).
     labels : sequence of str
         Columns that name the row and are never nulled (the key columns of ``margins`` never are).
+    also_hidden : sequence of bool, optional
+        Rows to hide from the start besides the small cells (complementary rows chosen by a caller).
 
     Returns
     -------
@@ -266,6 +269,8 @@ def suppress_table(
     if {"numerator", "denominator"} & set(frame.columns):  # the catalogue's own primary rule too
         primary |= suppress_small_cells(frame, threshold)["suppressed"].to_numpy().astype(bool)
     hidden = primary.copy()
+    if also_hidden is not None:  # rows a caller hides for a reason outside this table (a parent's total)
+        hidden |= np.asarray(also_hidden, dtype=bool)
     # Partitions never cross the columns every margin shares (e.g. "metric"): solve each block alone.
     shared = set.intersection(*(set(m) for m in margins)) if margins else set()
     blocks = (
@@ -310,12 +315,70 @@ def metric_margins(frame: pl.DataFrame) -> list[tuple[str, ...]]:
     return [tuple(fixed + [c for c in free if c != summed]) for summed in free]
 
 
-def suppress_metric_frame(frame: pl.DataFrame, threshold: int = 10) -> pl.DataFrame:
+def suppress_metric_frame(
+    frame: pl.DataFrame, threshold: int = 10, *, parents: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """:func:`suppress_table` on a metric frame, with :func:`metric_margins`: what every
-    manager-visible table, chart and export of the catalogue goes through."""
+    manager-visible table, chart and export of the catalogue goes through.
+
+    ``parents`` (two columns: a key column of ``frame`` and the unit it nests in, e.g. the
+    departments extract's ``department_id``/``site`` renamed to ``department``/``site``) is for a
+    table shown beside the coarser one: a department table next to the by-site table. Each site's
+    departments then add up to a published total too, so a hidden department with one shown
+    sibling (and a partner in another site) would come back as the site minus the sibling; the
+    parent becomes one more margin and the partner is taken from the same site.
+    """
     if "n" not in frame.columns:
         return suppress_small_cells(frame, threshold)
     numerator = "numerator_n" if "numerator_n" in frame.columns else "numerator"
-    return suppress_table(
-        frame, threshold=threshold, margins=metric_margins(frame), n="n", numerator=numerator
-    )
+    margins = metric_margins(frame)
+    if parents is not None:
+        child, parent = parents.columns
+        if child not in frame.columns or parent in frame.columns:
+            raise ValueError(
+                f"parents must map a key column of the frame to a new one; got {child!r} -> {parent!r}"
+            )
+        # a margin that sums over the child, kept within each parent: the parent's row is published
+        margins += [(*m, parent) for m in margins if child not in m]
+        linked = frame.join(parents.unique(child), on=child, how="left", maintain_order="left")
+        forced = np.zeros(linked.height, dtype=bool)
+        while True:
+            out = suppress_table(
+                linked, threshold=threshold, margins=margins, n="n", numerator=numerator, also_hidden=forced
+            )
+            fixed = sorted({c for m in margins for c in m} - {child, parent})
+            extra = _hidden_parents(linked, out["suppressed"].to_numpy(), fixed, parent, numerator, threshold)
+            if not extra or forced[extra].all():
+                return out.drop(parent)
+            forced[extra] = True
+    return suppress_table(frame, threshold=threshold, margins=margins, n="n", numerator=numerator)
+
+
+def _hidden_parents(
+    frame: pl.DataFrame, hidden: np.ndarray, keys: list[str], parent: str, numerator: str, threshold: int
+) -> list[int]:
+    """Rows to hide so that no parent is the table's total minus its shown rows.
+
+    A parent (a site) whose every child row is hidden has its count hidden where its own table is
+    shown; if every other row of the table (one metric and the same other keys) is shown, the overall
+    figure minus them gives the parent back. For each such parent with n, numerator or complement in
+    1..threshold: the smallest shown row outside it. ``keys``: the columns that split the table into
+    independent blocks (``metric``, a period). Only this one-step case is handled: a parent pinned
+    through several margins at once is not searched for.
+    """
+    indexed = frame.with_row_index("_row").with_columns(_hidden=pl.Series(hidden.tolist()))
+    extra: list[int] = []
+    for block in indexed.partition_by(keys, maintain_order=True) if keys else [indexed]:
+        for group in block.partition_by(parent, maintain_order=True):
+            if not group["_hidden"].all():
+                continue
+            n = float(group["n"].cast(pl.Float64).sum())
+            k = float(group[numerator].cast(pl.Float64).sum()) if numerator in group.columns else float("nan")
+            if not any(1 <= v <= threshold for v in (n, k, n - k)):
+                continue
+            others = block.filter(
+                (pl.col(parent) != group[parent][0]) & ~pl.col("_hidden") & (pl.col("n") > 0)
+            )
+            if others.height and block.filter(pl.col(parent) != group[parent][0])["_hidden"].sum() == 0:
+                extra.append(int(others.sort("n", "_row")["_row"][0]))
+    return extra

@@ -24,11 +24,14 @@ class Partition:
     shown_k: list[float] = field(default_factory=list)
     hidden: list[str] = field(default_factory=list)  # names of the hidden rows in it
     known_n: dict[str, float] = field(default_factory=dict)  # hidden rows whose n alone is shown
+    # hidden cells of another table that this partition adds up to (a margin that is itself hidden):
+    # sum(hidden) - sum(minus) = total - sum(shown); a shown margin goes in n_total/k_total instead
+    minus: list[str] = field(default_factory=list)
 
 
 def exact_small_values(partitions: list[Partition], threshold: int = 10) -> list[tuple[str, str, float]]:
     """(row, quantity, value) for every hidden quantity pinned to one value in 1..threshold."""
-    names = sorted({h for p in partitions for h in p.hidden})
+    names = sorted({h for p in partitions for h in (*p.hidden, *p.minus)})
     if not names:
         return []
     idx = {name: i for i, name in enumerate(names)}
@@ -36,15 +39,17 @@ def exact_small_values(partitions: list[Partition], threshold: int = 10) -> list
     width = 2 * m  # n_0..n_m-1, k_0..k_m-1
     a_eq, b_eq = [], []
     for part in partitions:
-        if not part.hidden:
+        if not part.hidden and not part.minus:
             continue
         row = np.zeros(width)
         row[[idx[h] for h in part.hidden]] = 1
+        row[[idx[h] for h in part.minus]] = -1
         a_eq.append(row)
         b_eq.append(part.n_total - sum(part.shown_n))
         if part.k_total is not None:
             row = np.zeros(width)
             row[[m + idx[h] for h in part.hidden]] = 1
+            row[[m + idx[h] for h in part.minus]] = -1
             a_eq.append(row)
             b_eq.append(part.k_total - sum(part.shown_k))
     for part in partitions:
